@@ -1,0 +1,35 @@
+//! Shared code for the `event` benchmark harness: argument helpers, the
+//! single-threaded mio ping-pong load generator, a log-linear latency
+//! histogram, /proc readers and small statistics helpers.
+
+pub mod hist;
+pub mod load;
+pub mod procfs;
+pub mod stats;
+
+/// Returns the value following `--name` (or `--name=value`) on the command line.
+pub fn arg_value(name: &str) -> Option<String> {
+    let flag = format!("--{name}");
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        if a == flag {
+            return it.next();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// The `--addr` flag every echo server takes (default 127.0.0.1:7000).
+pub fn server_addr() -> std::net::SocketAddr {
+    let a = arg_value("addr").unwrap_or_else(|| "127.0.0.1:7000".to_string());
+    a.parse().unwrap_or_else(|e| {
+        eprintln!("bad --addr {a:?}: {e}");
+        std::process::exit(2)
+    })
+}
+
+/// Size of the per-connection read buffer used by all reference servers.
+pub const BUF_SIZE: usize = 16 * 1024;

@@ -1,0 +1,244 @@
+//! Single-threaded mio ping-pong load generator.
+//!
+//! Each connection sends one S-byte message, waits for the complete echo,
+//! verifies every byte against the expected pattern, then sends the next.
+//! Patterns differ per connection (seeded from a global connection id) and
+//! per message (rotating offset into the pattern), so misrouted, stale,
+//! duplicated or corrupted bytes are detected.
+//!
+//! A `LoadGen` can hold connections to several servers ("targets") at once
+//! and drives load to exactly one of them per measured window.
+
+use crate::hist::Hist;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const PATTERN_SLACK: usize = 256;
+
+struct Conn {
+    sock: TcpStream,
+    /// size + PATTERN_SLACK pseudo-random bytes, unique to this connection.
+    pattern: Box<[u8]>,
+    seq: u64,
+    sent: usize,
+    recvd: usize,
+    busy: bool,
+    t0: Instant,
+}
+
+pub struct Target {
+    pub name: String,
+    conns: Vec<Conn>,
+}
+
+/// Result of one measured window.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Window {
+    /// Messages completed before the window deadline.
+    pub in_window: u64,
+    /// All messages started in the window (all are complete on return, after draining).
+    pub total: u64,
+    /// Nominal window duration (start to deadline).
+    pub dur: Duration,
+    /// Time from deadline until the last in-flight message completed.
+    pub drain: Duration,
+}
+
+pub struct LoadGen {
+    poll: Poll,
+    events: Events,
+    pub targets: Vec<Target>,
+    size: usize,
+    rbuf: Vec<u8>,
+    next_conn_id: u64,
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl LoadGen {
+    pub fn new(size: usize) -> io::Result<Self> {
+        assert!(size > 0);
+        Ok(LoadGen {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            targets: Vec::new(),
+            size,
+            rbuf: vec![0; size],
+            next_conn_id: 1,
+        })
+    }
+
+    /// Opens `n` connections to `addr` (blocking connects, then non-blocking
+    /// + TCP_NODELAY) and adds them as a new target; returns its index.
+    pub fn add_target(&mut self, name: &str, addr: SocketAddr, n: usize) -> io::Result<usize> {
+        let t = self.targets.len();
+        let mut conns = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            let mut sock = TcpStream::from_std(s);
+            self.poll.registry().register(&mut sock, token(t, i), Interest::READABLE | Interest::WRITABLE)?;
+            let mut seed = self.next_conn_id.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            self.next_conn_id += 1;
+            let mut pattern = vec![0u8; self.size + PATTERN_SLACK];
+            for chunk in pattern.chunks_mut(8) {
+                let r = splitmix(&mut seed).to_le_bytes();
+                chunk.copy_from_slice(&r[..chunk.len()]);
+            }
+            conns.push(Conn { sock, pattern: pattern.into(), seq: 0, sent: 0, recvd: 0, busy: false, t0: Instant::now() });
+        }
+        self.targets.push(Target { name: name.to_string(), conns });
+        Ok(t)
+    }
+
+    /// Drives ping-pong load to target `t` only, for `dur`; then stops starting
+    /// new messages and waits for all in-flight ones to complete (at most
+    /// `drain_timeout` without progress). Latencies (ns) go into `hist`.
+    pub fn run_window(&mut self, t: usize, dur: Duration, hist: &mut Hist, drain_timeout: Duration) -> io::Result<Window> {
+        let size = self.size;
+        let start = Instant::now();
+        let deadline = start + dur;
+        let mut w = Window { dur, ..Default::default() };
+        let nconns = self.targets[t].conns.len();
+        for c in self.targets[t].conns.iter_mut() {
+            start_msg(c, start, size)?;
+        }
+        let mut outstanding = nconns;
+        let mut last_progress = Instant::now();
+        while outstanding > 0 {
+            let now = Instant::now();
+            let timeout = if now < deadline {
+                deadline - now
+            } else {
+                let waited = now - last_progress;
+                if waited >= drain_timeout {
+                    return Err(io::Error::new(
+                        ErrorKind::TimedOut,
+                        format!("{}: {} of {} messages still in flight {:?} after the window ended", self.targets[t].name, outstanding, nconns, waited),
+                    ));
+                }
+                drain_timeout - waited
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in self.events.iter() {
+                let (et, ci) = untoken(ev.token());
+                if et != t {
+                    continue; // stray edge on an inactive target (e.g. initial writable)
+                }
+                let name = &self.targets[t].name;
+                let c = &mut self.targets[t].conns[ci];
+                if !c.busy {
+                    if ev.is_readable() && c.sock.read(&mut self.rbuf[..1]).map(|n| n > 0).unwrap_or(false) {
+                        return Err(io::Error::new(ErrorKind::InvalidData, format!("{name}: conn {ci}: unexpected data while idle")));
+                    }
+                    continue;
+                }
+                if c.sent < size {
+                    write_some(c, size)?;
+                }
+                if read_some(c, size, &mut self.rbuf).map_err(|e| io::Error::new(e.kind(), format!("{name}: conn {ci}: {e}")))? {
+                    let now = Instant::now();
+                    hist.record((now - c.t0).as_nanos() as u64);
+                    w.total += 1;
+                    c.busy = false;
+                    last_progress = now;
+                    if now < deadline {
+                        w.in_window += 1;
+                        start_msg(c, now, size)?;
+                    } else {
+                        outstanding -= 1;
+                    }
+                }
+            }
+        }
+        w.drain = Instant::now().saturating_duration_since(deadline);
+        Ok(w)
+    }
+
+    pub fn drop_target(&mut self, t: usize) {
+        for c in self.targets[t].conns.iter_mut() {
+            let _ = self.poll.registry().deregister(&mut c.sock);
+        }
+        self.targets[t].conns.clear();
+    }
+}
+
+fn token(t: usize, i: usize) -> Token {
+    Token((t << 32) | i)
+}
+
+fn untoken(tok: Token) -> (usize, usize) {
+    (tok.0 >> 32, tok.0 & 0xFFFF_FFFF)
+}
+
+fn start_msg(c: &mut Conn, now: Instant, size: usize) -> io::Result<()> {
+    c.seq += 1;
+    c.sent = 0;
+    c.recvd = 0;
+    c.busy = true;
+    c.t0 = now;
+    write_some(c, size)
+}
+
+#[inline]
+fn msg<'a>(c: &'a Conn, size: usize) -> &'a [u8] {
+    let off = (c.seq as usize * 7) % PATTERN_SLACK;
+    &c.pattern[off..off + size]
+}
+
+/// Writes until the message is fully sent or the socket would block.
+fn write_some(c: &mut Conn, size: usize) -> io::Result<()> {
+    while c.sent < size {
+        let off = (c.seq as usize * 7) % PATTERN_SLACK;
+        match c.sock.write(&c.pattern[off + c.sent..off + size]) {
+            Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "write returned 0")),
+            Ok(n) => c.sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads until the whole echo arrived (returns true) or the socket would block.
+fn read_some(c: &mut Conn, size: usize, rbuf: &mut [u8]) -> io::Result<bool> {
+    while c.recvd < size {
+        // Never read past the current message: extra bytes would be a protocol error
+        // caught as a mismatch on the next message.
+        let want = size - c.recvd;
+        match c.sock.read(&mut rbuf[..want]) {
+            Ok(0) => return Err(io::Error::new(ErrorKind::UnexpectedEof, format!("server closed the connection ({} of {} bytes echoed)", c.recvd, size))),
+            Ok(n) => {
+                let exp = &msg(c, size)[c.recvd..c.recvd + n];
+                if rbuf[..n] != *exp {
+                    let i = rbuf[..n].iter().zip(exp).position(|(a, b)| a != b).unwrap_or(0);
+                    return Err(io::Error::new(
+                        ErrorKind::InvalidData,
+                        format!("echo mismatch at byte {} of message {}: got {:#04x}, expected {:#04x}", c.recvd + i, c.seq, rbuf[i], exp[i]),
+                    ));
+                }
+                c.recvd += n;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

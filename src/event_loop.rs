@@ -1,0 +1,313 @@
+//! `EventLoop`: one per thread; it owns the reactor, the timer wheel and the run queue, and
+//! drives them from `block_on`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use async_task::Runnable;
+
+use crate::executor::{JoinHandle, LoopHandle, Shared};
+use crate::reactor::Reactor;
+use crate::time::wheel::Wheel;
+
+/// Tasks run per tick before the loop polls for I/O and timers again, so a task that is always
+/// ready cannot starve them.
+const BUDGET: usize = 256;
+
+/// The state of one loop, shared by everything running on it (`Rc`: it never leaves its thread).
+pub(crate) struct Core {
+    pub(crate) reactor: Reactor,
+    pub(crate) timers: RefCell<Wheel>,
+    pub(crate) queue: RefCell<VecDeque<Runnable>>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// The loop running on this thread, if `block_on` is active.
+pub(crate) fn current() -> Option<Rc<Core>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Runs `f` with the current loop's core if it is the one identified by `id`.
+pub(crate) fn with_current_if<R>(id: usize, f: impl FnOnce(&Core) -> R) -> Option<R> {
+    CURRENT.with(|c| match &*c.borrow() {
+        Some(core) if core.shared.id == id => Some(f(core)),
+        _ => None,
+    })
+}
+
+/// Restores the previous (empty) current loop on drop, also when unwinding.
+struct Enter;
+
+impl Enter {
+    fn new(core: Rc<Core>) -> Enter {
+        CURRENT.with(|c| {
+            let mut c = c.borrow_mut();
+            assert!(
+                c.is_none(),
+                "event: block_on called from inside a running event loop on this thread; \
+                 await the future instead, or spawn it with event::spawn"
+            );
+            *c = Some(core);
+        });
+        Enter
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let core = CURRENT.with(|c| c.borrow_mut().take());
+        drop(core);
+    }
+}
+
+/// A single-threaded event loop over the operating system's multiplexer.
+///
+/// One loop per thread: it owns the `epoll` (Linux) or `kqueue` (macOS, BSD) instance, the timers
+/// and the tasks spawned on it, and runs them when you call [`block_on`](EventLoop::block_on).
+/// Most programs never name it and call [`run`] instead.
+///
+/// ```
+/// let lp = event::EventLoop::new()?;
+/// assert_eq!(lp.block_on(async { 6 * 7 }), 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLoop {
+    core: Rc<Core>,
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("backend", &self.backend())
+            .field("tasks_queued", &self.core.queue.borrow().len())
+            .finish()
+    }
+}
+
+impl EventLoop {
+    /// Creates a loop for the current thread.
+    ///
+    /// Fails only if the multiplexer cannot be created (for example when the process is out of
+    /// file descriptors).
+    pub fn new() -> io::Result<EventLoop> {
+        let reactor = Reactor::new()?;
+        let shared = Shared::new(reactor.registry())?;
+        let core = Rc::new(Core {
+            reactor,
+            timers: RefCell::new(Wheel::new(Instant::now())),
+            queue: RefCell::new(VecDeque::with_capacity(256)),
+            shared,
+        });
+        Ok(EventLoop { core })
+    }
+
+    /// The name of the multiplexer in use: `"epoll"` on Linux and Android, `"kqueue"` on macOS,
+    /// iOS and the BSDs. The counterpart of the Swift library's `backendMethod`.
+    ///
+    /// ```
+    /// let lp = event::EventLoop::new()?;
+    /// # #[cfg(target_os = "linux")]
+    /// assert_eq!(lp.backend(), "epoll");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn backend(&self) -> &'static str {
+        backend_name()
+    }
+
+    /// Spawns a task on this loop; it starts running at the next `block_on`.
+    ///
+    /// Unlike [`spawn`](crate::spawn) this works before the loop runs, from the loop's own
+    /// thread. The future need not be `Send`.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn(future)
+    }
+
+    /// A handle that other threads can use to spawn `Send` futures onto this loop.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle::new(self.core.shared.clone())
+    }
+
+    /// Runs the loop until `future` completes, and returns its output.
+    ///
+    /// Tasks spawned on the loop make progress while it runs; those still pending when `future`
+    /// completes stay on the loop and continue at the next `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If called while a loop is already running on this thread (nesting would stall the outer
+    /// loop), or if `future` itself panics. Panics inside spawned tasks do not reach here: their
+    /// [`JoinHandle`] reports them.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = Enter::new(self.core.clone());
+        let root = Arc::new(RootWaker {
+            woken: AtomicBool::new(true),
+            shared: self.core.shared.clone(),
+        });
+        let waker = Waker::from(root.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if root.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            self.core.tick(&root.woken);
+        }
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.core.shared.close();
+        // Tasks hold the loop (through their sockets and timers) and the loop holds tasks (in its
+        // queue and as stored wakers): drop the loop's side so the tasks are freed, on this
+        // thread, with the loop current so their destructors can deregister.
+        let _enter = Enter::new(self.core.clone());
+        loop {
+            let queued: Vec<Runnable> = self.core.queue.borrow_mut().drain(..).collect();
+            let injected = self.core.shared.take_injected();
+            let wakers = self.core.reactor.take_wakers();
+            let timers = self.core.timers.borrow_mut().take_wakers();
+            if queued.is_empty() && injected.is_empty() && wakers.is_empty() && timers.is_empty()
+            {
+                break;
+            }
+            drop((queued, injected, wakers, timers));
+        }
+    }
+}
+
+impl Core {
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let shared = self.shared.clone();
+        let (runnable, task) = async_task::spawn_local(
+            crate::executor::CatchUnwind::new(future),
+            move |runnable| shared.schedule(runnable),
+        );
+        runnable.schedule();
+        JoinHandle::new(task)
+    }
+
+    /// One turn: run the queued tasks (up to the budget), then poll I/O, then fire timers.
+    fn tick(&self, root_woken: &AtomicBool) {
+        let n = self.queue.borrow().len().min(BUDGET);
+        for _ in 0..n {
+            let next = self.queue.borrow_mut().pop_front();
+            match next {
+                Some(runnable) => {
+                    runnable.run();
+                }
+                None => break,
+            }
+        }
+
+        let busy = !self.queue.borrow().is_empty()
+            || root_woken.load(Ordering::Acquire)
+            || self.shared.has_injected();
+        let timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            self.timers
+                .borrow()
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        match self.reactor.poll(timeout) {
+            Ok(woken) => {
+                if woken || self.shared.has_injected() {
+                    self.shared.drain_injected(&mut self.queue.borrow_mut());
+                }
+            }
+            // epoll_wait fails only on a programming error (EBADF, EFAULT, EINVAL). Back off
+            // rather than spin; the tasks see nothing new this turn.
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+        if self.timers.borrow().len() > 0 {
+            // Wakers only push to the queue, so firing under the borrow is fine.
+            self.timers.borrow_mut().process(Instant::now());
+        }
+    }
+}
+
+/// The name of the compiled-in multiplexer.
+pub(crate) fn backend_name() -> &'static str {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        "epoll"
+    } else if cfg!(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )) {
+        "kqueue"
+    } else {
+        "poll"
+    }
+}
+
+/// The waker of the future passed to `block_on`: a flag, plus a poll wake-up when set from
+/// another thread.
+struct RootWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for RootWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if with_current_if(self.shared.id, |_| ()).is_none() {
+            self.shared.notify();
+        }
+    }
+}
+
+/// Runs `future` to completion on a new event loop for the current thread: the one-line entry
+/// point.
+///
+/// ```
+/// let answer = event::run(async {
+///     let worker = event::spawn(async { 21 * 2 });
+///     worker.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+///
+/// # Panics
+///
+/// If the multiplexer cannot be created (use [`EventLoop::new`] to handle that error), if a loop
+/// is already running on this thread, or if `future` panics.
+pub fn run<F: Future>(future: F) -> F::Output {
+    let lp = match EventLoop::new() {
+        Ok(lp) => lp,
+        Err(e) => panic!("event::run: cannot create the event loop: {e}"),
+    };
+    lp.block_on(future)
+}

@@ -1,0 +1,221 @@
+//! The executor: task allocation (by `async-task`), the cross-thread injection queue, and the
+//! handles users hold.
+//!
+//! A waker fired on the loop's own thread pushes the task to the loop's local queue (no lock, no
+//! system call); one fired from another thread pushes to the injection queue and wakes the
+//! multiplexer through a `mio::Waker`.
+
+mod join;
+
+pub use join::{JoinError, JoinHandle};
+pub(crate) use join::CatchUnwind;
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use async_task::Runnable;
+
+use crate::event_loop::{self, Core};
+use crate::reactor::WAKE_TOKEN;
+
+/// The part of a loop other threads may touch.
+pub(crate) struct Shared {
+    pub(crate) id: usize,
+    injected: Mutex<Vec<Runnable>>,
+    /// Set when the injection queue (or the root future) may need attention and the
+    /// multiplexer has been woken; cleared by the loop before it drains.
+    notified: AtomicBool,
+    closed: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl Shared {
+    pub(crate) fn new(registry: &mio::Registry) -> io::Result<Arc<Shared>> {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+        Ok(Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            injected: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            waker: mio::Waker::new(registry, WAKE_TOKEN)?,
+        }))
+    }
+
+    /// The schedule function of every task of this loop.
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        let mut runnable = Some(runnable);
+        event_loop::with_current_if(self.id, |core: &Core| {
+            if let Some(r) = runnable.take() {
+                core.queue.borrow_mut().push_back(r);
+            }
+        });
+        if let Some(r) = runnable {
+            self.inject(r);
+        }
+    }
+
+    fn inject(&self, runnable: Runnable) {
+        if self.closed.load(Ordering::Acquire) {
+            // The loop is gone. A local task must not be dropped on a foreign thread, so the
+            // task is leaked: bounded by the tasks of a dead loop woken from elsewhere.
+            std::mem::forget(runnable);
+            return;
+        }
+        lock(&self.injected).push(runnable);
+        self.notify();
+    }
+
+    /// Wakes the loop's multiplexer, once until the loop drains.
+    pub(crate) fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // Fails only if the eventfd is gone, i.e. the loop is being dropped.
+            let _ = self.waker.wake();
+        }
+    }
+
+    pub(crate) fn has_injected(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn drain_injected(&self, queue: &mut std::collections::VecDeque<Runnable>) {
+        self.notified.store(false, Ordering::Release);
+        queue.extend(lock(&self.injected).drain(..));
+    }
+
+    pub(crate) fn take_injected(&self) -> Vec<Runnable> {
+        std::mem::take(&mut *lock(&self.injected))
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Whatever is left was injected after the loop was torn down, possibly from another
+        // thread: leak it rather than drop a thread-bound task on the wrong thread.
+        for r in lock(&self.injected).drain(..) {
+            std::mem::forget(r);
+        }
+    }
+}
+
+/// The queue holds no invariant a panic could break, so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Spawns a task on the event loop running on this thread.
+///
+/// The future need not be `Send`: it stays on this loop. The returned [`JoinHandle`] can be
+/// awaited for the output, [`cancel`](JoinHandle::cancel)led, or dropped to let the task run
+/// detached (like Swift's `Task { }`).
+///
+/// Called where no loop is running, nothing is spawned and the handle resolves to
+/// [`JoinError::NoEventLoop`]; it never panics.
+///
+/// ```
+/// event::run(async {
+///     let handle = event::spawn(async { "hello" });
+///     assert_eq!(handle.await.unwrap(), "hello");
+/// });
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match event_loop::current() {
+        Some(core) => core.spawn(future),
+        None => JoinHandle::no_event_loop(),
+    }
+}
+
+/// Like [`spawn`], but says when no loop is running instead of returning a handle that reports it.
+pub fn try_spawn<F>(future: F) -> Result<JoinHandle<F::Output>, JoinError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match event_loop::current() {
+        Some(core) => Ok(core.spawn(future)),
+        None => Err(JoinError::NoEventLoop),
+    }
+}
+
+/// A `Send + Sync` handle to a loop, for spawning `Send` futures onto it from any thread.
+///
+/// ```
+/// let lp = event::EventLoop::new()?;
+/// let handle = lp.handle();
+/// let task = std::thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
+/// assert_eq!(lp.block_on(task).unwrap(), 7);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle").field("id", &self.shared.id).finish()
+    }
+}
+
+impl LoopHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> LoopHandle {
+        LoopHandle { shared }
+    }
+
+    /// Spawns `future` onto the loop; it runs the next time the loop turns. If the loop has been
+    /// dropped, the task never runs and its handle never resolves.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let (runnable, task) = async_task::spawn(CatchUnwind::new(future), move |runnable| {
+            shared.schedule(runnable)
+        });
+        runnable.schedule();
+        JoinHandle::new(task)
+    }
+}
+
+/// Yields to the loop once, letting other tasks and I/O run before this task continues.
+///
+/// ```
+/// event::run(async {
+///     event::yield_now().await;
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

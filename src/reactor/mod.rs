@@ -1,0 +1,329 @@
+//! The readiness driver: one `mio::Poll` per loop, sources registered once, edge-triggered.
+//!
+//! Each registered source owns a slot in a slab: its readiness bits and the waker of the task
+//! waiting to read and of the one waiting to write. The `mio::Token` is the slot index with a
+//! generation in the high bits, so an event for a slot that was freed and reused is ignored
+//! instead of waking the wrong task.
+//!
+//! The socket types never call a system call themselves: they ask this module for an operation
+//! (`poll_io` with the direction and the attempt), which is the seam where a completion-based
+//! driver (io_uring) can take over without the public types changing.
+
+use mio::event::Source;
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll as TaskPoll, Waker};
+use std::time::Duration;
+
+use crate::event_loop::Core;
+
+/// The token of the loop's cross-thread `mio::Waker`.
+pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
+
+const READABLE: u8 = 0b0001;
+const WRITABLE: u8 = 0b0010;
+const READ_CLOSED: u8 = 0b0100;
+const WRITE_CLOSED: u8 = 0b1000;
+const ERROR: u8 = 0b1_0000;
+/// Bits an operation may clear after `WouldBlock`; closed and error states are final.
+const CLEARABLE: u8 = READABLE | WRITABLE;
+
+/// Which side of a source an operation waits on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The readiness bits that let an operation in this direction make progress.
+    fn ready_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+
+    fn clear_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// The waiter of one direction. The waker is kept after a wake-up so that the next wait by the
+/// same task costs no clone; `waiting` says whether a task actually wants the next event.
+#[derive(Default)]
+struct Waiter {
+    waker: Option<Waker>,
+    waiting: bool,
+}
+
+impl Waiter {
+    fn wait(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+        self.waiting = true;
+    }
+
+    fn wake(&mut self) {
+        if self.waiting {
+            self.waiting = false;
+            if let Some(w) = &self.waker {
+                w.wake_by_ref();
+            }
+        }
+    }
+}
+
+struct IoSlot {
+    generation: u32,
+    readiness: u8,
+    reader: Waiter,
+    writer: Waiter,
+}
+
+pub(crate) struct Reactor {
+    poll: RefCell<Poll>,
+    registry: Registry,
+    events: RefCell<Events>,
+    slots: RefCell<Slab<IoSlot>>,
+    generation: Cell<u32>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(1024)),
+            slots: RefCell::new(Slab::new()),
+            generation: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Blocks in the multiplexer for at most `timeout`, then records readiness and wakes the
+    /// waiting tasks. Returns whether the cross-thread waker fired.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let mut woken = false;
+        let mut slots = self.slots.borrow_mut();
+        for event in events.iter() {
+            let token = event.token();
+            if token == WAKE_TOKEN {
+                woken = true;
+                continue;
+            }
+            let (index, generation) = split_token(token);
+            let Some(slot) = slots.get_mut(index) else {
+                continue;
+            };
+            if slot.generation != generation {
+                continue;
+            }
+            let mut bits = 0;
+            if event.is_readable() {
+                bits |= READABLE;
+            }
+            if event.is_writable() {
+                bits |= WRITABLE;
+            }
+            if event.is_read_closed() {
+                bits |= READ_CLOSED;
+            }
+            if event.is_write_closed() {
+                bits |= WRITE_CLOSED;
+            }
+            if event.is_error() {
+                bits |= ERROR;
+            }
+            slot.readiness |= bits;
+            if bits & Direction::Read.ready_mask() != 0 {
+                slot.reader.wake();
+            }
+            if bits & Direction::Write.ready_mask() != 0 {
+                slot.writer.wake();
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Drops every stored waker (used when the loop is torn down, to break reference cycles
+    /// between tasks and the loop). The wakers are dropped outside the borrow because dropping a
+    /// task may deregister its sockets.
+    pub(crate) fn take_wakers(&self) -> Vec<Waker> {
+        let mut out = Vec::new();
+        for (_, slot) in self.slots.borrow_mut().iter_mut() {
+            out.extend(slot.reader.waker.take());
+            out.extend(slot.writer.waker.take());
+        }
+        out
+    }
+
+    fn insert(&self) -> (usize, u32) {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let index = self.slots.borrow_mut().insert(IoSlot {
+            generation,
+            readiness: 0,
+            reader: Waiter::default(),
+            writer: Waiter::default(),
+        });
+        (index, generation)
+    }
+}
+
+fn split_token(token: Token) -> (usize, u32) {
+    (token.0 & 0xffff_ffff, (token.0 >> 32) as u32)
+}
+
+fn make_token(index: usize, generation: u32) -> Token {
+    Token(index | ((generation as usize) << 32))
+}
+
+/// A source registered with a loop's reactor; deregisters (and frees its slot) when dropped.
+pub(crate) struct Registration {
+    core: Rc<Core>,
+    index: usize,
+}
+
+impl Registration {
+    /// Registers `source` for edge-triggered read and write readiness.
+    pub(crate) fn new(core: Rc<Core>, source: &mut impl Source) -> io::Result<Registration> {
+        let (index, generation) = core.reactor.insert();
+        let token = make_token(index, generation);
+        if let Err(e) =
+            core.reactor
+                .registry
+                .register(source, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            core.reactor.slots.borrow_mut().remove(index);
+            return Err(e);
+        }
+        Ok(Registration { core, index })
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+
+    /// Removes the source from the multiplexer. The slot stays until drop, so late operations
+    /// see no readiness instead of a stale one.
+    pub(crate) fn deregister(&self, source: &mut impl Source) -> io::Result<()> {
+        self.core.reactor.registry.deregister(source)
+    }
+
+    /// Runs `attempt` when the source is ready in `direction`, retrying after `WouldBlock` once
+    /// the reactor reports readiness again. `attempt` returns the result and whether it proved
+    /// the source drained (a short read or write), which saves the system call that would only
+    /// return `EAGAIN`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut attempt: impl FnMut() -> io::Result<(R, bool)>,
+    ) -> TaskPoll<io::Result<R>> {
+        loop {
+            if !self.is_ready(direction) {
+                self.wait(cx, direction);
+                return TaskPoll::Pending;
+            }
+            match attempt() {
+                Ok((r, drained)) => {
+                    if drained {
+                        self.clear(direction);
+                    }
+                    return TaskPoll::Ready(Ok(r));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(direction),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return TaskPoll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Waits until the reactor reports any event in `direction` (used by connect).
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> TaskPoll<()> {
+        if self.is_ready(direction) {
+            TaskPoll::Ready(())
+        } else {
+            self.wait(cx, direction);
+            TaskPoll::Pending
+        }
+    }
+
+    /// Forgets the waiter of `direction` (its future was dropped or finished another way).
+    pub(crate) fn cancel_wait(&self, direction: Direction) {
+        if let Some(slot) = self.core.reactor.slots.borrow_mut().get_mut(self.index) {
+            match direction {
+                Direction::Read => slot.reader.waiting = false,
+                Direction::Write => slot.writer.waiting = false,
+            }
+        }
+    }
+
+    /// Wakes the task waiting in `direction` (used by `close()` to end a pending accept).
+    pub(crate) fn wake(&self, direction: Direction) {
+        let waker = {
+            let mut slots = self.core.reactor.slots.borrow_mut();
+            let slot = &mut slots[self.index];
+            let waiter = match direction {
+                Direction::Read => &mut slot.reader,
+                Direction::Write => &mut slot.writer,
+            };
+            if !waiter.waiting {
+                return;
+            }
+            waiter.waiting = false;
+            waiter.waker.clone()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn is_ready(&self, direction: Direction) -> bool {
+        self.core.reactor.slots.borrow()[self.index].readiness & direction.ready_mask() != 0
+    }
+
+    fn clear(&self, direction: Direction) {
+        let mut slots = self.core.reactor.slots.borrow_mut();
+        let slot = &mut slots[self.index];
+        slot.readiness &= !(direction.clear_mask() & CLEARABLE);
+    }
+
+    fn wait(&self, cx: &mut Context<'_>, direction: Direction) {
+        let mut slots = self.core.reactor.slots.borrow_mut();
+        let slot = &mut slots[self.index];
+        match direction {
+            Direction::Read => slot.reader.wait(cx.waker()),
+            Direction::Write => slot.writer.wait(cx.waker()),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Take the wakers out before dropping them: dropping a task's last waker can drop the
+        // task, whose sockets then deregister and need the slab again.
+        let slot = self.core.reactor.slots.borrow_mut().try_remove(self.index);
+        drop(slot);
+    }
+}
