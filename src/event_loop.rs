@@ -23,12 +23,17 @@ use crate::time::wheel::Wheel;
 /// ready cannot starve them.
 const BUDGET: usize = 256;
 
+/// Size of the loop's read buffer: the most one `Socket::read` returns.
+const SCRATCH_LEN: usize = 64 * 1024;
+
 /// The state of one loop, shared by everything running on it (`Rc`: it never leaves its thread).
 pub(crate) struct Core {
     pub(crate) reactor: Reactor,
     pub(crate) timers: RefCell<Wheel>,
     pub(crate) queue: RefCell<VecDeque<Runnable>>,
     pub(crate) shared: Arc<Shared>,
+    /// The buffer `Socket::read` reads into before copying out exactly what arrived.
+    pub(crate) scratch: RefCell<Box<[u8]>>,
 }
 
 thread_local! {
@@ -110,6 +115,7 @@ impl EventLoop {
             timers: RefCell::new(Wheel::new(Instant::now())),
             queue: RefCell::new(VecDeque::with_capacity(256)),
             shared,
+            scratch: RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice()),
         });
         Ok(EventLoop { core })
     }
@@ -125,6 +131,22 @@ impl EventLoop {
     /// ```
     pub fn backend(&self) -> &'static str {
         backend_name()
+    }
+
+    /// Counts of what the loop holds: a way to see that nothing leaks.
+    ///
+    /// ```
+    /// let lp = event::EventLoop::new()?;
+    /// lp.block_on(event::sleep(std::time::Duration::from_millis(1)));
+    /// assert_eq!(lp.stats().timers, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        Stats {
+            sources: self.core.reactor.len(),
+            timers: self.core.timers.borrow().len(),
+            queued_tasks: self.core.queue.borrow().len(),
+        }
     }
 
     /// Spawns a task on this loop; it starts running at the next `block_on`.
@@ -174,6 +196,18 @@ impl EventLoop {
     }
 }
 
+/// What an [`EventLoop`] holds at one moment (see [`EventLoop::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Sockets registered with the multiplexer.
+    pub sources: usize,
+    /// Timers armed (sleeps, timeouts, per-operation deadlines).
+    pub timers: usize,
+    /// Tasks ready to run.
+    pub queued_tasks: usize,
+}
+
 impl Drop for EventLoop {
     fn drop(&mut self) {
         self.core.shared.close();
@@ -186,8 +220,7 @@ impl Drop for EventLoop {
             let injected = self.core.shared.take_injected();
             let wakers = self.core.reactor.take_wakers();
             let timers = self.core.timers.borrow_mut().take_wakers();
-            if queued.is_empty() && injected.is_empty() && wakers.is_empty() && timers.is_empty()
-            {
+            if queued.is_empty() && injected.is_empty() && wakers.is_empty() && timers.is_empty() {
                 break;
             }
             drop((queued, injected, wakers, timers));
@@ -202,10 +235,10 @@ impl Core {
         F::Output: 'static,
     {
         let shared = self.shared.clone();
-        let (runnable, task) = async_task::spawn_local(
-            crate::executor::CatchUnwind::new(future),
-            move |runnable| shared.schedule(runnable),
-        );
+        let (runnable, task) =
+            async_task::spawn_local(crate::executor::CatchUnwind::new(future), move |runnable| {
+                shared.schedule(runnable)
+            });
         runnable.schedule();
         JoinHandle::new(task)
     }
@@ -287,6 +320,16 @@ impl Wake for RootWaker {
             self.shared.notify();
         }
     }
+}
+
+/// The name of the multiplexer this build uses (`"epoll"` on Linux): the same as
+/// [`EventLoop::backend`], without a loop at hand.
+///
+/// ```
+/// println!("event loop backend: {}", event::backend());
+/// ```
+pub fn backend() -> &'static str {
+    backend_name()
 }
 
 /// Runs `future` to completion on a new event loop for the current thread: the one-line entry

@@ -140,8 +140,9 @@ impl LoadGen {
                 if et != t {
                     continue; // stray edge on an inactive target (e.g. initial writable)
                 }
-                let name = &self.targets[t].name;
-                let c = &mut self.targets[t].conns[ci];
+                let tg = &mut self.targets[t];
+                let name = &tg.name;
+                let c = &mut tg.conns[ci];
                 if !c.busy {
                     if ev.is_readable() && c.sock.read(&mut self.rbuf[..1]).map(|n| n > 0).unwrap_or(false) {
                         return Err(io::Error::new(ErrorKind::InvalidData, format!("{name}: conn {ci}: unexpected data while idle")));

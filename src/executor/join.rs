@@ -19,7 +19,9 @@ pub enum JoinError {
     #[error("task was cancelled before it completed")]
     Cancelled,
     /// `spawn` was called on a thread where no event loop is running, so nothing was spawned.
-    #[error("no event loop is running on this thread: call spawn inside event::run(...) or EventLoop::block_on")]
+    #[error(
+        "no event loop is running on this thread: call spawn inside event::run(...) or EventLoop::block_on"
+    )]
     NoEventLoop,
 }
 

@@ -7,8 +7,8 @@
 
 mod join;
 
-pub use join::{JoinError, JoinHandle};
 pub(crate) use join::CatchUnwind;
+pub use join::{JoinError, JoinHandle};
 
 use std::future::Future;
 use std::io;
@@ -164,7 +164,9 @@ pub struct LoopHandle {
 
 impl std::fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopHandle").field("id", &self.shared.id).finish()
+        f.debug_struct("LoopHandle")
+            .field("id", &self.shared.id)
+            .finish()
     }
 }
 

@@ -168,6 +168,11 @@ impl Reactor {
     /// Drops every stored waker (used when the loop is torn down, to break reference cycles
     /// between tasks and the loop). The wakers are dropped outside the borrow because dropping a
     /// task may deregister its sockets.
+    /// How many sources are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.borrow().len()
+    }
+
     pub(crate) fn take_wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
         for (_, slot) in self.slots.borrow_mut().iter_mut() {
@@ -224,12 +229,6 @@ impl Registration {
         &self.core
     }
 
-    /// Removes the source from the multiplexer. The slot stays until drop, so late operations
-    /// see no readiness instead of a stale one.
-    pub(crate) fn deregister(&self, source: &mut impl Source) -> io::Result<()> {
-        self.core.reactor.registry.deregister(source)
-    }
-
     /// Runs `attempt` when the source is ready in `direction`, retrying after `WouldBlock` once
     /// the reactor reports readiness again. `attempt` returns the result and whether it proved
     /// the source drained (a short read or write), which saves the system call that would only
@@ -256,16 +255,6 @@ impl Registration {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return TaskPoll::Ready(Err(e)),
             }
-        }
-    }
-
-    /// Waits until the reactor reports any event in `direction` (used by connect).
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> TaskPoll<()> {
-        if self.is_ready(direction) {
-            TaskPoll::Ready(())
-        } else {
-            self.wait(cx, direction);
-            TaskPoll::Pending
         }
     }
 

@@ -51,10 +51,11 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub(crate) fn after(duration: Duration) -> Deadline {
-        Deadline {
-            at: Instant::now() + duration,
-            timer: None,
-        }
+        Deadline::at(Instant::now() + duration)
+    }
+
+    pub(crate) fn at(at: Instant) -> Deadline {
+        Deadline { at, timer: None }
     }
 
     /// Returns `true` once the deadline has passed; otherwise makes sure the task is woken at it.
@@ -179,7 +180,10 @@ fn park_until(deadline: Instant, waker: &Waker) -> Arc<Mutex<Waker>> {
         if deadline > now {
             std::thread::sleep(deadline - now);
         }
-        waker.lock().unwrap_or_else(|e| e.into_inner()).wake_by_ref();
+        waker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .wake_by_ref();
     });
     shared
 }

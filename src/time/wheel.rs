@@ -107,7 +107,10 @@ impl Wheel {
 
     /// Takes every stored waker (the loop is being torn down).
     pub(crate) fn take_wakers(&mut self) -> Vec<Waker> {
-        self.entries.iter_mut().filter_map(|(_, e)| e.waker.take()).collect()
+        self.entries
+            .iter_mut()
+            .filter_map(|(_, e)| e.waker.take())
+            .collect()
     }
 
     /// Cancels (or releases a fired) timer. O(1).

@@ -1,0 +1,641 @@
+//! Measurement driver. See bench/README.md for the method.
+//!
+//! For each configuration (N connections x S bytes) all servers are started at
+//! once, pinned to CPU 0; this process (the load generator) is pinned to CPU 1,
+//! keeps connections open to every server and drives load to one server at a
+//! time in short windows, in a shuffled order every cycle. Server CPU time is
+//! read (ns resolution, process CPU clock) right before each window starts and
+//! right after its in-flight messages have drained, so all work for the
+//! window's messages is attributed to that window and to nothing else.
+
+use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats::median_ci};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- child processes
+
+const MAX_CHILDREN: usize = 64;
+static CHILDREN: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
+
+fn register_child(pid: i32) {
+    for slot in CHILDREN.iter() {
+        if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return;
+        }
+    }
+    eprintln!("harness: too many children to track");
+}
+
+fn unregister_child(pid: i32) {
+    for slot in CHILDREN.iter() {
+        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// Async-signal-safe: SIGKILL every tracked child.
+fn kill_all_children() {
+    for slot in CHILDREN.iter() {
+        let pid = slot.swap(0, Ordering::SeqCst);
+        if pid > 0 {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    kill_all_children();
+    let msg = b"\nharness: interrupted, servers killed\n";
+    unsafe {
+        libc::write(2, msg.as_ptr() as *const _, msg.len());
+        libc::_exit(128 + sig);
+    }
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
+}
+
+/// Kills tracked children on scope exit, including panics.
+struct KillGuard;
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        kill_all_children();
+    }
+}
+
+/// Spawns `taskset -c CPU prog args...`; the child dies with us (PDEATHSIG).
+fn spawn_pinned(cpu: Option<usize>, prog: &Path, args: &[String], quiet: bool) -> std::io::Result<Child> {
+    let mut cmd = match cpu {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.arg("-c").arg(c.to_string()).arg(prog);
+            cmd
+        }
+        None => Command::new(prog),
+    };
+    cmd.args(args).stdin(Stdio::null());
+    if quiet {
+        cmd.stdout(Stdio::null());
+    }
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() == 1 {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    register_child(child.id() as i32);
+    Ok(child)
+}
+
+struct Server {
+    name: String,
+    child: Child,
+    pid: i32,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(spec: &Spec, extra: &[String]) -> Result<Server, String> {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut args = vec!["--addr".to_string(), addr.to_string()];
+        args.extend(spec.args.iter().cloned());
+        args.extend(extra.iter().cloned());
+        let child = spawn_pinned(Some(0), &spec.path, &args, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
+        let pid = child.id() as i32;
+        let mut s = Server { name: spec.name.clone(), child, pid, addr };
+        let t0 = Instant::now();
+        loop {
+            if let Ok(Some(st)) = s.child.try_wait() {
+                unregister_child(pid);
+                return Err(format!("exited at startup ({st})"));
+            }
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+                return Ok(s);
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                s.kill();
+                return Err("not accepting connections after 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        unregister_child(self.pid);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
+    l.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------- options
+
+#[derive(Clone)]
+struct Spec {
+    name: String,
+    path: PathBuf,
+    args: Vec<String>,
+}
+
+struct Opts {
+    seconds: f64,
+    window: Duration,
+    configs: Vec<(usize, usize)>,
+    servers: Vec<Spec>,
+    syscalls: bool,
+    idle: bool,
+    idle_conns: usize,
+    idle_servers: Vec<Spec>,
+}
+
+fn has_flag(name: &str) -> bool {
+    std::env::args().skip(1).any(|a| a == format!("--{name}"))
+}
+
+fn usage() -> ! {
+    println!(
+        "harness: interleaved-window CPU-per-message benchmark of echo servers
+
+Options:
+  --seconds F        measured seconds per configuration (default 25)
+  --window-ms N      window length per server (default 100)
+  --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
+  --servers LIST     subset/order of: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,tokio_ct2
+                     (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop; tokio_ct2
+                     stands in for ours when ours' binary is missing)
+  --ours PATH        the library's echo example (default /work/main/target/release/examples/echo)
+  --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
+  --idle             memory per idle connection instead of the load runs
+  --idle-conns N     connections for --idle (default 19000)
+  --idle-servers L   servers for --idle (default ours,tokio_ct)
+  --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00"
+    );
+    std::process::exit(0)
+}
+
+fn parse_opts() -> Opts {
+    if has_flag("help") || std::env::args().any(|a| a == "-h") {
+        usage();
+    }
+    let known = [
+        "--seconds", "--window-ms", "--configs", "--servers", "--ours", "--syscalls", "--idle", "--idle-conns", "--idle-servers",
+        "--self-check", "--help",
+    ];
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let key = a.split('=').next().unwrap().to_string();
+        if !known.contains(&key.as_str()) {
+            eprintln!("harness: unknown argument {a:?} (try --help)");
+            std::process::exit(2);
+        }
+        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help"].contains(&key.as_str()) {
+            it.next();
+        }
+    }
+    let bindir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let ours_path = PathBuf::from(arg_value("ours").unwrap_or_else(|| "/work/main/target/release/examples/echo".into()));
+    let ours_ok = ours_path.is_file();
+    let spec = |name: &str| -> Spec {
+        match name {
+            "ours" => Spec { name: "ours".into(), path: ours_path.clone(), args: vec![] },
+            "tokio_ct2" => Spec { name: "tokio_ct2".into(), path: bindir.join("tokio_ct"), args: vec![] },
+            n => Spec { name: n.into(), path: bindir.join(n), args: vec![] },
+        }
+    };
+    let resolve = |list: &str| -> Vec<Spec> {
+        let mut v = Vec::new();
+        for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !["ours", "tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n) {
+                eprintln!("harness: unknown server {n:?}");
+                std::process::exit(2);
+            }
+            if n == "ours" && !ours_ok {
+                eprintln!("harness: ours SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)", ours_path.display());
+                if !list.contains("tokio_ct2") {
+                    eprintln!("harness: tokio_ct2 (a second tokio_ct) stands in for ours");
+                    v.push(spec("tokio_ct2"));
+                }
+                continue;
+            }
+            v.push(spec(n));
+        }
+        v
+    };
+    let self_check = has_flag("self-check");
+    let servers = if self_check {
+        resolve("tokio_ct,tokio_ct2")
+    } else {
+        resolve(&arg_value("servers").unwrap_or_else(|| "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop".into()))
+    };
+    let configs = arg_value("configs")
+        .unwrap_or_else(|| "1x64,50x64,500x64,50x16384".into())
+        .split(',')
+        .map(|c| {
+            let (n, s) = c.split_once('x').unwrap_or_else(|| {
+                eprintln!("bad config {c:?}, expected NxSIZE");
+                std::process::exit(2)
+            });
+            (n.trim().parse().expect("connections"), s.trim().parse().expect("size"))
+        })
+        .collect();
+    let mut idle_servers = resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into()));
+    for s in idle_servers.iter_mut() {
+        if s.name == "ours" {
+            s.args = vec!["--idle-timeout".into(), "600".into()];
+        }
+    }
+    Opts {
+        seconds: arg_value("seconds").map(|v| v.parse().expect("--seconds")).unwrap_or(25.0),
+        window: Duration::from_millis(arg_value("window-ms").map(|v| v.parse().expect("--window-ms")).unwrap_or(100)),
+        configs,
+        servers,
+        syscalls: has_flag("syscalls"),
+        idle: has_flag("idle"),
+        idle_conns: arg_value("idle-conns").map(|v| v.parse().expect("--idle-conns")).unwrap_or(19_000),
+        idle_servers,
+    }
+}
+
+// ---------------------------------------------------------------- measurement
+
+#[derive(Default)]
+struct Acc {
+    cpu_ns: u64,
+    user_ticks: u64,
+    sys_ticks: u64,
+    msgs: u64,
+    msgs_in_window: u64,
+    busy: Duration,
+    hist: Hist,
+    /// Per-cycle CPU ns per message (NaN when the server was not measured).
+    per_cycle: Vec<f64>,
+    peak_rss: u64,
+    failed: Option<String>,
+    syscalls: Option<Result<(f64, Vec<(String, f64)>), String>>,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
+    println!("\n=== {conns} connection(s) x {size} B  ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
+    let mut servers: Vec<Server> = Vec::new();
+    let mut accs: Vec<Acc> = Vec::new();
+    let mut startup_failures = Vec::new();
+    for spec in &opts.servers {
+        match Server::start(spec, &[]) {
+            Ok(s) => {
+                servers.push(s);
+                accs.push(Acc::default());
+            }
+            Err(e) => {
+                eprintln!("harness: {} FAILED to start: {e}; left out", spec.name);
+                startup_failures.push((spec.name.clone(), e));
+            }
+        }
+    }
+    let mut lg = LoadGen::new(size).expect("mio poll");
+    let mut tidx = Vec::new();
+    for (i, s) in servers.iter().enumerate() {
+        match lg.add_target(&s.name, s.addr, conns) {
+            Ok(t) => tidx.push(t),
+            Err(e) => {
+                accs[i].failed = Some(format!("connect: {e}"));
+                tidx.push(usize::MAX);
+            }
+        }
+    }
+    let fail = |accs: &mut Vec<Acc>, lg: &mut LoadGen, i: usize, t: usize, e: String| {
+        eprintln!("harness: {} FAILED: {e}; excluded from the rest of this configuration", lg.targets[t].name);
+        accs[i].failed = Some(e);
+        lg.drop_target(t);
+    };
+
+    let n = servers.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    // Warm-up cycle, not recorded.
+    for &i in &order {
+        if accs[i].failed.is_some() {
+            continue;
+        }
+        let mut h = Hist::new();
+        if let Err(e) = lg.run_window(tidx[i], opts.window, &mut h, DRAIN_TIMEOUT) {
+            fail(&mut accs, &mut lg, i, tidx[i], e.to_string());
+        }
+    }
+    let t_start = Instant::now();
+    let mut cycles = 0;
+    while t_start.elapsed().as_secs_f64() < opts.seconds || cycles < 6 {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            if accs[i].failed.is_some() {
+                accs[i].per_cycle.push(f64::NAN);
+                continue;
+            }
+            let pid = servers[i].pid;
+            let (u0, s0) = procfs::user_sys_ticks(pid).unwrap_or((0, 0));
+            let c0 = procfs::cpu_ns(pid).unwrap_or(0);
+            let r = lg.run_window(tidx[i], opts.window, &mut accs[i].hist, DRAIN_TIMEOUT);
+            let c1 = procfs::cpu_ns(pid).unwrap_or(0);
+            let (u1, s1) = procfs::user_sys_ticks(pid).unwrap_or((0, 0));
+            match r {
+                Ok(w) => {
+                    let a = &mut accs[i];
+                    a.cpu_ns += c1 - c0;
+                    a.user_ticks += u1 - u0;
+                    a.sys_ticks += s1 - s0;
+                    a.msgs += w.total;
+                    a.msgs_in_window += w.in_window;
+                    a.busy += w.dur;
+                    a.per_cycle.push((c1 - c0) as f64 / w.total.max(1) as f64);
+                }
+                Err(e) => {
+                    let alive = servers[i].alive();
+                    fail(&mut accs, &mut lg, i, tidx[i], format!("{e}{}", if alive { "" } else { " (server process died)" }));
+                    accs[i].per_cycle.push(f64::NAN);
+                }
+            }
+        }
+        cycles += 1;
+    }
+    if opts.syscalls {
+        for i in 0..n {
+            if accs[i].failed.is_none() {
+                accs[i].syscalls = Some(count_syscalls(&mut lg, tidx[i], servers[i].pid));
+            }
+        }
+    }
+    for (i, s) in servers.iter().enumerate() {
+        accs[i].peak_rss = procfs::peak_rss_bytes(s.pid).unwrap_or(0);
+    }
+    drop(lg);
+    drop(servers);
+    report(opts, cycles, &names(opts, &startup_failures), &accs, &startup_failures)
+}
+
+fn names(opts: &Opts, failures: &[(String, String)]) -> Vec<String> {
+    opts.servers.iter().map(|s| s.name.clone()).filter(|n| !failures.iter().any(|(f, _)| f == n)).collect()
+}
+
+/// One extra window (10x the normal length, at least 1 s) with perf attached to the server.
+fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(String, f64)>), String> {
+    let out = std::env::temp_dir().join(format!("event-bench-perf-{}-{pid}.csv", std::process::id()));
+    let args: Vec<String> =
+        ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", "syscalls:sys_enter_*", "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
+    let mut perf = spawn_pinned(None, Path::new("perf"), &args, true).map_err(|e| format!("perf: {e}"))?;
+    std::thread::sleep(Duration::from_millis(1500)); // let perf attach to all tracepoints
+    if let Ok(Some(st)) = perf.try_wait() {
+        unregister_child(perf.id() as i32);
+        return Err(format!("perf exited early ({st}): {}", std::fs::read_to_string(&out).unwrap_or_default().trim()));
+    }
+    let mut h = Hist::new();
+    let w = lg.run_window(t, Duration::from_secs(1), &mut h, DRAIN_TIMEOUT);
+    std::thread::sleep(Duration::from_millis(20));
+    unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+    let _ = perf.wait();
+    unregister_child(perf.id() as i32);
+    let w = w.map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("perf output: {e}"))?;
+    let _ = std::fs::remove_file(&out);
+    let mut counts: Vec<(String, f64)> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 3 {
+            continue;
+        }
+        if let (Ok(c), Some(name)) = (f[0].trim().parse::<f64>(), f[2].strip_prefix("syscalls:sys_enter_")) {
+            if c > 0.0 {
+                counts.push((name.to_string(), c / w.total.max(1) as f64));
+            }
+        }
+    }
+    if counts.is_empty() {
+        return Err(format!("perf counted nothing: {}", text.lines().take(3).collect::<Vec<_>>().join(" | ")));
+    }
+    counts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+    let total = counts.iter().map(|c| c.1).sum();
+    Ok((total, counts))
+}
+
+fn fmt_ratio(x: Option<(f64, f64, f64)>) -> String {
+    match x {
+        Some((m, lo, hi)) => format!("{m:.3} [{lo:.3},{hi:.3}]"),
+        None => "-".into(),
+    }
+}
+
+fn ratio_vs(accs: &[Acc], names: &[String], i: usize, reference: &str) -> Option<(f64, f64, f64)> {
+    let r = names.iter().position(|n| n == reference)?;
+    if accs[r].failed.is_some() && accs[r].per_cycle.iter().all(|x| x.is_nan()) {
+        return None;
+    }
+    let v: Vec<f64> = accs[i].per_cycle.iter().zip(&accs[r].per_cycle).map(|(a, b)| a / b).collect();
+    median_ci(&v)
+}
+
+fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(String, String)]) -> bool {
+    println!("{cycles} cycles; CPU = server process CPU time per echoed message; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
+    println!(
+        "{:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>22} {:>22}",
+        "server", "msgs/s", "p50(us)", "p99(us)", "p99.9", "CPU/msg", "user/msg", "sys/msg", "RSS(MiB)", "vs tokio_ct", "vs mio_loop"
+    );
+    let mut ok = true;
+    for (i, a) in accs.iter().enumerate() {
+        let name = &names[i];
+        if a.msgs == 0 {
+            println!("{name:<11} FAILED: {}", a.failed.as_deref().unwrap_or("no messages"));
+            ok = false;
+            continue;
+        }
+        let cpu = a.cpu_ns as f64 / a.msgs as f64 / 1000.0;
+        let ticks = (a.user_ticks + a.sys_ticks) as f64;
+        let (user, sys) = if ticks > 0.0 {
+            (cpu * a.user_ticks as f64 / ticks, cpu * a.sys_ticks as f64 / ticks)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let us = |ns: u64| ns as f64 / 1000.0;
+        println!(
+            "{:<11} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>22} {:>22}",
+            name,
+            a.msgs_in_window as f64 / a.busy.as_secs_f64(),
+            us(a.hist.quantile(0.5)),
+            us(a.hist.quantile(0.99)),
+            us(a.hist.quantile(0.999)),
+            cpu,
+            user,
+            sys,
+            a.peak_rss as f64 / (1 << 20) as f64,
+            fmt_ratio(ratio_vs(accs, names, i, "tokio_ct")),
+            fmt_ratio(ratio_vs(accs, names, i, "mio_loop")),
+        );
+        if let Some(e) = &a.failed {
+            println!("{:<11} FAILED part-way (stats above cover the windows before): {e}", "");
+            ok = false;
+        }
+    }
+    for (n, e) in startup_failures {
+        println!("{n:<11} FAILED to start: {e}");
+        if n != "monoio" {
+            ok = false;
+        }
+    }
+    if opts.syscalls {
+        println!("system calls per message (perf stat -e 'syscalls:sys_enter_*', one 1 s window per server):");
+        for (i, a) in accs.iter().enumerate() {
+            match &a.syscalls {
+                Some(Ok((total, top))) => {
+                    let tops: Vec<String> = top.iter().take(5).map(|(n, c)| format!("{n} {c:.2}")).collect();
+                    println!("  {:<11} {:>6.2}  ({})", names[i], total, tops.join(", "));
+                }
+                Some(Err(e)) => println!("  {:<11} unavailable: {e}", names[i]),
+                None => {}
+            }
+        }
+    }
+    ok
+}
+
+// ---------------------------------------------------------------- idle memory
+
+fn run_idle(opts: &Opts) -> bool {
+    let mut ok = true;
+    println!("\n=== idle connections: memory per connection ({} connections, nothing sent) ===", opts.idle_conns);
+    println!("{:<11} {:>10} {:>12} {:>12} {:>14}", "server", "accepted", "RSS before", "RSS after", "bytes/conn");
+    for spec in &opts.idle_servers {
+        match idle_one(spec, opts.idle_conns) {
+            Ok((accepted, before, after)) => {
+                println!(
+                    "{:<11} {:>10} {:>10.1}Mi {:>10.1}Mi {:>14.0}",
+                    spec.name,
+                    accepted,
+                    before as f64 / (1 << 20) as f64,
+                    after as f64 / (1 << 20) as f64,
+                    (after as f64 - before as f64) / opts.idle_conns as f64
+                );
+                if accepted < opts.idle_conns {
+                    println!("{:<11} WARNING: server accepted only {accepted} of {} connections", "", opts.idle_conns);
+                }
+            }
+            Err(e) => {
+                println!("{:<11} FAILED: {e}", spec.name);
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn idle_one(spec: &Spec, n: usize) -> Result<(usize, u64, u64), String> {
+    let mut server = Server::start(spec, &[])?;
+    let pid = server.pid;
+    std::thread::sleep(Duration::from_millis(300));
+    let base_fds = procfs::fd_count(pid);
+    let before = procfs::rss_bytes(pid).ok_or("no VmRSS")?;
+    let mut conns = Vec::with_capacity(n);
+    let wait_fds = |target: usize, limit: Duration| -> usize {
+        let t0 = Instant::now();
+        loop {
+            let c = procfs::fd_count(pid);
+            if c >= target || t0.elapsed() > limit {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    while conns.len() < n {
+        for _ in 0..500.min(n - conns.len()) {
+            let s = std::net::TcpStream::connect_timeout(&server.addr, Duration::from_secs(5))
+                .map_err(|e| format!("connect #{}: {e}", conns.len() + 1))?;
+            conns.push(s);
+        }
+        // Keep the accept backlog short: wait until the server has (nearly) caught up.
+        wait_fds(base_fds + conns.len().saturating_sub(200), Duration::from_secs(10));
+        if !server.alive() {
+            return Err(format!("server died after {} connections", conns.len()));
+        }
+    }
+    let fds = wait_fds(base_fds + n, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(1000));
+    let after = procfs::rss_bytes(pid).ok_or("no VmRSS")?;
+    let accepted = fds.saturating_sub(base_fds);
+    if !server.alive() {
+        return Err("server died".into());
+    }
+    server.kill();
+    drop(conns);
+    Ok((accepted, before, after))
+}
+
+// ---------------------------------------------------------------- main
+
+fn main() {
+    let opts = parse_opts();
+    install_signal_handlers();
+    let _guard = KillGuard;
+    let nofile = procfs::raise_nofile();
+    if !procfs::pin_to_cpu(1) {
+        eprintln!("harness: warning: could not pin the load generator to CPU 1");
+    }
+    let ok = if opts.idle {
+        if (nofile as usize) < opts.idle_conns + 100 {
+            eprintln!("harness: warning: RLIMIT_NOFILE is {nofile}, below {} connections", opts.idle_conns);
+        }
+        run_idle(&opts)
+    } else {
+        let mut rng = Rng(0x1234_5678_9abc_def1 ^ std::process::id() as u64);
+        let names: Vec<String> = opts.servers.iter().map(|s| s.name.clone()).collect();
+        println!("servers: {} (each pinned to CPU 0; load generator on CPU 1)", names.join(", "));
+        let mut ok = true;
+        for &(c, s) in &opts.configs {
+            ok &= run_config(&opts, c, s, &mut rng);
+        }
+        ok
+    };
+    kill_all_children();
+    if !ok {
+        eprintln!("harness: some servers FAILED (see above)");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,415 @@
+//! `ServerSocket`: a listening socket, its `accept` and its `connections` stream.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Type};
+
+use super::op::{OpPoll, OpState};
+use super::{Socket, SocketAddress, SocketError};
+use crate::event_loop;
+use crate::reactor::{Direction, Registration};
+
+/// How long `accept` pauses after the process or system ran out of a resource (descriptors,
+/// memory), so a full descriptor table never turns the loop into a busy spin.
+const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Options for a listening socket, for what [`Socket::listen`] does not set.
+///
+/// ```
+/// let server = event::ListenOptions::new()
+///     .backlog(1024)
+///     .reuse_port(true)
+///     .listen_on(event::SocketAddress::localhost(0))?;
+/// # Ok::<(), event::SocketError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    backlog: i32,
+    reuse_address: bool,
+    reuse_port: bool,
+    ipv6_only: Option<bool>,
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions::new()
+    }
+}
+
+impl ListenOptions {
+    /// Backlog 128, `SO_REUSEADDR` on, `SO_REUSEPORT` off, `IPV6_V6ONLY` as the system sets it.
+    pub fn new() -> ListenOptions {
+        ListenOptions {
+            backlog: 128,
+            reuse_address: true,
+            reuse_port: false,
+            ipv6_only: None,
+        }
+    }
+
+    /// The length of the queue of connections the kernel completes before `accept`.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog.min(i32::MAX as u32) as i32;
+        self
+    }
+
+    /// `SO_REUSEADDR`: rebind a port whose old connections are in `TIME_WAIT`.
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
+    /// spreads connections among them.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
+    pub fn ipv6_only(mut self, on: bool) -> Self {
+        self.ipv6_only = Some(on);
+        self
+    }
+
+    /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
+    ///
+    /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
+    pub fn listen_on(&self, addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
+        let addr: SocketAddr = addr.into().into();
+        let sock_err = |source| SocketError::Socket { addr, source };
+        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
+        let socket =
+            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+                .map_err(sock_err)?;
+        socket.set_nonblocking(true).map_err(sock_err)?;
+        if self.reuse_address {
+            socket.set_reuse_address(true).map_err(sock_err)?;
+        }
+        if self.reuse_port {
+            socket.set_reuse_port(true).map_err(sock_err)?;
+        }
+        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
+            socket.set_only_v6(only).map_err(sock_err)?;
+        }
+        socket
+            .bind(&addr.into())
+            .map_err(|source| SocketError::Bind { addr, source })?;
+        socket
+            .listen(self.backlog)
+            .map_err(|source| SocketError::Listen { addr, source })?;
+        let std: std::net::TcpListener = socket.into();
+        let local = std.local_addr().map_err(|source| SocketError::Io {
+            op: "getsockname",
+            source,
+        })?;
+        Ok(ServerSocket {
+            inner: Rc::new(Listener {
+                io: RefCell::new(Some(mio::net::TcpListener::from_std(std))),
+                reg: OnceCell::new(),
+                local,
+                backoff_until: Cell::new(None),
+            }),
+        })
+    }
+}
+
+/// A listening TCP socket.
+///
+/// Clones share the one socket, so one task can accept while another calls
+/// [`close`](ServerSocket::close) (for a graceful shutdown).
+///
+/// ```no_run
+/// use event::Socket;
+/// event::run(async {
+///     let server = Socket::listen(8080)?;
+///     loop {
+///         let client = server.accept().await?;
+///         event::spawn(async move {
+///             while let Ok(bytes) = client.read(4096).await {
+///                 if client.write(&bytes).await.is_err() {
+///                     break;
+///                 }
+///             }
+///         });
+///     }
+/// })
+/// # ; Ok::<(), event::SocketError>(())
+/// ```
+#[derive(Clone)]
+pub struct ServerSocket {
+    inner: Rc<Listener>,
+}
+
+struct Listener {
+    /// `None` once closed: the descriptor is closed exactly once, by `close` or by drop.
+    io: RefCell<Option<mio::net::TcpListener>>,
+    reg: OnceCell<Registration>,
+    local: SocketAddr,
+    backoff_until: Cell<Option<Instant>>,
+}
+
+impl fmt::Debug for ServerSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSocket")
+            .field("local", &self.inner.local)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl ServerSocket {
+    /// Waits for the next connection.
+    ///
+    /// Errors about one connection only (it was reset before we took it) are skipped. When the
+    /// process runs out of descriptors the error is returned, and the next `accept` waits a
+    /// moment before trying again, so a loop that logs and continues does not spin. After
+    /// [`close`](ServerSocket::close) it fails with [`SocketError::Closed`].
+    pub fn accept(&self) -> Accept<'_> {
+        Accept {
+            listener: &self.inner,
+            op: OpState::new(None),
+        }
+    }
+
+    /// The connections, as a [`Stream`](futures_core::Stream) that ends when the socket is closed.
+    ///
+    /// ```no_run
+    /// event::run(async {
+    ///     let server = event::Socket::listen(8080)?;
+    ///     let mut connections = server.connections();
+    ///     while let Some(client) = connections.next().await {
+    ///         let client = client?;
+    ///         event::spawn(async move { /* … */ drop(client) });
+    ///     }
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn connections(&self) -> Connections {
+        Connections {
+            listener: self.inner.clone(),
+            op: OpState::new(None),
+        }
+    }
+
+    /// The port the socket listens on (the one the kernel chose, for port 0).
+    pub fn local_port(&self) -> u16 {
+        self.inner.local.port()
+    }
+
+    /// The address the socket listens on.
+    pub fn local_address(&self) -> SocketAddress {
+        self.inner.local.into()
+    }
+
+    /// Stops listening: closes the descriptor (new connections are refused), wakes a pending
+    /// `accept` with [`SocketError::Closed`] and ends the `connections` stream. Idempotent, and
+    /// callable from any task holding a clone.
+    pub fn close(&self) {
+        let io = self.inner.io.borrow_mut().take();
+        if io.is_none() {
+            return;
+        }
+        drop(io);
+        if let Some(reg) = self.inner.reg.get() {
+            reg.wake(Direction::Read);
+        }
+    }
+
+    /// Whether [`close`](ServerSocket::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.io.borrow().is_none()
+    }
+}
+
+impl Listener {
+    fn registration(&self) -> Result<&Registration, SocketError> {
+        if let Some(reg) = self.reg.get() {
+            return Ok(reg);
+        }
+        let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
+        let mut io = self.io.borrow_mut();
+        let io = io.as_mut().ok_or(SocketError::Closed)?;
+        let reg = Registration::new(core, io).map_err(|source| SocketError::Io {
+            op: "register listener",
+            source,
+        })?;
+        Ok(self.reg.get_or_init(|| reg))
+    }
+
+    fn poll_accept(
+        &self,
+        op: &mut OpState,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Socket, SocketError>> {
+        if self.io.borrow().is_none() {
+            return Poll::Ready(Err(SocketError::Closed));
+        }
+        let reg = match self.registration() {
+            Ok(reg) => reg,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if let Some(until) = self.backoff_until.get() {
+            // Out of descriptors a moment ago: wait before trying again.
+            if !op.poll_pause(until, reg.core(), cx) {
+                return Poll::Pending;
+            }
+            self.backoff_until.set(None);
+        }
+        loop {
+            let accepted = op.poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
+                Some(l) => l.accept().map(|c| (c, false)),
+                None => Err(io::ErrorKind::NotConnected.into()),
+            });
+            return match accepted {
+                Poll::Pending => {
+                    if self.io.borrow().is_none() {
+                        Poll::Ready(Err(SocketError::Closed))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+                Poll::Ready(OpPoll::TimedOut(after)) => {
+                    Poll::Ready(Err(SocketError::Timeout { after }))
+                }
+                Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
+                    match Socket::from_mio(reg.core().clone(), stream, peer) {
+                        Ok(s) => Poll::Ready(Ok(s)),
+                        Err(source) => Poll::Ready(Err(SocketError::Io {
+                            op: "register connection",
+                            source,
+                        })),
+                    }
+                }
+                Poll::Ready(OpPoll::Done(Err(e))) if self.io.borrow().is_none() => {
+                    let _ = e;
+                    Poll::Ready(Err(SocketError::Closed))
+                }
+                Poll::Ready(OpPoll::Done(Err(e))) if is_per_connection(&e) => continue,
+                Poll::Ready(OpPoll::Done(Err(source))) => {
+                    if is_resource_exhaustion(&source) {
+                        self.backoff_until
+                            .set(Some(Instant::now() + RESOURCE_BACKOFF));
+                    }
+                    Poll::Ready(Err(SocketError::Accept {
+                        addr: self.local,
+                        source,
+                    }))
+                }
+            };
+        }
+    }
+
+    fn cancel(&self, op: &mut OpState) {
+        if let Some(reg) = self.reg.get() {
+            op.cancel(reg, Direction::Read);
+        }
+    }
+}
+
+/// Errors that concern one incoming connection, not the listener: skip and accept the next.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+        )
+    ) || e.kind() == io::ErrorKind::ConnectionAborted
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// The future of [`ServerSocket::accept`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Accept<'a> {
+    listener: &'a Listener,
+    op: OpState,
+}
+
+impl Accept<'_> {
+    /// Gives up with [`SocketError::Timeout`] if no connection arrives within `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for Accept<'_> {
+    type Output = Result<Socket, SocketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        this.listener.poll_accept(&mut this.op, cx)
+    }
+}
+
+impl Drop for Accept<'_> {
+    fn drop(&mut self) {
+        self.listener.cancel(&mut self.op);
+    }
+}
+
+/// The stream of [`ServerSocket::connections`].
+#[must_use = "streams do nothing unless polled"]
+pub struct Connections {
+    listener: Rc<Listener>,
+    op: OpState,
+}
+
+impl fmt::Debug for Connections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connections")
+            .field("local", &self.listener.local)
+            .finish()
+    }
+}
+
+impl Connections {
+    /// The next connection, or `None` once the listener is closed. (The same as
+    /// `StreamExt::next`, without needing an extension trait.)
+    pub async fn next(&mut self) -> Option<Result<Socket, SocketError>> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl futures_core::Stream for Connections {
+    type Item = Result<Socket, SocketError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match this.listener.poll_accept(&mut this.op, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(SocketError::Closed)) => Poll::Ready(None),
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+        }
+    }
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        self.listener.cancel(&mut self.op);
+    }
+}

@@ -1,0 +1,97 @@
+//! The state every socket future shares: an optional timeout, armed only once the operation has
+//! to wait, and whether a waker is registered (so a dropped future withdraws it).
+
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use std::{io, rc::Rc};
+
+use crate::event_loop::Core;
+use crate::reactor::{Direction, Registration};
+use crate::time::Deadline;
+
+#[derive(Default)]
+pub(crate) struct OpState {
+    pub(crate) timeout: Option<Duration>,
+    deadline: Option<Deadline>,
+    /// A pause before the next attempt (accept's back-off after running out of descriptors).
+    pause: Option<Deadline>,
+    waiting: bool,
+}
+
+/// The outcome of one poll of an operation.
+pub(crate) enum OpPoll<R> {
+    Done(io::Result<R>),
+    TimedOut(Duration),
+}
+
+impl OpState {
+    pub(crate) fn new(timeout: Option<Duration>) -> OpState {
+        OpState {
+            timeout,
+            deadline: None,
+            pause: None,
+            waiting: false,
+        }
+    }
+
+    /// Tries `attempt` when ready; otherwise waits, unless the timeout has run out.
+    pub(crate) fn poll<R>(
+        &mut self,
+        reg: &Registration,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        attempt: impl FnMut() -> io::Result<(R, bool)>,
+    ) -> Poll<OpPoll<R>> {
+        match reg.poll_io(cx, direction, attempt) {
+            Poll::Ready(r) => {
+                self.waiting = false;
+                Poll::Ready(OpPoll::Done(r))
+            }
+            Poll::Pending => {
+                self.waiting = true;
+                match self.poll_deadline(reg.core(), cx) {
+                    Some(after) => {
+                        self.cancel(reg, direction);
+                        Poll::Ready(OpPoll::TimedOut(after))
+                    }
+                    None => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    /// `Some(timeout)` once the deadline has passed.
+    pub(crate) fn poll_deadline(
+        &mut self,
+        core: &Rc<Core>,
+        cx: &mut Context<'_>,
+    ) -> Option<Duration> {
+        let after = self.timeout?;
+        let deadline = self.deadline.get_or_insert_with(|| Deadline::after(after));
+        deadline.poll_elapsed(core, cx).then_some(after)
+    }
+
+    /// Returns `true` once `until` has passed; until then the task is woken at it.
+    pub(crate) fn poll_pause(
+        &mut self,
+        until: Instant,
+        core: &Rc<Core>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let pause = self.pause.get_or_insert_with(|| Deadline::at(until));
+        if pause.poll_elapsed(core, cx) {
+            self.pause = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Withdraws the waker if this operation registered one (called on drop).
+    pub(crate) fn cancel(&mut self, reg: &Registration, direction: Direction) {
+        if self.waiting {
+            self.waiting = false;
+            reg.cancel_wait(direction);
+        }
+    }
+}

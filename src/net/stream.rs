@@ -1,0 +1,540 @@
+//! `Socket`: a connected TCP stream.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io::{self, Read as _};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::SockRef;
+
+use super::op::{OpPoll, OpState};
+use super::{ServerSocket, SocketAddress, SocketError, resolve};
+use crate::event_loop::{self, Core};
+use crate::reactor::{Direction, Registration};
+
+/// Flags for `send(2)`: never raise SIGPIPE on a reset peer (Apple platforms use SO_NOSIGPIPE,
+/// set when the socket is created).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// A connected TCP socket on an event loop.
+///
+/// Reads and writes take `&self`, so one task can read while another writes (share the socket
+/// with an `Rc`). At most one task should read, and one write, at a time.
+///
+/// ```
+/// use event::Socket;
+/// event::run(async {
+///     let server = Socket::listen_on(event::SocketAddress::localhost(0))?;
+///     let addr = server.local_address();
+///     let echo = event::spawn(async move {
+///         let peer = server.accept().await?;
+///         let bytes = peer.read(1024).await?;
+///         peer.write(&bytes).await
+///     });
+///     let client = Socket::connect(addr).await?;
+///     client.write(b"hello").await?;
+///     assert_eq!(client.read(1024).await?, b"hello");
+///     echo.await.unwrap()
+/// })?;
+/// # Ok::<(), event::SocketError>(())
+/// ```
+pub struct Socket {
+    io: mio::net::TcpStream,
+    reg: Registration,
+    peer: SocketAddr,
+    read_timeout: Cell<Option<Duration>>,
+    write_timeout: Cell<Option<Duration>>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("local", &self.io.local_addr().ok())
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+/// Where [`Socket::connect`] should connect: an address, or a `host:port` name resolved off the
+/// loop thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An IP address and port.
+    Address(SocketAddr),
+    /// A `host:port` text that is not an IP address, resolved with the system resolver.
+    Host(String),
+}
+
+impl From<SocketAddress> for Target {
+    fn from(a: SocketAddress) -> Target {
+        Target::Address(a.into())
+    }
+}
+
+impl From<SocketAddr> for Target {
+    fn from(a: SocketAddr) -> Target {
+        Target::Address(a)
+    }
+}
+
+impl From<&str> for Target {
+    fn from(s: &str) -> Target {
+        match s.parse::<SocketAddr>() {
+            Ok(a) => Target::Address(a),
+            Err(_) => Target::Host(s.to_string()),
+        }
+    }
+}
+
+impl From<String> for Target {
+    fn from(s: String) -> Target {
+        Target::from(s.as_str())
+    }
+}
+
+impl From<(&str, u16)> for Target {
+    fn from((host, port): (&str, u16)) -> Target {
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => Target::Address(SocketAddr::new(ip, port)),
+            Err(_) => Target::Host(format!("{host}:{port}")),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Address(a) => a.fmt(f),
+            Target::Host(h) => f.write_str(h),
+        }
+    }
+}
+
+impl Socket {
+    /// Listens on every IPv4 interface at `port` (backlog 128, `SO_REUSEADDR`), like the Swift
+    /// library's `listen(port:)`. Port 0 picks a free port. See [`ListenOptions`](crate::ListenOptions)
+    /// for more control.
+    ///
+    /// ```
+    /// let server = event::Socket::listen(0)?;
+    /// assert_ne!(server.local_port(), 0);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn listen(port: u16) -> Result<ServerSocket, SocketError> {
+        super::ListenOptions::new().listen_on(SocketAddress::any_ipv4(port))
+    }
+
+    /// Listens on one address, IPv4 or IPv6.
+    ///
+    /// ```
+    /// let server = event::Socket::listen_on("127.0.0.1:0".parse::<event::SocketAddress>()?)?;
+    /// assert!(server.local_address().ip().is_loopback());
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn listen_on(addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
+        super::ListenOptions::new().listen_on(addr)
+    }
+
+    /// Connects to `target`: an address, or a `"host:port"` name (resolved on a helper thread,
+    /// each address tried in turn).
+    ///
+    /// The connect is non-blocking and its outcome is checked with `SO_ERROR`, so a refused
+    /// connection fails here, not at the first read.
+    pub async fn connect(target: impl Into<Target>) -> Result<Socket, SocketError> {
+        let target = target.into();
+        let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
+        let addrs = match &target {
+            Target::Address(a) => vec![*a],
+            Target::Host(host) => resolve_host(host).await?,
+        };
+        let mut last = None;
+        for addr in addrs {
+            match connect_addr(&core, addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(SocketError::InvalidAddress {
+            input: target.to_string(),
+            reason: "the name resolved to no address",
+        }))
+    }
+
+    /// [`connect`](Socket::connect) with a time limit on the whole attempt (resolution included).
+    pub async fn connect_timeout(
+        target: impl Into<Target>,
+        timeout: Duration,
+    ) -> Result<Socket, SocketError> {
+        let target = target.into();
+        let text = target.to_string();
+        match crate::timeout(timeout, Socket::connect(target)).await {
+            Ok(r) => r,
+            Err(_) => Err(SocketError::ConnectTimeout {
+                target: text,
+                after: timeout,
+            }),
+        }
+    }
+
+    pub(crate) fn from_mio(
+        core: Rc<Core>,
+        mut io: mio::net::TcpStream,
+        peer: SocketAddr,
+    ) -> io::Result<Socket> {
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        SockRef::from(&io).set_nosigpipe(true)?;
+        let reg = Registration::new(core, &mut io)?;
+        Ok(Socket {
+            io,
+            reg,
+            peer,
+            read_timeout: Cell::new(None),
+            write_timeout: Cell::new(None),
+        })
+    }
+
+    /// Reads at most `max_bytes`, waiting until at least one byte is there.
+    ///
+    /// The peer's orderly close is [`SocketError::ConnectionClosed`]. Add a time limit with
+    /// [`Read::timeout`] or [`set_read_timeout`](Socket::set_read_timeout); a read that times out
+    /// has consumed nothing.
+    pub fn read(&self, max_bytes: usize) -> Read<'_> {
+        Read {
+            socket: self,
+            max: max_bytes,
+            op: OpState::new(self.read_timeout.get()),
+        }
+    }
+
+    /// Reads into `buf` without allocating; returns how many bytes were read (at least one,
+    /// unless `buf` is empty).
+    pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
+        ReadInto {
+            socket: self,
+            buf,
+            op: OpState::new(self.read_timeout.get()),
+        }
+    }
+
+    /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
+    /// make room (so a peer that does not read slows the writer instead of growing a buffer).
+    ///
+    /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout)) the
+    /// error says how many bytes went out. Never raises `SIGPIPE`.
+    pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
+        Write {
+            socket: self,
+            buf: bytes,
+            written: 0,
+            op: OpState::new(self.write_timeout.get()),
+        }
+    }
+
+    /// Sets the timeout every later read uses unless it gives its own (`None`: wait forever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
+        self.read_timeout.set(timeout);
+    }
+
+    /// The timeout reads use by default.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout.get()
+    }
+
+    /// Sets the timeout every later write uses unless it gives its own (`None`: wait forever).
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) {
+        self.write_timeout.set(timeout);
+    }
+
+    /// The timeout writes use by default.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout.get()
+    }
+
+    /// Closes the write side (half-close): the peer reads end-of-stream once it has read
+    /// everything written before, and can still send to us.
+    pub fn shutdown_write(&self) -> Result<(), SocketError> {
+        self.io
+            .shutdown(Shutdown::Write)
+            .map_err(|source| SocketError::Io {
+                op: "shutdown",
+                source,
+            })
+    }
+
+    /// Closes the socket. The descriptor is closed exactly once, here (dropping does the same).
+    pub fn close(self) {
+        drop(self);
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm): small writes go out at once.
+    pub fn set_nodelay(&self, nodelay: bool) -> Result<(), SocketError> {
+        self.io
+            .set_nodelay(nodelay)
+            .map_err(|source| SocketError::Io {
+                op: "set TCP_NODELAY",
+                source,
+            })
+    }
+
+    /// The local address of the connection.
+    pub fn local_address(&self) -> Result<SocketAddress, SocketError> {
+        self.io
+            .local_addr()
+            .map(SocketAddress::from)
+            .map_err(|source| SocketError::Io {
+                op: "getsockname",
+                source,
+            })
+    }
+
+    /// The peer's address.
+    pub fn peer_address(&self) -> SocketAddress {
+        self.peer.into()
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        let n = (&self.io).read(buf)?;
+        // A short read drained the socket: the next read could only return EAGAIN. (End of
+        // stream stays visible: the reactor keeps the read-closed bit.)
+        Ok((n, n < buf.len()))
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<(usize, bool)> {
+        let n = SockRef::from(&self.io).send_with_flags(buf, SEND_FLAGS)?;
+        Ok((n, n < buf.len()))
+    }
+
+    fn read_error(&self, source: io::Error) -> SocketError {
+        SocketError::Read {
+            peer: self.peer,
+            source,
+        }
+    }
+}
+
+async fn resolve_host(host: &str) -> Result<Vec<SocketAddr>, SocketError> {
+    if host
+        .rsplit_once(':')
+        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+    {
+        return Err(SocketError::InvalidAddress {
+            input: host.to_string(),
+            reason: "expected host:port",
+        });
+    }
+    resolve::resolve(host.to_string())
+        .await
+        .map_err(|source| SocketError::Resolve {
+            host: host.to_string(),
+            source,
+        })
+}
+
+async fn connect_addr(core: &Rc<Core>, addr: SocketAddr) -> Result<Socket, SocketError> {
+    let connect_err = |source| SocketError::Connect { addr, source };
+    let io = mio::net::TcpStream::connect(addr).map_err(connect_err)?;
+    let socket = Socket::from_mio(core.clone(), io, addr).map_err(connect_err)?;
+    poll_fn(|cx| {
+        socket.reg.poll_io(cx, Direction::Write, || {
+            if let Some(e) = socket.io.take_error()? {
+                return Err(e);
+            }
+            match socket.io.peer_addr() {
+                Ok(_) => Ok(((), false)),
+                // Not connected yet: a spurious wake-up; wait for the next event.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })
+    })
+    .await
+    .map_err(connect_err)?;
+    Ok(socket)
+}
+
+/// The future of [`Socket::read`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Read<'a> {
+    socket: &'a Socket,
+    max: usize,
+    op: OpState,
+}
+
+impl Read<'_> {
+    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for Read<'_> {
+    type Output = Result<Vec<u8>, SocketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let socket = this.socket;
+        if this.max == 0 {
+            return Poll::Ready(Ok(Vec::new()));
+        }
+        let core = socket.reg.core();
+        // Read into the loop's scratch buffer, then copy out exactly what arrived: the result
+        // is sized to the data, not to `max_bytes`.
+        let mut scratch = core.scratch.borrow_mut();
+        let len = this.max.min(scratch.len());
+        let buf = &mut scratch[..len];
+        match this
+            .op
+            .poll(&socket.reg, Direction::Read, cx, || socket.try_read(buf))
+        {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(OpPoll::TimedOut(after)) => {
+                Poll::Ready(Err(SocketError::Timeout { after }))
+            }
+            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
+            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(scratch[..n].to_vec())),
+            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(socket.read_error(e))),
+        }
+    }
+}
+
+impl Drop for Read<'_> {
+    fn drop(&mut self) {
+        self.op.cancel(&self.socket.reg, Direction::Read);
+    }
+}
+
+/// The future of [`Socket::read_into`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadInto<'a> {
+    socket: &'a Socket,
+    buf: &'a mut [u8],
+    op: OpState,
+}
+
+impl ReadInto<'_> {
+    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for ReadInto<'_> {
+    type Output = Result<usize, SocketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let socket = this.socket;
+        if this.buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let buf = &mut *this.buf;
+        match this
+            .op
+            .poll(&socket.reg, Direction::Read, cx, || socket.try_read(buf))
+        {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(OpPoll::TimedOut(after)) => {
+                Poll::Ready(Err(SocketError::Timeout { after }))
+            }
+            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
+            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(n)),
+            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(socket.read_error(e))),
+        }
+    }
+}
+
+impl Drop for ReadInto<'_> {
+    fn drop(&mut self) {
+        self.op.cancel(&self.socket.reg, Direction::Read);
+    }
+}
+
+/// The future of [`Socket::write`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Write<'a> {
+    socket: &'a Socket,
+    buf: &'a [u8],
+    written: usize,
+    op: OpState,
+}
+
+impl Write<'_> {
+    /// Gives up with [`SocketError::WriteTimeout`] (saying how many bytes went out) if the peer
+    /// does not make room for the rest within `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for Write<'_> {
+    type Output = Result<(), SocketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let socket = this.socket;
+        while this.written < this.buf.len() {
+            let rest = &this.buf[this.written..];
+            match this
+                .op
+                .poll(&socket.reg, Direction::Write, cx, || socket.try_write(rest))
+            {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(OpPoll::TimedOut(after)) => {
+                    return Poll::Ready(Err(SocketError::WriteTimeout {
+                        after,
+                        written: this.written,
+                    }));
+                }
+                Poll::Ready(OpPoll::Done(Ok(0))) => {
+                    return Poll::Ready(Err(SocketError::Write {
+                        peer: socket.peer,
+                        written: this.written,
+                        source: io::ErrorKind::WriteZero.into(),
+                    }));
+                }
+                Poll::Ready(OpPoll::Done(Ok(n))) => this.written += n,
+                Poll::Ready(OpPoll::Done(Err(source))) => {
+                    return Poll::Ready(Err(SocketError::Write {
+                        peer: socket.peer,
+                        written: this.written,
+                        source,
+                    }));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        self.op.cancel(&self.socket.reg, Direction::Write);
+    }
+}
