@@ -7,19 +7,20 @@ pub mod load;
 pub mod procfs;
 pub mod stats;
 
-/// Returns the value following `--name` (or `--name=value`) on the command line.
+/// Returns the value following `--name` (or `--name=value`) on the command
+/// line; the last occurrence wins (so wrappers can pass defaults first).
 pub fn arg_value(name: &str) -> Option<String> {
     let flag = format!("--{name}");
     let mut it = std::env::args().skip(1);
+    let mut found = None;
     while let Some(a) = it.next() {
         if a == flag {
-            return it.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
-            return Some(v.to_string());
+            found = it.next();
+        } else if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
+            found = Some(v.to_string());
         }
     }
-    None
+    found
 }
 
 /// The `--addr` flag every echo server takes (default 127.0.0.1:7000).

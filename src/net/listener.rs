@@ -128,8 +128,9 @@ impl ListenOptions {
 /// [`close`](ServerSocket::close) (for a graceful shutdown).
 ///
 /// ```no_run
-/// use event::Socket;
-/// event::run(async {
+/// use event::{Socket, SocketError};
+///
+/// async fn serve() -> Result<(), SocketError> {
 ///     let server = Socket::listen(8080)?;
 ///     loop {
 ///         let client = server.accept().await?;
@@ -141,8 +142,10 @@ impl ListenOptions {
 ///             }
 ///         });
 ///     }
-/// })
-/// # ; Ok::<(), event::SocketError>(())
+/// }
+///
+/// event::run(serve())
+/// # .unwrap()
 /// ```
 #[derive(Clone)]
 pub struct ServerSocket {

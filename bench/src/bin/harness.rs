@@ -264,7 +264,8 @@ fn parse_opts() -> Opts {
             (n.trim().parse().expect("connections"), s.trim().parse().expect("size"))
         })
         .collect();
-    let mut idle_servers = resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into()));
+    let mut idle_servers =
+        if has_flag("idle") { resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into())) } else { Vec::new() };
     for s in idle_servers.iter_mut() {
         if s.name == "ours" {
             s.args = vec!["--idle-timeout".into(), "600".into()];
@@ -418,13 +419,27 @@ fn names(opts: &Opts, failures: &[(String, String)]) -> Vec<String> {
     opts.servers.iter().map(|s| s.name.clone()).filter(|n| !failures.iter().any(|(f, _)| f == n)).collect()
 }
 
-/// One extra window (10x the normal length, at least 1 s) with perf attached to the server.
+/// Syscalls named individually (plus raw_syscalls:sys_enter for the exact total).
+/// The full `syscalls:sys_enter_*` glob (~360 tracepoints) takes ~10+ s to attach
+/// and detach here and perturbs every CPU while it does, so it is not used.
+const NAMED_SYSCALLS: &[&str] = &[
+    "read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "epoll_wait", "epoll_pwait",
+    "epoll_pwait2", "epoll_ctl", "io_uring_enter", "futex", "sched_yield", "accept4", "accept", "ioctl", "poll", "ppoll", "timerfd_settime",
+    "clock_nanosleep", "nanosleep", "brk", "mmap", "munmap", "madvise", "mprotect", "close", "shutdown", "setsockopt", "getsockopt",
+    "fcntl", "eventfd2",
+];
+
+/// One extra 1 s window with `perf stat` attached to the server.
 fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(String, f64)>), String> {
     let out = std::env::temp_dir().join(format!("event-bench-perf-{}-{pid}.csv", std::process::id()));
-    let args: Vec<String> =
-        ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", "syscalls:sys_enter_*", "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
+    let mut events = String::from("raw_syscalls:sys_enter");
+    for s in NAMED_SYSCALLS {
+        events.push_str(",syscalls:sys_enter_");
+        events.push_str(s);
+    }
+    let args: Vec<String> = ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", &events, "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
     let mut perf = spawn_pinned(None, Path::new("perf"), &args, true).map_err(|e| format!("perf: {e}"))?;
-    std::thread::sleep(Duration::from_millis(1500)); // let perf attach to all tracepoints
+    std::thread::sleep(Duration::from_millis(1000)); // let perf attach
     if let Ok(Some(st)) = perf.try_wait() {
         unregister_child(perf.id() as i32);
         return Err(format!("perf exited early ({st}): {}", std::fs::read_to_string(&out).unwrap_or_default().trim()));
@@ -438,23 +453,31 @@ fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(Str
     let w = w.map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&out).map_err(|e| format!("perf output: {e}"))?;
     let _ = std::fs::remove_file(&out);
+    let per_msg = |c: f64| c / w.total.max(1) as f64;
+    let mut total = None;
     let mut counts: Vec<(String, f64)> = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() < 3 {
             continue;
         }
-        if let (Ok(c), Some(name)) = (f[0].trim().parse::<f64>(), f[2].strip_prefix("syscalls:sys_enter_")) {
+        let Ok(c) = f[0].trim().parse::<f64>() else { continue };
+        if f[2] == "raw_syscalls:sys_enter" {
+            total = Some(per_msg(c));
+        } else if let Some(name) = f[2].strip_prefix("syscalls:sys_enter_") {
             if c > 0.0 {
-                counts.push((name.to_string(), c / w.total.max(1) as f64));
+                counts.push((name.to_string(), per_msg(c)));
             }
         }
     }
-    if counts.is_empty() {
-        return Err(format!("perf counted nothing: {}", text.lines().take(3).collect::<Vec<_>>().join(" | ")));
-    }
+    let Some(total) = total else {
+        return Err(format!("perf counted nothing: {}", text.lines().filter(|l| !l.is_empty()).take(2).collect::<Vec<_>>().join(" | ")));
+    };
     counts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
-    let total = counts.iter().map(|c| c.1).sum();
+    let other = total - counts.iter().map(|c| c.1).sum::<f64>();
+    if other > 0.005 {
+        counts.push(("other".into(), other));
+    }
     Ok((total, counts))
 }
 
@@ -522,11 +545,11 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
         }
     }
     if opts.syscalls {
-        println!("system calls per message (perf stat -e 'syscalls:sys_enter_*', one 1 s window per server):");
+        println!("system calls per message (perf stat, raw_syscalls:sys_enter + named syscalls:sys_enter_*, one 1 s window per server):");
         for (i, a) in accs.iter().enumerate() {
             match &a.syscalls {
                 Some(Ok((total, top))) => {
-                    let tops: Vec<String> = top.iter().take(5).map(|(n, c)| format!("{n} {c:.2}")).collect();
+                    let tops: Vec<String> = top.iter().take(6).map(|(n, c)| format!("{n} {c:.2}")).collect();
                     println!("  {:<11} {:>6.2}  ({})", names[i], total, tops.join(", "));
                 }
                 Some(Err(e)) => println!("  {:<11} unavailable: {e}", names[i]),
