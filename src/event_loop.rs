@@ -186,10 +186,10 @@ impl EventLoop {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if root.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
-                }
+            if root.woken.swap(false, Ordering::AcqRel)
+                && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
+            {
+                return out;
             }
             self.core.tick(&root.woken);
         }

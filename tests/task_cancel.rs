@@ -21,7 +21,11 @@ fn cancel_drops_the_future_and_releases_its_timer() {
         assert_eq!(handle.cancel().await, None);
         assert!(dropped.get(), "cancel dropped the future");
     });
-    assert_eq!(lp.stats().timers, 0, "the cancelled sleep left no timer armed");
+    assert_eq!(
+        lp.stats().timers,
+        0,
+        "the cancelled sleep left no timer armed"
+    );
 }
 
 #[test]
@@ -34,7 +38,7 @@ fn cancel_without_awaiting_still_cancels() {
             std::future::pending::<()>().await;
         });
         event::yield_now().await;
-        let _ = handle.cancel();
+        drop(handle.cancel());
         event::yield_now().await;
         assert!(dropped.get());
     });

@@ -23,7 +23,9 @@ fn non_send_future_can_be_spawned() {
     let out = common::run(async {
         let shared = Rc::new(Cell::new(1));
         let s = shared.clone();
-        event::spawn(async move { s.set(s.get() + 1) }).await.unwrap();
+        event::spawn(async move { s.set(s.get() + 1) })
+            .await
+            .unwrap();
         shared.get()
     });
     assert_eq!(out, 2);
@@ -91,7 +93,10 @@ fn panicking_task_is_reported_and_loop_carries_on() {
 fn spawn_without_a_loop_is_an_error_not_a_panic() {
     let handle = event::spawn(async { 1 });
     assert!(handle.is_finished());
-    assert!(matches!(event::try_spawn(async { 1 }), Err(JoinError::NoEventLoop)));
+    assert!(matches!(
+        event::try_spawn(async { 1 }),
+        Err(JoinError::NoEventLoop)
+    ));
     // Awaiting the handle on a loop reports why nothing ran.
     assert_eq!(common::run(handle), Err(JoinError::NoEventLoop));
 }
@@ -109,7 +114,9 @@ fn two_loops_on_two_threads_are_independent() {
         .map(|i| {
             std::thread::spawn(move || {
                 common::run(async move {
-                    let hs: Vec<_> = (0..1000).map(|j| event::spawn(async move { i * j })).collect();
+                    let hs: Vec<_> = (0..1000)
+                        .map(|j| event::spawn(async move { i * j }))
+                        .collect();
                     let mut sum = 0;
                     for h in hs {
                         sum += h.await.unwrap();

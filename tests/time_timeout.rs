@@ -40,6 +40,7 @@ fn timeout_passes_through_a_fast_result_and_disarms() {
 
 #[test]
 fn elapsed_error_is_distinct_and_printable() {
-    let err = common::run(event::timeout(Duration::ZERO, std::future::pending::<()>())).unwrap_err();
+    let err =
+        common::run(event::timeout(Duration::ZERO, std::future::pending::<()>())).unwrap_err();
     assert_eq!(err.to_string(), "deadline has elapsed");
 }

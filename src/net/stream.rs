@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io::{self, Read as _};
 use std::net::{Shutdown, SocketAddr};
+
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -331,6 +332,18 @@ impl Socket {
             peer: self.peer,
             source,
         }
+    }
+}
+
+impl std::os::fd::AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for Socket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.as_raw_fd()
     }
 }
 

@@ -1,0 +1,122 @@
+mod common;
+
+use std::time::Duration;
+
+use event::{Socket, SocketError};
+
+#[test]
+fn close_twice_is_harmless_and_wakes_a_pending_accept() {
+    common::run(async {
+        let server = common::listen_local();
+        let closer = server.clone();
+        let pending = event::spawn(async move { server.accept().await.map(|_| ()) });
+        event::sleep(Duration::from_millis(10)).await;
+        assert!(!pending.is_finished(), "accept waits for a connection");
+        closer.close();
+        closer.close();
+        assert!(matches!(pending.await.unwrap(), Err(SocketError::Closed)));
+        assert!(closer.is_closed());
+        assert!(matches!(closer.accept().await, Err(SocketError::Closed)));
+    });
+}
+
+#[test]
+fn close_refuses_new_connections() {
+    common::run(async {
+        let server = common::listen_local();
+        let addr = server.local_address();
+        server.close();
+        let err = Socket::connect(addr).await.unwrap_err();
+        assert!(matches!(err, SocketError::Connect { .. }), "{err:?}");
+    });
+}
+
+#[test]
+fn connections_stream_yields_clients_and_ends_on_close() {
+    common::run(async {
+        let server = common::listen_local();
+        let addr = server.local_address();
+        let closer = server.clone();
+        let acceptor = event::spawn(async move {
+            let mut n = 0;
+            let mut conns = server.connections();
+            while let Some(c) = conns.next().await {
+                c.unwrap();
+                n += 1;
+                if n == 3 {
+                    closer.close();
+                }
+            }
+            n
+        });
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(Socket::connect(addr).await.unwrap());
+        }
+        assert_eq!(acceptor.await.unwrap(), 3);
+    });
+}
+
+#[test]
+fn cancelling_an_accept_loop_frees_the_port() {
+    let lp = event::EventLoop::new().unwrap();
+    let port = lp.block_on(async {
+        let server = common::listen_local();
+        let port = server.local_port();
+        let task = event::spawn(async move {
+            let mut conns = server.connections();
+            while let Some(c) = conns.next().await {
+                drop(c);
+            }
+        });
+        event::sleep(Duration::from_millis(5)).await;
+        task.cancel().await;
+        port
+    });
+    assert_eq!(lp.stats().sources, 0, "the listener's registration is gone");
+    // No SO_REUSEADDR: the bind succeeds only if the old listener is really closed.
+    let probe = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    probe.bind(&addr.into()).expect("port is free again");
+    probe.listen(1).expect("and can listen");
+}
+
+#[test]
+fn accept_timeout_fires_and_listener_stays_usable() {
+    common::run(async {
+        let server = common::listen_local();
+        let err = server
+            .accept()
+            .timeout(Duration::from_millis(20))
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout());
+        let addr = server.local_address();
+        let (_client, accepted) = common::join(Socket::connect(addr), server.accept()).await;
+        accepted.unwrap();
+    });
+}
+
+#[test]
+fn close_then_drop_closes_the_descriptor_once() {
+    // The seed closed twice: an unrelated file that reused the number got closed too.
+    common::run(async {
+        let server = common::listen_local();
+        let clone = server.clone();
+        server.close();
+        // The freed descriptor number is likely reused by this file.
+        let mut file = tempfile_in_tmp();
+        drop(server);
+        drop(clone);
+        use std::io::Write;
+        file.write_all(b"still open")
+            .expect("the reused descriptor was not closed by the drop");
+    });
+}
+
+fn tempfile_in_tmp() -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("event-fd-test-{}", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}

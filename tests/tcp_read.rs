@@ -1,0 +1,129 @@
+mod common;
+
+use std::time::{Duration, Instant};
+
+use event::{Socket, SocketError};
+
+/// A connected pair on loopback: (client, server side).
+async fn pair() -> (Socket, Socket) {
+    let server = common::listen_local();
+    let (client, accepted) =
+        common::join(Socket::connect(server.local_address()), server.accept()).await;
+    (client.unwrap(), accepted.unwrap())
+}
+
+#[test]
+fn read_honours_max_bytes() {
+    common::run(async {
+        let (a, b) = pair().await;
+        a.write(&[7u8; 100]).await.unwrap();
+        let first = b.read(10).await.unwrap();
+        assert_eq!(first.len(), 10);
+        let rest = common::read_exact(&b, 90).await.unwrap();
+        assert_eq!(rest, vec![7u8; 90]);
+    });
+}
+
+#[test]
+fn read_into_fills_the_callers_buffer() {
+    common::run(async {
+        let (a, b) = pair().await;
+        a.write(b"abcdef").await.unwrap();
+        let mut buf = [0u8; 4];
+        let n = b.read_into(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &b"abcdef"[..n]);
+        assert!(n <= 4);
+        assert_eq!(b.read_into(&mut []).await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn read_times_out_and_socket_stays_usable() {
+    common::run(async {
+        let (a, b) = pair().await;
+        let start = Instant::now();
+        let err = b
+            .read(10)
+            .timeout(Duration::from_millis(30))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SocketError::Timeout { .. }), "{err:?}");
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        // Nothing was consumed, and the same socket reads what comes next.
+        a.write(b"later").await.unwrap();
+        assert_eq!(common::read_exact(&b, 5).await.unwrap(), b"later");
+    });
+}
+
+#[test]
+fn socket_read_timeout_setting_applies_to_every_read() {
+    let lp = event::EventLoop::new().unwrap();
+    lp.block_on(async {
+        let (a, b) = pair().await;
+        b.set_read_timeout(Some(Duration::from_millis(10)));
+        assert_eq!(b.read_timeout(), Some(Duration::from_millis(10)));
+        for _ in 0..3 {
+            assert!(b.read(1).await.unwrap_err().is_timeout());
+        }
+        // A read that succeeds cancels its timer: thousands leave none behind.
+        for i in 0..2000u32 {
+            a.write(&i.to_le_bytes()).await.unwrap();
+            common::read_exact(&b, 4).await.unwrap();
+        }
+    });
+    assert_eq!(lp.stats().timers, 0, "no timer leaked per operation");
+}
+
+#[test]
+fn end_of_stream_is_connection_closed() {
+    common::run(async {
+        let (a, b) = pair().await;
+        a.write(b"last words").await.unwrap();
+        a.close();
+        assert_eq!(common::read_exact(&b, 10).await.unwrap(), b"last words");
+        assert!(matches!(
+            b.read(10).await,
+            Err(SocketError::ConnectionClosed)
+        ));
+        // And it stays closed.
+        assert!(matches!(
+            b.read(10).await,
+            Err(SocketError::ConnectionClosed)
+        ));
+    });
+}
+
+#[test]
+fn peer_reset_is_a_read_error_for_that_connection_only() {
+    common::run(async {
+        let (a, b) = pair().await;
+        let (c, d) = pair().await;
+        // SO_LINGER 0 makes close send RST.
+        socket2::SockRef::from(&std_fd(&a))
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        b.write(b"unread").await.unwrap();
+        event::sleep(Duration::from_millis(10)).await;
+        a.close();
+        let err = loop {
+            match b.read(100).await {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(&err, SocketError::Read { source, .. } if source.kind() == std::io::ErrorKind::ConnectionReset)
+                || matches!(err, SocketError::ConnectionClosed),
+            "{err:?}"
+        );
+        // The other connection is untouched.
+        c.write(b"fine").await.unwrap();
+        assert_eq!(common::read_exact(&d, 4).await.unwrap(), b"fine");
+    });
+}
+
+/// A borrowed view of the socket's descriptor, for setting options the API does not expose.
+fn std_fd(s: &Socket) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsFd;
+    s.as_fd()
+}
