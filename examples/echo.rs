@@ -1,21 +1,23 @@
 //! The echo server of the Swift article, in Rust, with the flags a production server needs.
 //!
 //! ```text
-//! cargo run --release --example echo -- [--addr 127.0.0.1:8080] [--max-connections N] [--idle-timeout SECS]
+//! cargo run --release --example echo -- [--addr 127.0.0.1:8080] [--max-connections N]
+//!     [--idle-timeout SECS] [--drain-timeout SECS]
 //! ```
-//! Then `nc 127.0.0.1 8080` (or `cargo run --example client`) and type.
+//! Then `nc 127.0.0.1 8080` (or `cargo run --example client`) and type. SIGINT or SIGTERM stops
+//! accepting at once, lets open connections finish for up to the drain timeout, and exits 0.
 
-use std::cell::Cell;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::time::Duration;
 
-use event::{Socket, SocketAddress, SocketError};
+use event::signal::{SIGINT, SIGTERM};
+use event::{ListenOptions, Shutdown, Socket, SocketAddress, SocketError};
 
 struct Config {
     addr: SocketAddress,
     max_connections: usize,
     idle_timeout: Option<Duration>,
+    drain_timeout: Duration,
 }
 
 async fn echo(client: Socket) -> Result<(), SocketError> {
@@ -25,40 +27,42 @@ async fn echo(client: Socket) -> Result<(), SocketError> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), SocketError> {
-    let server = Socket::listen_on(config.addr)?;
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let mut options = ListenOptions::new().max_connections(config.max_connections);
+    if let Some(idle) = config.idle_timeout {
+        options = options.idle_timeout(idle);
+    }
+    let server = options.listen_on(config.addr)?;
+    let shutdown = Shutdown::new();
+    shutdown.close_on_trigger(&server);
+    shutdown.trigger_on_signals(&[SIGINT, SIGTERM])?;
     println!(
         "echo server listening on {} (backend: {})",
         server.local_address(),
         event::backend()
     );
-    let open = Rc::new(Cell::new(0usize));
+
     let mut connections = server.connections();
     while let Some(client) = connections.next().await {
         let client = match client {
             Ok(client) => client,
             Err(e) => {
+                // Out of descriptors, say: the listener backs off by itself; keep serving.
                 eprintln!("{e}");
                 continue;
             }
         };
-        if open.get() >= config.max_connections {
-            client.close();
-            continue;
-        }
         let _ = client.set_nodelay(true);
-        client.set_read_timeout(config.idle_timeout);
-        open.set(open.get() + 1);
-        let open = open.clone();
-        event::spawn(async move {
+        shutdown.spawn(async move {
             match echo(client).await {
                 Err(SocketError::ConnectionClosed) | Err(SocketError::Timeout { .. }) => {}
                 Err(e) => eprintln!("{e}"),
                 Ok(()) => {}
             }
-            open.set(open.get() - 1);
         });
     }
+    let report = shutdown.drain(config.drain_timeout).await;
+    println!("{report}");
     Ok(())
 }
 
@@ -67,6 +71,11 @@ fn parse_args() -> Result<Config, String> {
         addr: SocketAddress::localhost(8080),
         max_connections: 10_000,
         idle_timeout: None,
+        drain_timeout: Duration::from_secs(10),
+    };
+    let secs = |flag: &str, v: String| -> Result<Duration, String> {
+        let s: f64 = v.parse().map_err(|e| format!("{flag}: {e}"))?;
+        Duration::try_from_secs_f64(s).map_err(|e| format!("{flag}: {e}"))
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -78,17 +87,12 @@ fn parse_args() -> Result<Config, String> {
                     .parse()
                     .map_err(|e| format!("--max-connections: {e}"))?
             }
-            "--idle-timeout" => {
-                let secs: f64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--idle-timeout: {e}"))?;
-                config.idle_timeout = Some(Duration::from_secs_f64(secs));
-            }
+            "--idle-timeout" => config.idle_timeout = Some(secs(&flag, value()?)?),
+            "--drain-timeout" => config.drain_timeout = secs(&flag, value()?)?,
             "-h" | "--help" => {
-                return Err(
-                    "usage: echo [--addr IP:PORT] [--max-connections N] [--idle-timeout SECS]"
-                        .into(),
-                );
+                return Err("usage: echo [--addr IP:PORT] [--max-connections N] \
+                     [--idle-timeout SECS] [--drain-timeout SECS]"
+                    .into());
             }
             other => return Err(format!("unknown flag {other} (try --help)")),
         }

@@ -51,12 +51,15 @@ mod event_loop;
 mod executor;
 mod net;
 mod reactor;
+mod shutdown;
+pub mod signal;
 mod time;
 
 pub use event_loop::{EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, Connections, ListenOptions, Read, ReadInto, ServerSocket, Socket, SocketAddress,
-    SocketError, Target, Write,
+    Accept, AtLimit, Connections, ListenOptions, Read, ReadInto, ServerSocket, Socket,
+    SocketAddress, SocketError, Target, Write,
 };
+pub use shutdown::{Shutdown, ShutdownReport};
 pub use time::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};

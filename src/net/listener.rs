@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Type};
@@ -36,6 +36,20 @@ pub struct ListenOptions {
     reuse_address: bool,
     reuse_port: bool,
     ipv6_only: Option<bool>,
+    max_connections: Option<usize>,
+    at_limit: AtLimit,
+    idle_timeout: Option<Duration>,
+}
+
+/// What a listener with a connection limit does with new connections while at the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtLimit {
+    /// Leave them in the kernel's backlog until a connection closes (clients wait; once the
+    /// backlog is full the kernel stops completing handshakes).
+    #[default]
+    Wait,
+    /// Accept and close them at once (clients see the connection end immediately).
+    Close,
 }
 
 impl Default for ListenOptions {
@@ -52,7 +66,31 @@ impl ListenOptions {
             reuse_address: true,
             reuse_port: false,
             ipv6_only: None,
+            max_connections: None,
+            at_limit: AtLimit::Wait,
+            idle_timeout: None,
         }
+    }
+
+    /// At most `max` connections accepted from this listener are open at once; see [`AtLimit`]
+    /// for what happens to the others. A connection counts until its `Socket` is dropped.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
+    pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
+        self.at_limit = at_limit;
+        self
+    }
+
+    /// Gives every accepted socket this read and write timeout, so a client that stalls (a
+    /// slowloris) is dropped by the next read or write failing with a timeout, with no
+    /// per-call code. Each socket can still change its own.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
     }
 
     /// The length of the queue of connections the kernel completes before `accept`.
@@ -117,6 +155,15 @@ impl ListenOptions {
                 reg: OnceCell::new(),
                 local,
                 backoff_until: Cell::new(None),
+                limit: self.max_connections.map(|max| {
+                    Rc::new(Limit {
+                        max,
+                        open: Cell::new(0),
+                        at_limit: self.at_limit,
+                        waiter: RefCell::new(None),
+                    })
+                }),
+                idle_timeout: self.idle_timeout,
             }),
         })
     }
@@ -158,6 +205,29 @@ struct Listener {
     reg: OnceCell<Registration>,
     local: SocketAddr,
     backoff_until: Cell<Option<Instant>>,
+    limit: Option<Rc<Limit>>,
+    idle_timeout: Option<Duration>,
+}
+
+/// The connection limit of a listener, shared with the sockets it accepted.
+struct Limit {
+    max: usize,
+    open: Cell<usize>,
+    at_limit: AtLimit,
+    /// The accept waiting for a place.
+    waiter: RefCell<Option<Waker>>,
+}
+
+/// A place under a listener's connection limit, released when the socket is dropped.
+pub(crate) struct Permit(Rc<Limit>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+        if let Some(w) = self.0.waiter.borrow_mut().take() {
+            w.wake();
+        }
+    }
 }
 
 impl fmt::Debug for ServerSocket {
@@ -269,6 +339,14 @@ impl Listener {
             self.backoff_until.set(None);
         }
         loop {
+            if let Some(limit) = &self.limit
+                && limit.at_limit == AtLimit::Wait
+                && limit.open.get() >= limit.max
+            {
+                // Leave the connection in the backlog until a permit is released.
+                *limit.waiter.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
             let accepted = op.poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
                 Some(l) => l.accept().map(|c| (c, false)),
                 None => Err(io::ErrorKind::NotConnected.into()),
@@ -285,8 +363,23 @@ impl Listener {
                     Poll::Ready(Err(SocketError::Timeout { after }))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
+                    let permit = match &self.limit {
+                        None => None,
+                        Some(limit) if limit.open.get() >= limit.max => {
+                            // AtLimit::Close: the connection is closed as it is dropped.
+                            drop(stream);
+                            continue;
+                        }
+                        Some(limit) => {
+                            limit.open.set(limit.open.get() + 1);
+                            Some(Permit(limit.clone()))
+                        }
+                    };
                     match Socket::from_mio(reg.core().clone(), stream, peer) {
-                        Ok(s) => Poll::Ready(Ok(s)),
+                        Ok(s) => Poll::Ready(Ok(match permit {
+                            Some(p) => s.with_permit(p, self.idle_timeout),
+                            None => s.with_idle_timeout(self.idle_timeout),
+                        })),
                         Err(source) => Poll::Ready(Err(SocketError::Io {
                             op: "register connection",
                             source,

@@ -2,12 +2,12 @@
 
 mod address;
 mod error;
-mod listener;
-mod op;
+pub(crate) mod listener;
+pub(crate) mod op;
 mod resolve;
 mod stream;
 
 pub use address::SocketAddress;
 pub use error::SocketError;
-pub use listener::{Accept, Connections, ListenOptions, ServerSocket};
+pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
 pub use stream::{Read, ReadInto, Socket, Target, Write};

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
+use super::listener::Permit;
 use super::op::{OpPoll, OpState};
 use super::{ServerSocket, SocketAddress, SocketError, resolve};
 use crate::event_loop::{self, Core};
@@ -67,6 +68,8 @@ pub struct Socket {
     peer: SocketAddr,
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
+    /// Holds a place under the listener's connection limit until the socket is dropped.
+    _permit: Option<Permit>,
 }
 
 impl fmt::Debug for Socket {
@@ -213,7 +216,19 @@ impl Socket {
             peer,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
+            _permit: None,
         })
+    }
+
+    pub(crate) fn with_permit(mut self, permit: Permit, idle: Option<Duration>) -> Socket {
+        self._permit = Some(permit);
+        self.with_idle_timeout(idle)
+    }
+
+    pub(crate) fn with_idle_timeout(self, idle: Option<Duration>) -> Socket {
+        self.read_timeout.set(idle);
+        self.write_timeout.set(idle);
+        self
     }
 
     /// Reads at most `max_bytes`, waiting until at least one byte is there.

@@ -268,7 +268,9 @@ fn parse_opts() -> Opts {
         if has_flag("idle") { resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into())) } else { Vec::new() };
     for s in idle_servers.iter_mut() {
         if s.name == "ours" {
-            s.args = vec!["--idle-timeout".into(), "600".into()];
+            // The example's default --max-connections is 10000; raise it above the test size.
+            let max = arg_value("idle-conns").and_then(|v| v.parse::<usize>().ok()).unwrap_or(19_000) + 1000;
+            s.args = vec!["--idle-timeout".into(), "600".into(), "--max-connections".into(), max.to_string()];
         }
     }
     Opts {
@@ -566,6 +568,7 @@ fn run_idle(opts: &Opts) -> bool {
     let mut ok = true;
     println!("\n=== idle connections: memory per connection ({} connections, nothing sent) ===", opts.idle_conns);
     println!("{:<11} {:>10} {:>12} {:>12} {:>14}", "server", "accepted", "RSS before", "RSS after", "bytes/conn");
+    println!("(bytes/conn = (RSS after - RSS before) / accepted connections; accepted = growth of the server's open fds)");
     for spec in &opts.idle_servers {
         match idle_one(spec, opts.idle_conns) {
             Ok((accepted, before, after)) => {
@@ -575,7 +578,7 @@ fn run_idle(opts: &Opts) -> bool {
                     accepted,
                     before as f64 / (1 << 20) as f64,
                     after as f64 / (1 << 20) as f64,
-                    (after as f64 - before as f64) / opts.idle_conns as f64
+                    (after as f64 - before as f64) / accepted.max(1) as f64
                 );
                 if accepted < opts.idle_conns {
                     println!("{:<11} WARNING: server accepted only {accepted} of {} connections", "", opts.idle_conns);
@@ -597,11 +600,20 @@ fn idle_one(spec: &Spec, n: usize) -> Result<(usize, u64, u64), String> {
     let base_fds = procfs::fd_count(pid);
     let before = procfs::rss_bytes(pid).ok_or("no VmRSS")?;
     let mut conns = Vec::with_capacity(n);
-    let wait_fds = |target: usize, limit: Duration| -> usize {
-        let t0 = Instant::now();
+    // Waits until the server holds `target` fds, or until the count has not
+    // grown for `stall` (server stopped accepting, e.g. a connection limit).
+    let wait_fds = |target: usize, stall: Duration| -> usize {
+        let mut last = procfs::fd_count(pid);
+        let mut t_last = Instant::now();
         loop {
             let c = procfs::fd_count(pid);
-            if c >= target || t0.elapsed() > limit {
+            if c >= target {
+                return c;
+            }
+            if c != last {
+                last = c;
+                t_last = Instant::now();
+            } else if t_last.elapsed() > stall {
                 return c;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -614,12 +626,12 @@ fn idle_one(spec: &Spec, n: usize) -> Result<(usize, u64, u64), String> {
             conns.push(s);
         }
         // Keep the accept backlog short: wait until the server has (nearly) caught up.
-        wait_fds(base_fds + conns.len().saturating_sub(200), Duration::from_secs(10));
+        wait_fds(base_fds + conns.len().saturating_sub(200), Duration::from_secs(2));
         if !server.alive() {
             return Err(format!("server died after {} connections", conns.len()));
         }
     }
-    let fds = wait_fds(base_fds + n, Duration::from_secs(30));
+    let fds = wait_fds(base_fds + n, Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(1000));
     let after = procfs::rss_bytes(pid).ok_or("no VmRSS")?;
     let accepted = fds.saturating_sub(base_fds);

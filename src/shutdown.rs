@@ -1,0 +1,222 @@
+//! `Shutdown`: graceful shutdown for a server: stop accepting, let open connections finish up to
+//! a deadline, cancel the rest, and say how it went.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use slab::Slab;
+
+use crate::executor::JoinHandle;
+use crate::net::ServerSocket;
+
+/// Tracks a server's connection tasks and shuts them down gracefully.
+///
+/// Clones share the same state, so one task can [`trigger`](Shutdown::trigger) while another
+/// accepts and a third [`drain`](Shutdown::drain)s.
+///
+/// ```
+/// use std::time::Duration;
+/// use event::{Shutdown, Socket, SocketAddress};
+///
+/// event::run(async {
+///     let server = Socket::listen_on(SocketAddress::localhost(0))?;
+///     let shutdown = Shutdown::new();
+///     shutdown.close_on_trigger(&server);          // stop accepting at once
+///     shutdown.trigger_on_signals(&[event::signal::SIGINT, event::signal::SIGTERM])?;
+///
+///     # shutdown.trigger(); // (so this example ends)
+///     let mut connections = server.connections(); // ends when the listener closes
+///     while let Some(client) = connections.next().await {
+///         let client = client?;
+///         shutdown.spawn(async move {
+///             while let Ok(bytes) = client.read(4096).await {
+///                 if client.write(&bytes).await.is_err() { break; }
+///             }
+///         });
+///     }
+///     let report = shutdown.drain(Duration::from_secs(10)).await;
+///     println!("{report}");                         // "shutdown: 0 finished, 0 cut"
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    inner: Rc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: RefCell<Slab<JoinHandle<()>>>,
+    triggered: Cell<bool>,
+    finished_after_trigger: Cell<usize>,
+    listeners: RefCell<Vec<ServerSocket>>,
+    /// Tasks waiting in `triggered()` or `drain()`.
+    waiters: RefCell<Vec<Waker>>,
+    signal_task: RefCell<Option<JoinHandle<()>>>,
+}
+
+/// How a [`Shutdown::drain`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connection tasks that finished by themselves after the shutdown began.
+    pub finished: usize,
+    /// Connection tasks still running at the deadline, and cancelled.
+    pub cut: usize,
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shutdown: {} finished, {} cut", self.finished, self.cut)
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("triggered", &self.is_triggered())
+            .field("tasks", &self.active())
+            .finish()
+    }
+}
+
+impl Shutdown {
+    /// A new tracker, not triggered.
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    /// Spawns a tracked task on the current loop (see [`spawn`](crate::spawn)).
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        let inner = self.inner.clone();
+        let mut tasks = self.inner.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let key = entry.key();
+        let handle = crate::spawn(async move {
+            future.await;
+            inner.task_done(key);
+        });
+        if handle.is_finished() {
+            // No loop on this thread: nothing was spawned.
+            return;
+        }
+        entry.insert(handle);
+    }
+
+    /// How many tracked tasks are running.
+    pub fn active(&self) -> usize {
+        self.inner.tasks.borrow().len()
+    }
+
+    /// Closes `server` when the shutdown is triggered, so no connection is accepted after that.
+    pub fn close_on_trigger(&self, server: &ServerSocket) {
+        if self.is_triggered() {
+            server.close();
+        } else {
+            self.inner.listeners.borrow_mut().push(server.clone());
+        }
+    }
+
+    /// Triggers the shutdown when one of `signals` arrives (see
+    /// [`signal_stream`](crate::signal::signal_stream)). Needs a running loop.
+    pub fn trigger_on_signals(&self, signals: &[i32]) -> io::Result<()> {
+        let mut stream = crate::signal::signal_stream(signals)?;
+        let this = self.clone();
+        let task = crate::try_spawn(async move {
+            if stream.next().await.is_some() {
+                this.trigger();
+            }
+            // The stream is dropped here: a second signal gets the default action.
+        })
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        *self.inner.signal_task.borrow_mut() = Some(task);
+        Ok(())
+    }
+
+    /// Begins the shutdown: closes the listeners given to
+    /// [`close_on_trigger`](Shutdown::close_on_trigger) and wakes [`triggered`](Shutdown::triggered).
+    /// Idempotent.
+    pub fn trigger(&self) {
+        if self.inner.triggered.replace(true) {
+            return;
+        }
+        for server in self.inner.listeners.borrow_mut().drain(..) {
+            server.close();
+        }
+        self.inner.wake_all();
+    }
+
+    /// Whether the shutdown has begun.
+    pub fn is_triggered(&self) -> bool {
+        self.inner.triggered.get()
+    }
+
+    /// Resolves once the shutdown has begun.
+    pub async fn triggered(&self) {
+        poll_fn(|cx| {
+            if self.is_triggered() {
+                Poll::Ready(())
+            } else {
+                self.inner.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Triggers the shutdown (if not already), waits up to `deadline` for the tracked tasks to
+    /// finish, cancels those still running, and reports both counts.
+    pub async fn drain(&self, deadline: Duration) -> ShutdownReport {
+        self.trigger();
+        let all_done = poll_fn(|cx| {
+            if self.inner.tasks.borrow().is_empty() {
+                Poll::Ready(())
+            } else {
+                self.inner.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        });
+        let _ = crate::timeout(deadline, all_done).await;
+        let remaining: Vec<JoinHandle<()>> = self.inner.tasks.borrow_mut().drain().collect();
+        let cut = remaining.len();
+        for task in remaining {
+            task.cancel().await;
+        }
+        if let Some(task) = self.inner.signal_task.borrow_mut().take() {
+            drop(task.cancel());
+        }
+        ShutdownReport {
+            finished: self.inner.finished_after_trigger.get(),
+            cut,
+        }
+    }
+}
+
+impl Inner {
+    fn task_done(&self, key: usize) {
+        let handle = self.tasks.borrow_mut().try_remove(key);
+        if handle.is_some() && self.triggered.get() {
+            self.finished_after_trigger
+                .set(self.finished_after_trigger.get() + 1);
+        }
+        drop(handle);
+        if self.triggered.get() {
+            self.wake_all();
+        }
+    }
+
+    fn wake_all(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
