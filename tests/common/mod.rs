@@ -101,3 +101,109 @@ pub async fn join<A: std::future::Future, B: std::future::Future>(
     })
     .await
 }
+
+/// The echo example as a child process, killed when dropped.
+pub struct EchoProcess {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The first line the server printed.
+    pub banner: String,
+}
+
+impl EchoProcess {
+    /// Starts the echo example on an ephemeral loopback port with extra flags, optionally
+    /// through a wrapper command (e.g. `prlimit`).
+    pub fn start(wrapper: &[&str], flags: &[&str]) -> EchoProcess {
+        use std::io::BufRead;
+        let bin = echo_binary();
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = std::process::Command::new(first);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => std::process::Command::new(&bin),
+        };
+        let mut child = cmd
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            let mut l = String::new();
+            while err.read_line(&mut l).map(|n| n > 0).unwrap_or(false) {
+                sink.lock().unwrap().push_str(&l);
+                l.clear();
+            }
+        });
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        });
+        EchoProcess {
+            child,
+            addr,
+            stderr,
+            banner: line,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Open descriptors of the child.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
+    /// User + system CPU time of the child so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the comm.
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(self.pid() as i32, sig);
+        }
+    }
+}
+
+impl Drop for EchoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The echo example: `$EVENT_ECHO` if set (CI points it at the release build), else the debug
+/// build `cargo test` makes next to the test binaries.
+pub fn echo_binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("EVENT_ECHO") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples").join("echo")
+}
