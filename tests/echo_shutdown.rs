@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 #[test]
 fn sigterm_closes_the_listener_drains_connections_and_exits_zero() {
     let mut echo = common::EchoProcess::start(&[], &["--drain-timeout", "5"]);
-    let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(echo.addr).unwrap()).collect();
+    let mut clients: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(echo.addr).unwrap())
+        .collect();
     let data = common::pattern(256 * 1024, 11);
     for c in &mut clients {
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -39,16 +41,26 @@ fn sigterm_closes_the_listener_drains_connections_and_exits_zero() {
         if let Some(s) = echo.child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "did not exit within the drain deadline");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "did not exit within the drain deadline"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
-    assert_eq!(status.code(), Some(0), "stderr: {}", echo.stderr.lock().unwrap());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stderr: {}",
+        echo.stderr.lock().unwrap()
+    );
 }
 
 #[test]
 fn sigint_with_idle_connections_cuts_them_at_the_drain_deadline() {
     let mut echo = common::EchoProcess::start(&[], &["--drain-timeout", "0.3"]);
-    let _idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(echo.addr).unwrap()).collect();
+    let _idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(echo.addr).unwrap())
+        .collect();
     // Make sure both were accepted before the signal.
     let mut probe = TcpStream::connect(echo.addr).unwrap();
     probe.write_all(b"x").unwrap();

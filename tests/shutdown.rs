@@ -51,7 +51,10 @@ fn idle_connections_are_cut_at_the_deadline() {
         assert_eq!(report.to_string(), "shutdown: 0 finished, 3 cut");
         // The cut connections were closed: each client reads end-of-stream.
         for c in &clients {
-            assert!(matches!(c.read(10).await, Err(SocketError::ConnectionClosed)));
+            assert!(matches!(
+                c.read(10).await,
+                Err(SocketError::ConnectionClosed)
+            ));
         }
     });
 }
@@ -94,7 +97,9 @@ fn signal_triggers_the_shutdown() {
     common::run(async {
         let shutdown = Shutdown::new();
         let _addr = tracked_echo_server(&shutdown);
-        shutdown.trigger_on_signals(&[event::signal::SIGUSR1]).unwrap();
+        shutdown
+            .trigger_on_signals(&[event::signal::SIGUSR1])
+            .unwrap();
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_millis(20));
             signal_hook::low_level::raise(event::signal::SIGUSR1).unwrap();

@@ -59,11 +59,24 @@ fn child_raises_after_drop() {
 fn dropped_stream_restores_the_default_action() {
     use std::os::unix::process::ExitStatusExt;
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_raises_after_drop", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_raises_after_drop",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("EVENT_SIGNAL_CHILD", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("survived"), "the second SIGHUP was swallowed: {stdout}");
-    assert_eq!(out.status.signal(), Some(SIGHUP), "{:?} {stdout}", out.status);
+    assert!(
+        !stdout.contains("survived"),
+        "the second SIGHUP was swallowed: {stdout}"
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGHUP),
+        "{:?} {stdout}",
+        out.status
+    );
 }

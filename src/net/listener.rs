@@ -155,6 +155,7 @@ impl ListenOptions {
                 reg: OnceCell::new(),
                 local,
                 backoff_until: Cell::new(None),
+                exhausted: Cell::new(false),
                 limit: self.max_connections.map(|max| {
                     Rc::new(Limit {
                         max,
@@ -205,6 +206,9 @@ struct Listener {
     reg: OnceCell<Registration>,
     local: SocketAddr,
     backoff_until: Cell<Option<Instant>>,
+    /// Out of descriptors (or memory) and already said so: the error is reported once per
+    /// episode, then `accept` retries quietly every `RESOURCE_BACKOFF` until one succeeds.
+    exhausted: Cell<bool>,
     limit: Option<Rc<Limit>>,
     idle_timeout: Option<Duration>,
 }
@@ -243,8 +247,9 @@ impl ServerSocket {
     /// Waits for the next connection.
     ///
     /// Errors about one connection only (it was reset before we took it) are skipped. When the
-    /// process runs out of descriptors the error is returned, and the next `accept` waits a
-    /// moment before trying again, so a loop that logs and continues does not spin. After
+    /// process runs out of descriptors the error is returned once; later calls wait, retrying
+    /// every 100 ms without a word, and return the next connection once descriptors are free
+    /// again. A loop that logs the error and continues therefore neither spins nor floods its log. After
     /// [`close`](ServerSocket::close) it fails with [`SocketError::Closed`].
     pub fn accept(&self) -> Accept<'_> {
         Accept {
@@ -363,6 +368,7 @@ impl Listener {
                     Poll::Ready(Err(SocketError::Timeout { after }))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
+                    self.exhausted.set(false);
                     let permit = match &self.limit {
                         None => None,
                         Some(limit) if limit.open.get() >= limit.max => {
@@ -395,6 +401,10 @@ impl Listener {
                     if is_resource_exhaustion(&source) {
                         self.backoff_until
                             .set(Some(Instant::now() + RESOURCE_BACKOFF));
+                        if self.exhausted.replace(true) {
+                            // Already reported: retry quietly after the pause.
+                            return self.poll_accept(op, cx);
+                        }
                     }
                     Poll::Ready(Err(SocketError::Accept {
                         addr: self.local,

@@ -168,7 +168,9 @@ impl EchoProcess {
 
     /// Open descriptors of the child.
     pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
     }
 
     /// User + system CPU time of the child so far.
@@ -205,5 +207,27 @@ pub fn echo_binary() -> std::path::PathBuf {
         return p.into();
     }
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("echo")
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("echo")
+}
+
+impl EchoProcess {
+    /// Resident memory of the child, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    }
+
+    /// Whether the child is still running.
+    pub fn child_alive(&self) -> bool {
+        std::path::Path::new(&format!("/proc/{}", self.pid())).exists()
+    }
 }
