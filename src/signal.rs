@@ -22,8 +22,11 @@ use crate::reactor::{Direction, Registration};
 
 pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-/// Per signal: how many streams watch it, and the flag that turns the default action back on.
-static WATCHED: Mutex<Option<HashMap<i32, (usize, Arc<AtomicBool>)>>> = Mutex::new(None);
+/// Per signal: its watchers.
+static WATCHED: Mutex<Option<HashMap<i32, Watch>>> = Mutex::new(None);
+
+/// How many streams watch one signal, and the flag that turns its default action back on.
+type Watch = (usize, Arc<AtomicBool>);
 
 fn watch(signals: &[i32]) -> io::Result<()> {
     let mut guard = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
