@@ -2,6 +2,7 @@
 
 mod address;
 mod error;
+mod io_traits;
 pub(crate) mod listener;
 pub(crate) mod op;
 mod resolve;

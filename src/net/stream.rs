@@ -330,14 +330,18 @@ impl Socket {
         self.peer.into()
     }
 
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    pub(crate) fn registration(&self) -> &Registration {
+        &self.reg
+    }
+
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         let n = (&self.io).read(buf)?;
         // A short read drained the socket: the next read could only return EAGAIN. (End of
         // stream stays visible: the reactor keeps the read-closed bit.)
         Ok((n, n < buf.len()))
     }
 
-    fn try_write(&self, buf: &[u8]) -> io::Result<(usize, bool)> {
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<(usize, bool)> {
         let n = SockRef::from(&self.io).send_with_flags(buf, SEND_FLAGS)?;
         Ok((n, n < buf.len()))
     }
