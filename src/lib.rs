@@ -58,7 +58,7 @@ mod time;
 pub use event_loop::{EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, ListenOptions, Read, ReadInto, ServerSocket, Socket,
+    Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
     SocketAddress, SocketError, Target, Write,
 };
 pub use shutdown::{Shutdown, ShutdownReport};

@@ -254,6 +254,31 @@ impl Socket {
         }
     }
 
+    /// Appends at most `max_bytes` to `buf` and returns how many arrived (at least one).
+    ///
+    /// Reusing one `Vec` across reads makes a read loop allocation-free once the vector has grown
+    /// to the size of a message, while an idle connection holds no buffer at all:
+    ///
+    /// ```
+    /// # use event::{Socket, SocketError};
+    /// async fn echo(client: Socket) -> Result<(), SocketError> {
+    ///     let mut buf = Vec::new();
+    ///     loop {
+    ///         buf.clear();
+    ///         client.read_buf(&mut buf, 64 * 1024).await?;
+    ///         client.write(&buf).await?;
+    ///     }
+    /// }
+    /// ```
+    pub fn read_buf<'a>(&'a self, buf: &'a mut Vec<u8>, max_bytes: usize) -> ReadBuf<'a> {
+        ReadBuf {
+            socket: self,
+            buf,
+            max: max_bytes,
+            op: OpState::new(self.read_timeout.get()),
+        }
+    }
+
     /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
     /// make room (so a peer that does not read slows the writer instead of growing a buffer).
     ///
@@ -346,6 +371,41 @@ impl Socket {
         Ok((n, n < buf.len()))
     }
 
+    /// One poll of a read operation into `buf`, with the native API's errors.
+    fn poll_read_op(
+        &self,
+        op: &mut OpState,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, SocketError>> {
+        match op.poll(&self.reg, Direction::Read, cx, || self.try_read(buf)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(OpPoll::TimedOut(after)) => {
+                Poll::Ready(Err(SocketError::Timeout { after }))
+            }
+            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
+            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(n)),
+            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(self.read_error(e))),
+        }
+    }
+
+    /// A read through the loop's scratch buffer; `deliver` gets the bytes that arrived.
+    fn poll_read_scratch<R>(
+        &self,
+        op: &mut OpState,
+        cx: &mut Context<'_>,
+        max: usize,
+        deliver: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<Result<R, SocketError>> {
+        let mut scratch = self.reg.core().scratch.borrow_mut();
+        let len = max.min(scratch.len());
+        match self.poll_read_op(op, cx, &mut scratch[..len]) {
+            Poll::Ready(Ok(n)) => Poll::Ready(Ok(deliver(&scratch[..n]))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     fn read_error(&self, source: io::Error) -> SocketError {
         SocketError::Read {
             peer: self.peer,
@@ -429,28 +489,13 @@ impl Future for Read<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let socket = this.socket;
         if this.max == 0 {
             return Poll::Ready(Ok(Vec::new()));
         }
-        let core = socket.reg.core();
         // Read into the loop's scratch buffer, then copy out exactly what arrived: the result
         // is sized to the data, not to `max_bytes`.
-        let mut scratch = core.scratch.borrow_mut();
-        let len = this.max.min(scratch.len());
-        let buf = &mut scratch[..len];
-        match this
-            .op
-            .poll(&socket.reg, Direction::Read, cx, || socket.try_read(buf))
-        {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::TimedOut(after)) => {
-                Poll::Ready(Err(SocketError::Timeout { after }))
-            }
-            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
-            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(scratch[..n].to_vec())),
-            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(socket.read_error(e))),
-        }
+        this.socket
+            .poll_read_scratch(&mut this.op, cx, this.max, <[u8]>::to_vec)
     }
 }
 
@@ -481,27 +526,54 @@ impl Future for ReadInto<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let socket = this.socket;
         if this.buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let buf = &mut *this.buf;
-        match this
-            .op
-            .poll(&socket.reg, Direction::Read, cx, || socket.try_read(buf))
-        {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::TimedOut(after)) => {
-                Poll::Ready(Err(SocketError::Timeout { after }))
-            }
-            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
-            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(n)),
-            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(socket.read_error(e))),
-        }
+        this.socket.poll_read_op(&mut this.op, cx, this.buf)
     }
 }
 
 impl Drop for ReadInto<'_> {
+    fn drop(&mut self) {
+        self.op.cancel(&self.socket.reg, Direction::Read);
+    }
+}
+
+/// The future of [`Socket::read_buf`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadBuf<'a> {
+    socket: &'a Socket,
+    buf: &'a mut Vec<u8>,
+    max: usize,
+    op: OpState,
+}
+
+impl ReadBuf<'_> {
+    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for ReadBuf<'_> {
+    type Output = Result<usize, SocketError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.max == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        let buf = &mut *this.buf;
+        this.socket
+            .poll_read_scratch(&mut this.op, cx, this.max, |bytes| {
+                buf.extend_from_slice(bytes);
+                bytes.len()
+            })
+    }
+}
+
+impl Drop for ReadBuf<'_> {
     fn drop(&mut self) {
         self.op.cancel(&self.socket.reg, Direction::Read);
     }

@@ -59,41 +59,54 @@ impl Direction {
 /// same task costs no clone; `waiting` says whether a task actually wants the next event.
 #[derive(Default)]
 struct Waiter {
-    waker: Option<Waker>,
-    waiting: bool,
+    waker: Cell<Option<Waker>>,
+    waiting: Cell<bool>,
 }
 
 impl Waiter {
-    fn wait(&mut self, waker: &Waker) {
-        match &self.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
-        }
-        self.waiting = true;
+    fn wait(&self, waker: &Waker) {
+        let kept = match self.waker.take() {
+            Some(w) if w.will_wake(waker) => w,
+            _ => waker.clone(),
+        };
+        self.waker.set(Some(kept));
+        self.waiting.set(true);
     }
 
-    fn wake(&mut self) {
-        if self.waiting {
-            self.waiting = false;
-            if let Some(w) = &self.waker {
-                w.wake_by_ref();
-            }
+    fn wake(&self) {
+        if self.waiting.replace(false)
+            && let Some(w) = self.waker.take()
+        {
+            // Waking only queues the task, so nothing can wait on this slot meanwhile.
+            w.wake_by_ref();
+            self.waker.set(Some(w));
         }
     }
 }
 
+/// The state of one registered source, shared by its `Registration` (which reads it on every
+/// operation without touching the slab) and the reactor's slab (which finds it from a token).
 struct IoSlot {
     generation: u32,
-    readiness: u8,
+    readiness: Cell<u8>,
     reader: Waiter,
     writer: Waiter,
+}
+
+impl IoSlot {
+    fn waiter(&self, direction: Direction) -> &Waiter {
+        match direction {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
 }
 
 pub(crate) struct Reactor {
     poll: RefCell<Poll>,
     registry: Registry,
     events: RefCell<Events>,
-    slots: RefCell<Slab<IoSlot>>,
+    slots: RefCell<Slab<Rc<IoSlot>>>,
     generation: Cell<u32>,
 }
 
@@ -124,7 +137,7 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let mut woken = false;
-        let mut slots = self.slots.borrow_mut();
+        let slots = self.slots.borrow();
         for event in events.iter() {
             let token = event.token();
             if token == WAKE_TOKEN {
@@ -132,7 +145,7 @@ impl Reactor {
                 continue;
             }
             let (index, generation) = split_token(token);
-            let Some(slot) = slots.get_mut(index) else {
+            let Some(slot) = slots.get(index) else {
                 continue;
             };
             if slot.generation != generation {
@@ -154,7 +167,7 @@ impl Reactor {
             if event.is_error() {
                 bits |= ERROR;
             }
-            slot.readiness |= bits;
+            slot.readiness.set(slot.readiness.get() | bits);
             if bits & Direction::Read.ready_mask() != 0 {
                 slot.reader.wake();
             }
@@ -175,23 +188,24 @@ impl Reactor {
 
     pub(crate) fn take_wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
-        for (_, slot) in self.slots.borrow_mut().iter_mut() {
+        for (_, slot) in self.slots.borrow().iter() {
             out.extend(slot.reader.waker.take());
             out.extend(slot.writer.waker.take());
         }
         out
     }
 
-    fn insert(&self) -> (usize, u32) {
+    fn insert(&self) -> (usize, Rc<IoSlot>) {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        let index = self.slots.borrow_mut().insert(IoSlot {
+        let slot = Rc::new(IoSlot {
             generation,
-            readiness: 0,
+            readiness: Cell::new(0),
             reader: Waiter::default(),
             writer: Waiter::default(),
         });
-        (index, generation)
+        let index = self.slots.borrow_mut().insert(slot.clone());
+        (index, slot)
     }
 }
 
@@ -206,14 +220,15 @@ fn make_token(index: usize, generation: u32) -> Token {
 /// A source registered with a loop's reactor; deregisters (and frees its slot) when dropped.
 pub(crate) struct Registration {
     core: Rc<Core>,
+    slot: Rc<IoSlot>,
     index: usize,
 }
 
 impl Registration {
     /// Registers `source` for edge-triggered read and write readiness.
     pub(crate) fn new(core: Rc<Core>, source: &mut impl Source) -> io::Result<Registration> {
-        let (index, generation) = core.reactor.insert();
-        let token = make_token(index, generation);
+        let (index, slot) = core.reactor.insert();
+        let token = make_token(index, slot.generation);
         if let Err(e) =
             core.reactor
                 .registry
@@ -222,7 +237,7 @@ impl Registration {
             core.reactor.slots.borrow_mut().remove(index);
             return Err(e);
         }
-        Ok(Registration { core, index })
+        Ok(Registration { core, slot, index })
     }
 
     pub(crate) fn core(&self) -> &Rc<Core> {
@@ -260,59 +275,35 @@ impl Registration {
 
     /// Forgets the waiter of `direction` (its future was dropped or finished another way).
     pub(crate) fn cancel_wait(&self, direction: Direction) {
-        if let Some(slot) = self.core.reactor.slots.borrow_mut().get_mut(self.index) {
-            match direction {
-                Direction::Read => slot.reader.waiting = false,
-                Direction::Write => slot.writer.waiting = false,
-            }
-        }
+        self.slot.waiter(direction).waiting.set(false);
     }
 
     /// Wakes the task waiting in `direction` (used by `close()` to end a pending accept).
     pub(crate) fn wake(&self, direction: Direction) {
-        let waker = {
-            let mut slots = self.core.reactor.slots.borrow_mut();
-            let slot = &mut slots[self.index];
-            let waiter = match direction {
-                Direction::Read => &mut slot.reader,
-                Direction::Write => &mut slot.writer,
-            };
-            if !waiter.waiting {
-                return;
-            }
-            waiter.waiting = false;
-            waiter.waker.clone()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.slot.waiter(direction).wake();
     }
 
     fn is_ready(&self, direction: Direction) -> bool {
-        self.core.reactor.slots.borrow()[self.index].readiness & direction.ready_mask() != 0
+        self.slot.readiness.get() & direction.ready_mask() != 0
     }
 
     fn clear(&self, direction: Direction) {
-        let mut slots = self.core.reactor.slots.borrow_mut();
-        let slot = &mut slots[self.index];
-        slot.readiness &= !(direction.clear_mask() & CLEARABLE);
+        let readiness = &self.slot.readiness;
+        readiness.set(readiness.get() & !(direction.clear_mask() & CLEARABLE));
     }
 
     fn wait(&self, cx: &mut Context<'_>, direction: Direction) {
-        let mut slots = self.core.reactor.slots.borrow_mut();
-        let slot = &mut slots[self.index];
-        match direction {
-            Direction::Read => slot.reader.wait(cx.waker()),
-            Direction::Write => slot.writer.wait(cx.waker()),
-        }
+        self.slot.waiter(direction).wait(cx.waker());
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // Take the wakers out before dropping them: dropping a task's last waker can drop the
-        // task, whose sockets then deregister and need the slab again.
+        // Release the slab's borrow before the slot (and its wakers) can be dropped: dropping a
+        // task's last waker can drop the task, whose sockets then need the slab again.
         let slot = self.core.reactor.slots.borrow_mut().try_remove(self.index);
         drop(slot);
+        let wakers = (self.slot.reader.waker.take(), self.slot.writer.waker.take());
+        drop(wakers);
     }
 }
