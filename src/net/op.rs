@@ -35,6 +35,7 @@ impl OpState {
     }
 
     /// Tries `attempt` when ready; otherwise waits, unless the timeout has run out.
+    #[inline]
     pub(crate) fn poll<R>(
         &mut self,
         reg: &Registration,

@@ -359,6 +359,7 @@ impl Socket {
         &self.reg
     }
 
+    #[inline]
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         let n = (&self.io).read(buf)?;
         // A short read drained the socket: the next read could only return EAGAIN. (End of
@@ -366,12 +367,14 @@ impl Socket {
         Ok((n, n < buf.len()))
     }
 
+    #[inline]
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<(usize, bool)> {
         let n = SockRef::from(&self.io).send_with_flags(buf, SEND_FLAGS)?;
         Ok((n, n < buf.len()))
     }
 
     /// One poll of a read operation into `buf`, with the native API's errors.
+    #[inline]
     fn poll_read_op(
         &self,
         op: &mut OpState,

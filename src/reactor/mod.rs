@@ -64,6 +64,7 @@ struct Waiter {
 }
 
 impl Waiter {
+    #[inline]
     fn wait(&self, waker: &Waker) {
         let kept = match self.waker.take() {
             Some(w) if w.will_wake(waker) => w,
@@ -73,6 +74,7 @@ impl Waiter {
         self.waiting.set(true);
     }
 
+    #[inline]
     fn wake(&self) {
         if self.waiting.replace(false)
             && let Some(w) = self.waker.take()
@@ -248,6 +250,7 @@ impl Registration {
     /// the reactor reports readiness again. `attempt` returns the result and whether it proved
     /// the source drained (a short read or write), which saves the system call that would only
     /// return `EAGAIN`.
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,

@@ -102,28 +102,43 @@ pub async fn join<A: std::future::Future, B: std::future::Future>(
     .await
 }
 
-/// The echo example as a child process, killed when dropped.
-pub struct EchoProcess {
+/// An example binary as a child process, killed when dropped.
+pub struct ExampleProcess {
     pub child: std::process::Child,
+    /// The address the example printed in its first line.
     pub addr: std::net::SocketAddr,
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
     /// The first line the server printed.
     pub banner: String,
 }
 
-impl EchoProcess {
+/// The echo example as a child process (an [`ExampleProcess`]).
+pub type EchoProcess = ExampleProcess;
+
+impl ExampleProcess {
     /// Starts the echo example on an ephemeral loopback port with extra flags, optionally
     /// through a wrapper command (e.g. `prlimit`).
-    pub fn start(wrapper: &[&str], flags: &[&str]) -> EchoProcess {
+    pub fn start(wrapper: &[&str], flags: &[&str]) -> ExampleProcess {
+        ExampleProcess::spawn(&echo_binary(), wrapper, flags)
+    }
+
+    /// Starts the example `name` (built by `cargo test` next to the test binaries) with
+    /// `--addr 127.0.0.1:0` and `flags`.
+    pub fn example(name: &str, flags: &[&str]) -> ExampleProcess {
+        ExampleProcess::spawn(&example_binary(name), &[], flags)
+    }
+
+    /// Starts `bin --addr 127.0.0.1:0 FLAGS` (through `wrapper` if not empty), reads the address
+    /// from its first stdout line, and keeps draining its stdout and stderr.
+    pub fn spawn(bin: &std::path::Path, wrapper: &[&str], flags: &[&str]) -> ExampleProcess {
         use std::io::BufRead;
-        let bin = echo_binary();
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
                 let mut c = std::process::Command::new(first);
-                c.args(rest).arg(&bin);
+                c.args(rest).arg(bin);
                 c
             }
-            None => std::process::Command::new(&bin),
+            None => std::process::Command::new(bin),
         };
         let mut child = cmd
             .args(["--addr", "127.0.0.1:0"])
@@ -135,10 +150,13 @@ impl EchoProcess {
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let Some(addr) = line.split_whitespace().find_map(|w| w.parse().ok()) else {
+            let _ = child.kill();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+            let _ = child.wait();
+            panic!("{}: no address in {line:?}; stderr: {err}", bin.display());
+        };
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = stderr.clone();
         let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
@@ -154,7 +172,7 @@ impl EchoProcess {
             let mut rest = String::new();
             let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
         });
-        EchoProcess {
+        ExampleProcess {
             child,
             addr,
             stderr,
@@ -193,7 +211,7 @@ impl EchoProcess {
     }
 }
 
-impl Drop for EchoProcess {
+impl Drop for ExampleProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -206,16 +224,22 @@ pub fn echo_binary() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("EVENT_ECHO") {
         return p.into();
     }
+    example_binary("echo")
+}
+
+/// The example `name` as `cargo test` builds it: `target/<profile>/examples/<name>`, next to
+/// the `deps/` folder that holds the test binaries.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("examples")
-        .join("echo")
+        .join(name)
 }
 
-impl EchoProcess {
+impl ExampleProcess {
     /// Resident memory of the child, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();

@@ -1,0 +1,129 @@
+//! A TLS echo server: rustls (ring provider) through `futures-rustls` over the `futures-io`
+//! traits that `Socket` implements, with a self-signed certificate made at start.
+//!
+//! ```text
+//! cargo run --release --example tls_echo -- [--addr 127.0.0.1:8443] [--cert-out PATH]
+//! ```
+//! The certificate is for `localhost` and `127.0.0.1`; `--cert-out` writes it in PEM so a client
+//! can trust it, e.g. `openssl s_client -connect 127.0.0.1:8443 -CAfile PATH`, then type.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use event::{Socket, SocketAddress};
+use futures_rustls::TlsAcceptor;
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// How long a client has to finish the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Config {
+    addr: SocketAddress,
+    cert_out: Option<std::path::PathBuf>,
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, and a server config using it.
+fn tls_config(
+    cert_out: Option<&std::path::Path>,
+) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let rcgen::CertifiedKey { cert, signing_key } = rcgen::generate_simple_self_signed(names)?;
+    if let Some(path) = cert_out {
+        std::fs::write(path, cert.pem())
+            .map_err(|e| format!("--cert-out {}: {e}", path.display()))?;
+    }
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
+    // Name the provider: `ServerConfig::builder()` would panic if a second one were compiled in.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)?;
+    Ok(config)
+}
+
+async fn echo(acceptor: TlsAcceptor, client: Socket) -> std::io::Result<()> {
+    let mut tls = match event::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(client)).await {
+        Ok(tls) => tls?,
+        Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+    };
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        // Ok(0): the client sent close_notify (or closed the connection).
+        let n = tls.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        // TLS buffers records: flush so they reach the socket now.
+        tls.write_all(&buf[..n]).await?;
+        tls.flush().await?;
+    }
+    // Our close_notify, then half-close.
+    tls.close().await
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let acceptor = TlsAcceptor::from(Arc::new(tls_config(config.cert_out.as_deref())?));
+    let server = Socket::listen_on(config.addr)?;
+    println!(
+        "tls echo server listening on {} (backend: {})",
+        server.local_address(),
+        event::backend()
+    );
+    loop {
+        let client = match server.accept().await {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!("{e}");
+                continue;
+            }
+        };
+        let _ = client.set_nodelay(true);
+        let peer = client.peer_address();
+        let acceptor = acceptor.clone();
+        drop(event::spawn(async move {
+            if let Err(e) = echo(acceptor, client).await {
+                eprintln!("{peer}: {e}");
+            }
+        }));
+    }
+}
+
+fn parse_args() -> Result<Config, String> {
+    let mut config = Config {
+        addr: SocketAddress::localhost(8443),
+        cert_out: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--addr" => config.addr = value()?.parse().map_err(|e| format!("--addr: {e}"))?,
+            "--cert-out" => config.cert_out = Some(value()?.into()),
+            "-h" | "--help" => {
+                return Err("usage: tls_echo [--addr IP:PORT] [--cert-out PATH]".into());
+            }
+            other => return Err(format!("unknown flag {other} (try --help)")),
+        }
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match event::run(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tls_echo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
