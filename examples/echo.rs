@@ -2,22 +2,27 @@
 //!
 //! ```text
 //! cargo run --release --example echo -- [--addr 127.0.0.1:8080] [--max-connections N]
-//!     [--idle-timeout SECS] [--drain-timeout SECS]
+//!     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto]
 //! ```
 //! Then `nc 127.0.0.1 8080` (or `cargo run --example client`) and type. SIGINT or SIGTERM stops
 //! accepting at once, lets open connections finish for up to the drain timeout, and exits 0.
+//! `--threads N` runs N loops (one per core with `auto`), each with its own listener on the port.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use event::signal::{SIGINT, SIGTERM};
-use event::{ListenOptions, Shutdown, Socket, SocketAddress, SocketError};
+use event::{
+    ListenOptions, LoopContext, PerCore, ServerSocket, Shutdown, ShutdownReport, Socket,
+    SocketAddress, SocketError,
+};
 
 struct Config {
     addr: SocketAddress,
     max_connections: usize,
     idle_timeout: Option<Duration>,
     drain_timeout: Duration,
+    threads: usize,
 }
 
 async fn echo(client: Socket) -> Result<(), SocketError> {
@@ -31,27 +36,27 @@ async fn echo(client: Socket) -> Result<(), SocketError> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let mut options = ListenOptions::new().max_connections(config.max_connections);
-    if let Some(idle) = config.idle_timeout {
-        options = options.idle_timeout(idle);
-    }
-    let server = options.listen_on(config.addr)?;
+/// One loop's server: accept until SIGINT/SIGTERM, then drain.
+async fn serve(server: ServerSocket, ctx: LoopContext, drain: Duration) -> ShutdownReport {
     let shutdown = Shutdown::new();
     shutdown.close_on_trigger(&server);
-    shutdown.trigger_on_signals(&[SIGINT, SIGTERM])?;
-    println!(
-        "echo server listening on {} (backend: {})",
-        server.local_address(),
-        event::backend()
-    );
-
+    if let Err(e) = shutdown.trigger_on_signals(&[SIGINT, SIGTERM]) {
+        eprintln!("signals: {e}");
+    }
+    if ctx.index() == 0 {
+        println!(
+            "echo server listening on {} (backend: {}, loops: {})",
+            server.local_address(),
+            event::backend(),
+            ctx.loops().len()
+        );
+    }
     let mut connections = server.connections();
     while let Some(client) = connections.next().await {
         let client = match client {
             Ok(client) => client,
             Err(e) => {
-                // Out of descriptors, say: the listener backs off by itself; keep serving.
+                // Out of descriptors, say: reported once; the listener backs off by itself.
                 eprintln!("{e}");
                 continue;
             }
@@ -65,9 +70,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    let report = shutdown.drain(config.drain_timeout).await;
-    println!("{report}");
-    Ok(())
+    shutdown.drain(drain).await
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -76,6 +79,7 @@ fn parse_args() -> Result<Config, String> {
         max_connections: 10_000,
         idle_timeout: None,
         drain_timeout: Duration::from_secs(10),
+        threads: 1,
     };
     let secs = |flag: &str, v: String| -> Result<Duration, String> {
         let s: f64 = v.parse().map_err(|e| format!("{flag}: {e}"))?;
@@ -93,9 +97,15 @@ fn parse_args() -> Result<Config, String> {
             }
             "--idle-timeout" => config.idle_timeout = Some(secs(&flag, value()?)?),
             "--drain-timeout" => config.drain_timeout = secs(&flag, value()?)?,
+            "--threads" => {
+                config.threads = match value()?.as_str() {
+                    "auto" => PerCore::new().thread_count(),
+                    n => n.parse().map_err(|e| format!("--threads: {e}"))?,
+                }
+            }
             "-h" | "--help" => {
                 return Err("usage: echo [--addr IP:PORT] [--max-connections N] \
-                     [--idle-timeout SECS] [--drain-timeout SECS]"
+                     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto]"
                     .into());
             }
             other => return Err(format!("unknown flag {other} (try --help)")),
@@ -112,11 +122,42 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match event::run(serve(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut options = ListenOptions::new().max_connections(config.max_connections);
+    if let Some(idle) = config.idle_timeout {
+        options = options.idle_timeout(idle);
+    }
+    let drain = config.drain_timeout;
+    let loops = PerCore::new().threads(config.threads);
+    let results = match loops.listen(&options, config.addr, move |server, ctx| {
+        serve(server, ctx, drain)
+    }) {
+        Ok(results) => results,
         Err(e) => {
             eprintln!("echo: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let mut total = ShutdownReport {
+        finished: 0,
+        cut: 0,
+    };
+    let mut failed = false;
+    for result in results {
+        match result {
+            Ok(report) => {
+                total.finished += report.finished;
+                total.cut += report.cut;
+            }
+            Err(e) => {
+                eprintln!("echo: a loop failed: {e}");
+                failed = true;
+            }
+        }
+    }
+    println!("{total}");
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

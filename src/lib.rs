@@ -50,6 +50,7 @@
 mod event_loop;
 mod executor;
 mod net;
+mod per_core;
 mod reactor;
 mod shutdown;
 pub mod signal;
@@ -61,5 +62,6 @@ pub use net::{
     Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
     SocketAddress, SocketError, Target, Write,
 };
-pub use shutdown::{Shutdown, ShutdownReport};
+pub use per_core::{LoopContext, PerCore};
+pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};
 pub use time::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};

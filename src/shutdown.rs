@@ -6,6 +6,8 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -58,7 +60,9 @@ struct Inner {
     listeners: RefCell<Vec<ServerSocket>>,
     /// Tasks waiting in `triggered()` or `drain()`.
     waiters: RefCell<Vec<Waker>>,
-    signal_task: RefCell<Option<JoinHandle<()>>>,
+    /// Tasks that trigger this shutdown (on a signal, on a `ShutdownTrigger`); cancelled when
+    /// the drain ends.
+    watchers: RefCell<Vec<JoinHandle<()>>>,
 }
 
 /// How a [`Shutdown::drain`] went.
@@ -137,8 +141,21 @@ impl Shutdown {
             // The stream is dropped here: a second signal gets the default action.
         })
         .map_err(|e| io::Error::other(e.to_string()))?;
-        *self.inner.signal_task.borrow_mut() = Some(task);
+        self.inner.watchers.borrow_mut().push(task);
         Ok(())
+    }
+
+    /// Triggers the shutdown when `trigger` fires, from any thread. One trigger can drive the
+    /// shutdowns of several loops (see [`PerCore`](crate::PerCore)). Needs a running loop.
+    pub fn trigger_on(&self, trigger: &ShutdownTrigger) {
+        let this = self.clone();
+        let trigger = trigger.clone();
+        if let Ok(task) = crate::try_spawn(async move {
+            trigger.fired().await;
+            this.trigger();
+        }) {
+            self.inner.watchers.borrow_mut().push(task);
+        }
     }
 
     /// Begins the shutdown: closes the listeners given to
@@ -190,7 +207,8 @@ impl Shutdown {
         for task in remaining {
             task.cancel().await;
         }
-        if let Some(task) = self.inner.signal_task.borrow_mut().take() {
+        let watchers = std::mem::take(&mut *self.inner.watchers.borrow_mut());
+        for task in watchers {
             drop(task.cancel());
         }
         ShutdownReport {
@@ -218,5 +236,81 @@ impl Inner {
         for w in waiters {
             w.wake();
         }
+    }
+}
+
+/// A `Send + Sync` switch that begins the shutdown of every [`Shutdown`] watching it
+/// ([`Shutdown::trigger_on`]), on any loop, from any thread.
+///
+/// ```
+/// use std::time::Duration;
+/// let trigger = event::ShutdownTrigger::new();
+/// let remote = trigger.clone();
+/// std::thread::spawn(move || remote.fire());
+/// event::run(async {
+///     let shutdown = event::Shutdown::new();
+///     shutdown.trigger_on(&trigger);
+///     shutdown.triggered().await;
+///     shutdown.drain(Duration::from_secs(1)).await
+/// });
+/// ```
+#[derive(Clone, Default)]
+pub struct ShutdownTrigger {
+    inner: Arc<TriggerInner>,
+}
+
+#[derive(Default)]
+struct TriggerInner {
+    fired: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl fmt::Debug for ShutdownTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownTrigger")
+            .field("fired", &self.is_fired())
+            .finish()
+    }
+}
+
+impl ShutdownTrigger {
+    /// A trigger that has not fired.
+    pub fn new() -> ShutdownTrigger {
+        ShutdownTrigger::default()
+    }
+
+    /// Fires: every watching shutdown begins. Idempotent.
+    pub fn fire(&self) {
+        self.inner.fired.store(true, Ordering::SeqCst);
+        let wakers = std::mem::take(&mut *self.lock());
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Whether [`fire`](ShutdownTrigger::fire) has been called.
+    pub fn is_fired(&self) -> bool {
+        self.inner.fired.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once fired.
+    pub async fn fired(&self) {
+        poll_fn(|cx| {
+            if self.is_fired() {
+                return Poll::Ready(());
+            }
+            self.lock().push(cx.waker().clone());
+            // Fired between the check and the push: do not wait for a wake that was missed.
+            if self.is_fired() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -11,6 +11,7 @@ use async_task::FallibleTask;
 
 /// Why awaiting a [`JoinHandle`] gave no output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JoinError {
     /// The task panicked; the panic message is kept. The loop and its other tasks carry on.
     #[error("task panicked: {0}")]
@@ -23,6 +24,9 @@ pub enum JoinError {
         "no event loop is running on this thread: call spawn inside event::run(...) or EventLoop::block_on"
     )]
     NoEventLoop,
+    /// The event loop for the task could not be created (see [`PerCore`](crate::PerCore)).
+    #[error("the event loop could not be created: {0}")]
+    LoopFailed(String),
 }
 
 /// A handle to a spawned task: await it for the output, [`cancel`](JoinHandle::cancel) it, or
@@ -147,7 +151,7 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(s) => *s,
         Err(payload) => match payload.downcast::<&'static str>() {

@@ -7,7 +7,7 @@
 
 mod join;
 
-pub(crate) use join::CatchUnwind;
+pub(crate) use join::{CatchUnwind, panic_message};
 pub use join::{JoinError, JoinHandle};
 
 use std::future::Future;

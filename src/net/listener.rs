@@ -122,7 +122,14 @@ impl ListenOptions {
     ///
     /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
     pub fn listen_on(&self, addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
-        let addr: SocketAddr = addr.into().into();
+        let std = self.bind(addr.into().into())?;
+        let local = local_addr(&std)?;
+        Ok(self.wrap(std, local))
+    }
+
+    /// Creates, configures, binds and listens: a `Send` standard listener, so that listeners can
+    /// be made on one thread and served on another (see [`PerCore`](crate::PerCore)).
+    pub(crate) fn bind(&self, addr: SocketAddr) -> Result<std::net::TcpListener, SocketError> {
         let sock_err = |source| SocketError::Socket { addr, source };
         // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
         let socket =
@@ -144,12 +151,13 @@ impl ListenOptions {
         socket
             .listen(self.backlog)
             .map_err(|source| SocketError::Listen { addr, source })?;
-        let std: std::net::TcpListener = socket.into();
-        let local = std.local_addr().map_err(|source| SocketError::Io {
-            op: "getsockname",
-            source,
-        })?;
-        Ok(ServerSocket {
+        Ok(socket.into())
+    }
+
+    /// Turns a bound, listening, non-blocking standard listener into a `ServerSocket` with these
+    /// options' connection limit and idle timeout.
+    pub(crate) fn wrap(&self, std: std::net::TcpListener, local: SocketAddr) -> ServerSocket {
+        ServerSocket {
             inner: Rc::new(Listener {
                 io: RefCell::new(Some(mio::net::TcpListener::from_std(std))),
                 reg: OnceCell::new(),
@@ -166,8 +174,15 @@ impl ListenOptions {
                 }),
                 idle_timeout: self.idle_timeout,
             }),
-        })
+        }
     }
+}
+
+pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, SocketError> {
+    std.local_addr().map_err(|source| SocketError::Io {
+        op: "getsockname",
+        source,
+    })
 }
 
 /// A listening TCP socket.

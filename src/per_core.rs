@@ -1,0 +1,184 @@
+//! `PerCore`: one event loop per core, each with its own listener on the same port
+//! (`SO_REUSEPORT`), sharing nothing.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, mpsc};
+
+use crate::executor::{JoinError, LoopHandle, panic_message};
+use crate::net::listener::local_addr;
+use crate::{EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
+
+/// Runs a server on several event loops, one thread each.
+///
+/// The kernel spreads incoming connections over the loops' listeners (`SO_REUSEPORT`), and each
+/// connection's task stays on the loop that accepted it, so nothing needs to be `Send`. The default
+/// is one loop per available core.
+///
+/// ```
+/// use event::{ListenOptions, PerCore, SocketAddress};
+///
+/// let results = PerCore::new().threads(2).listen(
+///     &ListenOptions::new(),
+///     SocketAddress::localhost(0),
+///     |server, ctx| async move {
+///         // Each loop serves its own listener; here we just close it.
+///         server.close();
+///         ctx.index()
+///     },
+/// )?;
+/// let indexes: Vec<usize> = results.into_iter().map(Result::unwrap).collect();
+/// assert_eq!(indexes, vec![0, 1]);
+/// # Ok::<(), event::SocketError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PerCore {
+    threads: usize,
+}
+
+impl Default for PerCore {
+    fn default() -> PerCore {
+        PerCore::new()
+    }
+}
+
+/// What a loop started by [`PerCore`] knows about itself and its siblings.
+#[derive(Debug, Clone)]
+pub struct LoopContext {
+    index: usize,
+    loops: Arc<[LoopHandle]>,
+}
+
+impl LoopContext {
+    /// This loop's index, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Handles to every loop that started (this one included), in index order: spawn a `Send`
+    /// future on a sibling with [`LoopHandle::spawn`].
+    pub fn loops(&self) -> &[LoopHandle] {
+        &self.loops
+    }
+}
+
+impl PerCore {
+    /// One loop per available core (`std::thread::available_parallelism`).
+    pub fn new() -> PerCore {
+        PerCore {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// Sets the number of loops (at least one).
+    pub fn threads(mut self, threads: usize) -> PerCore {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The number of loops.
+    pub fn thread_count(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `make(ctx)` on each loop until all complete; returns each loop's output in index
+    /// order. A panic in one loop is that loop's `Err(JoinError::Panicked)`; the others run on.
+    pub fn run<F, Fut>(&self, make: F) -> Vec<Result<Fut::Output, JoinError>>
+    where
+        F: Fn(LoopContext) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        run_seeded(vec![(); self.threads], move |ctx, ()| make(ctx))
+    }
+
+    /// Binds one listener per loop on `addr` (port 0 picks one free port for all of them), with
+    /// `SO_REUSEPORT` when there is more than one loop, then runs `serve(listener, ctx)` on each.
+    /// Binding errors are returned before any loop starts.
+    pub fn listen<F, Fut>(
+        &self,
+        options: &ListenOptions,
+        addr: impl Into<SocketAddress>,
+        serve: F,
+    ) -> Result<Vec<Result<Fut::Output, JoinError>>, SocketError>
+    where
+        F: Fn(ServerSocket, LoopContext) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let options = options.clone().reuse_port(self.threads > 1);
+        let addr: SocketAddr = addr.into().into();
+        let first = options.bind(addr)?;
+        let local = local_addr(&first)?;
+        let mut listeners = vec![(first, local)];
+        for _ in 1..self.threads {
+            let std = options.bind(local)?;
+            listeners.push((std, local));
+        }
+        Ok(run_seeded(listeners, move |ctx, (std, local)| {
+            serve(options.wrap(std, local), ctx)
+        }))
+    }
+}
+
+/// Starts one loop thread per seed; each builds its loop, learns its siblings' handles, then
+/// runs `make(ctx, seed)` to completion.
+fn run_seeded<S, F, Fut>(seeds: Vec<S>, make: F) -> Vec<Result<Fut::Output, JoinError>>
+where
+    S: Send + 'static,
+    F: Fn(LoopContext, S) -> Fut + Send + Sync + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let make = Arc::new(make);
+    let (handles_tx, handles_rx) = mpsc::channel::<(usize, Option<LoopHandle>)>();
+    let mut starts = Vec::new();
+    let mut threads = Vec::new();
+    for (index, seed) in seeds.into_iter().enumerate() {
+        let (start_tx, start_rx) = mpsc::channel::<Arc<[LoopHandle]>>();
+        starts.push(start_tx);
+        let make = make.clone();
+        let handles_tx = handles_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("event-loop-{index}"))
+            .spawn(move || {
+                let lp = match EventLoop::new() {
+                    Ok(lp) => lp,
+                    Err(e) => {
+                        let _ = handles_tx.send((index, None));
+                        return Err(JoinError::LoopFailed(e.to_string()));
+                    }
+                };
+                let _ = handles_tx.send((index, Some(lp.handle())));
+                let loops = start_rx
+                    .recv()
+                    .map_err(|_| JoinError::LoopFailed("the starting thread went away".into()))?;
+                let ctx = LoopContext { index, loops };
+                catch_unwind(AssertUnwindSafe(|| lp.block_on(make(ctx, seed))))
+                    .map_err(|payload| JoinError::Panicked(panic_message(payload)))
+            });
+        threads.push(spawned.map_err(|e| JoinError::LoopFailed(e.to_string())));
+    }
+    drop(handles_tx);
+    let started = threads.iter().filter(|t| t.is_ok()).count();
+    let mut handles: Vec<(usize, LoopHandle)> = handles_rx
+        .iter()
+        .take(started)
+        .filter_map(|(i, h)| h.map(|h| (i, h)))
+        .collect();
+    handles.sort_by_key(|(i, _)| *i);
+    let loops: Arc<[LoopHandle]> = handles.into_iter().map(|(_, h)| h).collect();
+    for start in starts {
+        let _ = start.send(loops.clone());
+    }
+    threads
+        .into_iter()
+        .map(|t| match t {
+            Ok(join) => join
+                .join()
+                .unwrap_or_else(|p| Err(JoinError::Panicked(panic_message(p)))),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
