@@ -55,6 +55,7 @@ mod reactor;
 mod shutdown;
 pub mod signal;
 mod time;
+mod trace;
 
 pub use event_loop::{EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};

@@ -165,6 +165,7 @@ impl Shutdown {
         if self.inner.triggered.replace(true) {
             return;
         }
+        crate::trace::event!(info, tasks = self.active(), "shutdown triggered");
         for server in self.inner.listeners.borrow_mut().drain(..) {
             server.close();
         }
@@ -211,10 +212,17 @@ impl Shutdown {
         for task in watchers {
             drop(task.cancel());
         }
-        ShutdownReport {
+        let report = ShutdownReport {
             finished: self.inner.finished_after_trigger.get(),
             cut,
-        }
+        };
+        crate::trace::event!(
+            info,
+            finished = report.finished,
+            cut = report.cut,
+            "shutdown drained"
+        );
+        report
     }
 }
 

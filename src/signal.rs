@@ -158,7 +158,10 @@ impl futures_core::Stream for SignalStream {
             }
         });
         match polled {
-            Poll::Ready(OpPoll::Done(Ok(()))) => Poll::Ready(this.pending.pop_front()),
+            Poll::Ready(OpPoll::Done(Ok(()))) => {
+                crate::trace::event!(info, signals = ?this.pending, "signal received");
+                Poll::Ready(this.pending.pop_front())
+            }
             Poll::Ready(_) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }

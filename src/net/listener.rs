@@ -16,6 +16,7 @@ use super::op::{OpPoll, OpState};
 use super::{Socket, SocketAddress, SocketError};
 use crate::event_loop;
 use crate::reactor::{Direction, Registration};
+use crate::trace;
 
 /// How long `accept` pauses after the process or system ran out of a resource (descriptors,
 /// memory), so a full descriptor table never turns the loop into a busy spin.
@@ -313,6 +314,7 @@ impl ServerSocket {
             return;
         }
         drop(io);
+        trace::event!(info, local = %self.inner.local, "listener closed");
         if let Some(reg) = self.inner.reg.get() {
             reg.wake(Direction::Read);
         }
@@ -388,6 +390,7 @@ impl Listener {
                         None => None,
                         Some(limit) if limit.open.get() >= limit.max => {
                             // AtLimit::Close: the connection is closed as it is dropped.
+                            trace::event!(debug, %peer, max = limit.max, "at the connection limit: closed");
                             drop(stream);
                             continue;
                         }
@@ -396,6 +399,7 @@ impl Listener {
                             Some(Permit(limit.clone()))
                         }
                     };
+                    trace::event!(debug, %peer, local = %self.local, "accepted");
                     match Socket::from_mio(reg.core().clone(), stream, peer) {
                         Ok(s) => Poll::Ready(Ok(match permit {
                             Some(p) => s.with_permit(p, self.idle_timeout),
@@ -407,11 +411,13 @@ impl Listener {
                         })),
                     }
                 }
-                Poll::Ready(OpPoll::Done(Err(e))) if self.io.borrow().is_none() => {
-                    let _ = e;
+                Poll::Ready(OpPoll::Done(Err(_))) if self.io.borrow().is_none() => {
                     Poll::Ready(Err(SocketError::Closed))
                 }
-                Poll::Ready(OpPoll::Done(Err(e))) if is_per_connection(&e) => continue,
+                Poll::Ready(OpPoll::Done(Err(e))) if is_per_connection(&e) => {
+                    trace::event!(debug, error = %e, "accept: connection failed before it was taken; skipped");
+                    continue;
+                }
                 Poll::Ready(OpPoll::Done(Err(source))) => {
                     if is_resource_exhaustion(&source) {
                         self.backoff_until
@@ -420,6 +426,9 @@ impl Listener {
                             // Already reported: retry quietly after the pause.
                             return self.poll_accept(op, cx);
                         }
+                        trace::event!(error, local = %self.local, error = %source, "accept: out of resources; backing off");
+                    } else {
+                        trace::event!(warn, local = %self.local, error = %source, "accept failed");
                     }
                     Poll::Ready(Err(SocketError::Accept {
                         addr: self.local,

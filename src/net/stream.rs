@@ -410,6 +410,7 @@ impl Socket {
     }
 
     fn read_error(&self, source: io::Error) -> SocketError {
+        crate::trace::event!(debug, peer = %self.peer, error = %source, "read failed");
         SocketError::Read {
             peer: self.peer,
             source,
