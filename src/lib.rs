@@ -43,8 +43,48 @@
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
+//! - [`signal::signal_stream`], [`Shutdown`], [`ShutdownTrigger`]: graceful shutdown.
+//! - [`PerCore`]: one loop per core, each with its own `SO_REUSEPORT` listener.
+//!
 //! Where something needs a loop and none runs on this thread, you get an error
 //! ([`SocketError::NoEventLoop`], [`JoinError::NoEventLoop`]), never a panic.
+//!
+//! ## Standard traits and features
+//! `Socket` and `&Socket` implement `futures-io`'s `AsyncRead`/`AsyncWrite` (end of stream is
+//! `Ok(0)` there, as the traits require), so futures-rustls, hyper (see `examples/http.rs`) and
+//! friends work over it. Optional features:
+//! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite`, for tokio-util codecs and tokio-rustls;
+//! - `tracing`: `tracing` events for accept, accept errors, close, signals and shutdown. The
+//!   library never prints; without the feature the events compile to nothing.
+//!
+//! ## Coming from tokio
+//! | tokio | event |
+//! |---|---|
+//! | `#[tokio::main(flavor = "current_thread")]` | `event::run(async { … })` |
+//! | `Runtime::block_on`, `LocalSet` | [`EventLoop::block_on`]; every task is local, no `Send` bound |
+//! | `tokio::spawn` / `spawn_local` | [`spawn`] (drop the handle to detach; [`JoinHandle::cancel`] to abort) |
+//! | `Handle::spawn` from another thread | [`LoopHandle::spawn`] (`EventLoop::handle()`) |
+//! | `TcpListener::bind` + `accept` | [`Socket::listen_on`] + [`ServerSocket::accept`] or [`ServerSocket::connections`] |
+//! | `TcpStream::connect` | [`Socket::connect`] (names resolved off the loop), [`Socket::connect_timeout`] |
+//! | `read` / `read_buf` / `write_all` | [`Socket::read_into`] / [`Socket::read_buf`] / [`Socket::write`] |
+//! | `tokio::time::{sleep, timeout}` | [`sleep`], [`timeout`]; per operation: `.timeout(d)` on a read, write or accept |
+//! | `tokio::signal::unix::signal` | [`signal::signal_stream`] |
+//! | multi-thread runtime | [`PerCore`]: shared-nothing loops, no work stealing |
+//! | "there is no reactor running" panic | an error value: [`SocketError::NoEventLoop`] |
+//!
+//! ## Coming from swift-event
+//! | Swift `Event` | event |
+//! |---|---|
+//! | `Socket.listen(port:)`, `listen(on:)` | [`Socket::listen`], [`Socket::listen_on`], [`ListenOptions`] |
+//! | `for try await client in server.connections` | `while let Some(client) = connections.next().await` |
+//! | `Task { … }` | [`spawn`] |
+//! | `read(maxBytes:timeout:)` | `read(max_bytes).timeout(d)`: honours `max_bytes`, consumes nothing on timeout |
+//! | `write(_:timeout:)` | `write(&bytes).timeout(d)`: every byte, or how many went out |
+//! | `connect(to:port:timeout:)` | [`Socket::connect_timeout`]: `SO_ERROR` checked, IPv6 and names |
+//! | `EventLoop.backendMethod` | [`backend`] |
+//! | `EventLoop.signalStream` | [`signal::signal_stream`] (dropping it restores the default action) |
+//! | `SocketError.connectionClosed` | [`SocketError::ConnectionClosed`] |
+//! | your own `ConnectionLimiter` actor | [`ListenOptions::max_connections`] |
 #![warn(missing_docs)]
 
 mod event_loop;
