@@ -16,6 +16,7 @@ use super::op::{OpPoll, OpState};
 use super::{Socket, SocketAddress, SocketError};
 use crate::event_loop;
 use crate::reactor::{Direction, Registration};
+use crate::time::Deadline;
 use crate::trace;
 
 /// How long `accept` pauses after the process or system ran out of a resource (descriptors,
@@ -270,7 +271,7 @@ impl ServerSocket {
     pub fn accept(&self) -> Accept<'_> {
         Accept {
             listener: &self.inner,
-            op: OpState::new(None),
+            op: AcceptState::default(),
         }
     }
 
@@ -291,7 +292,7 @@ impl ServerSocket {
     pub fn connections(&self) -> Connections {
         Connections {
             listener: self.inner.clone(),
-            op: OpState::new(None),
+            op: AcceptState::default(),
         }
     }
 
@@ -343,7 +344,7 @@ impl Listener {
 
     fn poll_accept(
         &self,
-        op: &mut OpState,
+        op: &mut AcceptState,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Socket, SocketError>> {
         if self.io.borrow().is_none() {
@@ -355,9 +356,11 @@ impl Listener {
         };
         if let Some(until) = self.backoff_until.get() {
             // Out of descriptors a moment ago: wait before trying again.
-            if !op.poll_pause(until, reg.core(), cx) {
+            let pause = op.pause.get_or_insert_with(|| Deadline::at(until));
+            if !pause.poll_elapsed(reg.core(), cx) {
                 return Poll::Pending;
             }
+            op.pause = None;
             self.backoff_until.set(None);
         }
         loop {
@@ -369,10 +372,12 @@ impl Listener {
                 *limit.waiter.borrow_mut() = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            let accepted = op.poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
-                Some(l) => l.accept().map(|c| (c, false)),
-                None => Err(io::ErrorKind::NotConnected.into()),
-            });
+            let accepted = op
+                .op
+                .poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
+                    Some(l) => l.accept().map(|c| (c, false)),
+                    None => Err(io::ErrorKind::NotConnected.into()),
+                });
             return match accepted {
                 Poll::Pending => {
                     if self.io.borrow().is_none() {
@@ -439,9 +444,9 @@ impl Listener {
         }
     }
 
-    fn cancel(&self, op: &mut OpState) {
+    fn cancel(&self, op: &mut AcceptState) {
         if let Some(reg) = self.reg.get() {
-            op.cancel(reg, Direction::Read);
+            op.op.cancel(reg, Direction::Read);
         }
     }
 }
@@ -476,13 +481,20 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Accept<'a> {
     listener: &'a Listener,
+    op: AcceptState,
+}
+
+/// An accept's timeout and waiter, plus its pause after running out of descriptors.
+#[derive(Default)]
+struct AcceptState {
     op: OpState,
+    pause: Option<Deadline>,
 }
 
 impl Accept<'_> {
     /// Gives up with [`SocketError::Timeout`] if no connection arrives within `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
+        self.op.op.timeout = Some(timeout);
         self
     }
 }
@@ -506,7 +518,7 @@ impl Drop for Accept<'_> {
 #[must_use = "streams do nothing unless polled"]
 pub struct Connections {
     listener: Rc<Listener>,
-    op: OpState,
+    op: AcceptState,
 }
 
 impl fmt::Debug for Connections {

@@ -2,7 +2,7 @@
 //! to wait, and whether a waker is registered (so a dropped future withdraws it).
 
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use std::{io, rc::Rc};
 
 use crate::event_loop::Core;
@@ -13,8 +13,6 @@ use crate::time::Deadline;
 pub(crate) struct OpState {
     pub(crate) timeout: Option<Duration>,
     deadline: Option<Deadline>,
-    /// A pause before the next attempt (accept's back-off after running out of descriptors).
-    pause: Option<Deadline>,
     waiting: bool,
 }
 
@@ -29,7 +27,6 @@ impl OpState {
         OpState {
             timeout,
             deadline: None,
-            pause: None,
             waiting: false,
         }
     }
@@ -70,22 +67,6 @@ impl OpState {
         let after = self.timeout?;
         let deadline = self.deadline.get_or_insert_with(|| Deadline::after(after));
         deadline.poll_elapsed(core, cx).then_some(after)
-    }
-
-    /// Returns `true` once `until` has passed; until then the task is woken at it.
-    pub(crate) fn poll_pause(
-        &mut self,
-        until: Instant,
-        core: &Rc<Core>,
-        cx: &mut Context<'_>,
-    ) -> bool {
-        let pause = self.pause.get_or_insert_with(|| Deadline::at(until));
-        if pause.poll_elapsed(core, cx) {
-            self.pause = None;
-            true
-        } else {
-            false
-        }
     }
 
     /// Withdraws the waker if this operation registered one (called on drop).
