@@ -73,3 +73,34 @@ pub fn pin_to_cpu(cpu: usize) -> bool {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
+
+/// Pin the calling thread to a set of CPUs.
+pub fn pin_to_cpus(cpus: &[usize]) -> bool {
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// Number of online CPUs.
+pub fn online_cpus() -> usize {
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 { 1 } else { n as usize }
+}
+
+/// Number of TCP sockets in LISTEN state bound to 127.0.0.1:`port` or 0.0.0.0:`port`
+/// (from /proc/net/tcp). With SO_REUSEPORT each loop's listener is one entry.
+pub fn listeners_on_port(port: u16) -> usize {
+    let Ok(s) = fs::read_to_string("/proc/net/tcp") else { return 0 };
+    let want = [format!("0100007F:{port:04X}"), format!("00000000:{port:04X}")];
+    s.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && want.iter().any(|w| w == f[1]) && f[3] == "0A"
+        })
+        .count()
+}

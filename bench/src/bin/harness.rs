@@ -7,6 +7,10 @@
 //! read (ns resolution, process CPU clock) right before each window starts and
 //! right after its in-flight messages have drained, so all work for the
 //! window's messages is attributed to that window and to nothing else.
+//!
+//! `--multicore N`: only `ours --threads N` and `tokio_mt --workers N`, pinned
+//! to CPUs 0..N-1, the load generator on the remaining CPUs (unpinned, with a
+//! printed caveat, when there are none); same windows and columns, ratio vs tokio_mt.
 
 use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats::median_ci};
 use std::net::SocketAddr;
@@ -69,12 +73,13 @@ impl Drop for KillGuard {
     }
 }
 
-/// Spawns `taskset -c CPU prog args...`; the child dies with us (PDEATHSIG).
-fn spawn_pinned(cpu: Option<usize>, prog: &Path, args: &[String], quiet: bool) -> std::io::Result<Child> {
+/// Spawns `taskset -c CPUS prog args...` (CPUS: a taskset list such as "0" or
+/// "0-1"); the child dies with us (PDEATHSIG).
+fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], quiet: bool) -> std::io::Result<Child> {
     let mut cmd = match cpu {
         Some(c) => {
             let mut cmd = Command::new("taskset");
-            cmd.arg("-c").arg(c.to_string()).arg(prog);
+            cmd.arg("-c").arg(c).arg(prog);
             cmd
         }
         None => Command::new(prog),
@@ -105,13 +110,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(spec: &Spec, extra: &[String]) -> Result<Server, String> {
+    fn start(spec: &Spec, extra: &[String], cpus: &str) -> Result<Server, String> {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut args = vec!["--addr".to_string(), addr.to_string()];
         args.extend(spec.args.iter().cloned());
         args.extend(extra.iter().cloned());
-        let child = spawn_pinned(Some(0), &spec.path, &args, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
+        let child = spawn_pinned(Some(cpus), &spec.path, &args, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
         let pid = child.id() as i32;
         let mut s = Server { name: spec.name.clone(), child, pid, addr };
         let t0 = Instant::now();
@@ -120,7 +125,12 @@ impl Server {
                 unregister_child(pid);
                 return Err(format!("exited at startup ({st})"));
             }
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // With SO_REUSEPORT (ours --threads N) every loop has its own
+            // listener: wait for all of them, or the first-bound loop would get
+            // every connection.
+            if procfs::listeners_on_port(port) >= spec.listeners
+                && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
                 std::thread::sleep(Duration::from_millis(50));
                 return Ok(s);
             }
@@ -161,6 +171,8 @@ struct Spec {
     name: String,
     path: PathBuf,
     args: Vec<String>,
+    /// Listening sockets the server opens on its port (N for ours --threads N).
+    listeners: usize,
 }
 
 struct Opts {
@@ -172,6 +184,14 @@ struct Opts {
     idle: bool,
     idle_conns: usize,
     idle_servers: Vec<Spec>,
+    /// `--multicore N`: N, else None (single-core mode).
+    multicore: Option<usize>,
+    /// taskset CPU list for the servers ("0", or "0-(N-1)" with --multicore).
+    server_cpus: String,
+    /// CPUs for the load generator; empty = left unpinned.
+    loadgen_cpus: Vec<usize>,
+    /// Reference servers of the ratio columns.
+    refs: Vec<&'static str>,
 }
 
 fn has_flag(name: &str) -> bool {
@@ -194,7 +214,10 @@ Options:
   --idle             memory per idle connection instead of the load runs
   --idle-conns N     connections for --idle (default 19000)
   --idle-servers L   servers for --idle (default ours,tokio_ct)
-  --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00"
+  --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00
+  --multicore N      only `ours --threads N` vs `tokio_mt --workers N`, servers pinned to
+                     CPUs 0..N-1, load generator on the remaining CPUs (unpinned, with a
+                     caveat, when none remain); default configs 50x64,500x64; column vs tokio_mt"
     );
     std::process::exit(0)
 }
@@ -205,7 +228,7 @@ fn parse_opts() -> Opts {
     }
     let known = [
         "--seconds", "--window-ms", "--configs", "--servers", "--ours", "--syscalls", "--idle", "--idle-conns", "--idle-servers",
-        "--self-check", "--help",
+        "--self-check", "--help", "--multicore",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -223,9 +246,9 @@ fn parse_opts() -> Opts {
     let ours_ok = ours_path.is_file();
     let spec = |name: &str| -> Spec {
         match name {
-            "ours" => Spec { name: "ours".into(), path: ours_path.clone(), args: vec![] },
-            "tokio_ct2" => Spec { name: "tokio_ct2".into(), path: bindir.join("tokio_ct"), args: vec![] },
-            n => Spec { name: n.into(), path: bindir.join(n), args: vec![] },
+            "ours" => Spec { name: "ours".into(), path: ours_path.clone(), args: vec![], listeners: 1 },
+            "tokio_ct2" => Spec { name: "tokio_ct2".into(), path: bindir.join("tokio_ct"), args: vec![], listeners: 1 },
+            n => Spec { name: n.into(), path: bindir.join(n), args: vec![], listeners: 1 },
         }
     };
     let resolve = |list: &str| -> Vec<Spec> {
@@ -248,13 +271,40 @@ fn parse_opts() -> Opts {
         v
     };
     let self_check = has_flag("self-check");
+    let multicore: Option<usize> = arg_value("multicore").map(|v| match v.parse() {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            eprintln!("harness: bad --multicore {v:?}: expected an integer >= 1");
+            std::process::exit(2)
+        }
+    });
+    let ncpu = procfs::online_cpus();
+    if let Some(n) = multicore {
+        if n > ncpu {
+            eprintln!("harness: --multicore {n}: only {ncpu} CPUs online");
+            std::process::exit(2);
+        }
+        if has_flag("self-check") || arg_value("servers").is_some() || has_flag("idle") {
+            eprintln!("harness: --multicore cannot be combined with --servers, --self-check or --idle");
+            std::process::exit(2);
+        }
+    }
     let servers = if self_check {
         resolve("tokio_ct,tokio_ct2")
+    } else if multicore.is_some() {
+        // Ours missing: no stand-in (a single-threaded tokio_ct2 would mislead); tokio_mt alone.
+        if ours_ok {
+            vec![spec("ours"), spec("tokio_mt")]
+        } else {
+            eprintln!("harness: ours SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)", ours_path.display());
+            vec![spec("tokio_mt")]
+        }
     } else {
         resolve(&arg_value("servers").unwrap_or_else(|| "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop".into()))
     };
-    let configs = arg_value("configs")
-        .unwrap_or_else(|| "1x64,50x64,500x64,50x16384".into())
+    let default_configs = if multicore.is_some() { "50x64,500x64" } else { "1x64,50x64,500x64,50x16384" };
+    let configs: Vec<(usize, usize)> = arg_value("configs")
+        .unwrap_or_else(|| default_configs.into())
         .split(',')
         .map(|c| {
             let (n, s) = c.split_once('x').unwrap_or_else(|| {
@@ -273,7 +323,35 @@ fn parse_opts() -> Opts {
             s.args = vec!["--idle-timeout".into(), "600".into(), "--max-connections".into(), max.to_string()];
         }
     }
+    let mut servers = servers;
+    if let Some(n) = multicore {
+        // The example's default --max-connections is 10000; keep it above the largest
+        // configuration (+1000 for the harness's readiness probes and slack).
+        let max = configs.iter().map(|c| c.0).max().unwrap_or(0) + 1000;
+        for s in servers.iter_mut() {
+            match s.name.as_str() {
+                "ours" => {
+                    s.args = vec!["--threads".into(), n.to_string(), "--max-connections".into(), max.max(10_000).to_string()];
+                    s.listeners = n;
+                }
+                "tokio_mt" => s.args = vec!["--workers".into(), n.to_string()],
+                _ => {}
+            }
+        }
+    }
+    let (server_cpus, loadgen_cpus, refs) = match multicore {
+        Some(n) => (
+            if n == 1 { "0".to_string() } else { format!("0-{}", n - 1) },
+            (n..ncpu).collect::<Vec<usize>>(),
+            vec!["tokio_mt"],
+        ),
+        None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop"]),
+    };
     Opts {
+        multicore,
+        server_cpus,
+        loadgen_cpus,
+        refs,
         seconds: arg_value("seconds").map(|v| v.parse().expect("--seconds")).unwrap_or(25.0),
         window: Duration::from_millis(arg_value("window-ms").map(|v| v.parse().expect("--window-ms")).unwrap_or(100)),
         configs,
@@ -327,7 +405,7 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
     let mut accs: Vec<Acc> = Vec::new();
     let mut startup_failures = Vec::new();
     for spec in &opts.servers {
-        match Server::start(spec, &[]) {
+        match Server::start(spec, &[], &opts.server_cpus) {
             Ok(s) => {
                 servers.push(s);
                 accs.push(Acc::default());
@@ -417,6 +495,20 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
     report(opts, cycles, &names(opts, &startup_failures), &accs, &startup_failures)
 }
 
+/// The shared-CPU caveat of --multicore when no CPU is left for the load generator.
+fn caveat(opts: &Opts) -> Option<String> {
+    let n = opts.multicore?;
+    if !opts.loadgen_cpus.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "CAVEAT: only {} CPUs, all given to the servers: the load generator is unpinned and SHARES CPUs 0-{} with them. \
+         msgs/s and latency are depressed and load-generator-bound; read the ratio vs tokio_mt, not the absolute rates.",
+        procfs::online_cpus(),
+        n - 1
+    ))
+}
+
 fn names(opts: &Opts, failures: &[(String, String)]) -> Vec<String> {
     opts.servers.iter().map(|s| s.name.clone()).filter(|n| !failures.iter().any(|(f, _)| f == n)).collect()
 }
@@ -501,10 +593,14 @@ fn ratio_vs(accs: &[Acc], names: &[String], i: usize, reference: &str) -> Option
 
 fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(String, String)]) -> bool {
     println!("{cycles} cycles; CPU = server process CPU time per echoed message; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
-    println!(
-        "{:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>22} {:>22}",
-        "server", "msgs/s", "p50(us)", "p99(us)", "p99.9", "CPU/msg", "user/msg", "sys/msg", "RSS(MiB)", "vs tokio_ct", "vs mio_loop"
+    let mut header = format!(
+        "{:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "server", "msgs/s", "p50(us)", "p99(us)", "p99.9", "CPU/msg", "user/msg", "sys/msg", "RSS(MiB)"
     );
+    for r in &opts.refs {
+        header.push_str(&format!(" {:>22}", format!("vs {r}")));
+    }
+    println!("{header}");
     let mut ok = true;
     for (i, a) in accs.iter().enumerate() {
         let name = &names[i];
@@ -521,8 +617,12 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
             (f64::NAN, f64::NAN)
         };
         let us = |ns: u64| ns as f64 / 1000.0;
+        let mut ratios = String::new();
+        for r in &opts.refs {
+            ratios.push_str(&format!(" {:>22}", fmt_ratio(ratio_vs(accs, names, i, r))));
+        }
         println!(
-            "{:<11} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>22} {:>22}",
+            "{:<11} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1}{}",
             name,
             a.msgs_in_window as f64 / a.busy.as_secs_f64(),
             us(a.hist.quantile(0.5)),
@@ -532,8 +632,7 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
             user,
             sys,
             a.peak_rss as f64 / (1 << 20) as f64,
-            fmt_ratio(ratio_vs(accs, names, i, "tokio_ct")),
-            fmt_ratio(ratio_vs(accs, names, i, "mio_loop")),
+            ratios,
         );
         if let Some(e) = &a.failed {
             println!("{:<11} FAILED part-way (stats above cover the windows before): {e}", "");
@@ -545,6 +644,9 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
         if n != "monoio" {
             ok = false;
         }
+    }
+    if let Some(c) = caveat(opts) {
+        println!("{c}");
     }
     if opts.syscalls {
         println!("system calls per message (perf stat, raw_syscalls:sys_enter + named syscalls:sys_enter_*, one 1 s window per server):");
@@ -594,7 +696,7 @@ fn run_idle(opts: &Opts) -> bool {
 }
 
 fn idle_one(spec: &Spec, n: usize) -> Result<(usize, u64, u64), String> {
-    let mut server = Server::start(spec, &[])?;
+    let mut server = Server::start(spec, &[], "0")?;
     let pid = server.pid;
     std::thread::sleep(Duration::from_millis(300));
     let base_fds = procfs::fd_count(pid);
@@ -650,8 +752,12 @@ fn main() {
     install_signal_handlers();
     let _guard = KillGuard;
     let nofile = procfs::raise_nofile();
-    if !procfs::pin_to_cpu(1) {
-        eprintln!("harness: warning: could not pin the load generator to CPU 1");
+    if opts.idle || opts.multicore.is_none() {
+        if !procfs::pin_to_cpu(1) {
+            eprintln!("harness: warning: could not pin the load generator to CPU 1");
+        }
+    } else if !opts.loadgen_cpus.is_empty() && !procfs::pin_to_cpus(&opts.loadgen_cpus) {
+        eprintln!("harness: warning: could not pin the load generator to CPUs {:?}", opts.loadgen_cpus);
     }
     let ok = if opts.idle {
         if (nofile as usize) < opts.idle_conns + 100 {
@@ -661,7 +767,24 @@ fn main() {
     } else {
         let mut rng = Rng(0x1234_5678_9abc_def1 ^ std::process::id() as u64);
         let names: Vec<String> = opts.servers.iter().map(|s| s.name.clone()).collect();
-        println!("servers: {} (each pinned to CPU 0; load generator on CPU 1)", names.join(", "));
+        match opts.multicore {
+            None => println!("servers: {} (each pinned to CPU 0; load generator on CPU 1)", names.join(", ")),
+            Some(n) => {
+                let lg = if opts.loadgen_cpus.is_empty() {
+                    "load generator (one thread) UNPINNED".to_string()
+                } else {
+                    format!("load generator (one thread) pinned to CPUs {:?}", opts.loadgen_cpus)
+                };
+                println!(
+                    "multicore {n}: servers: {} (ours --threads {n}, tokio_mt --workers {n}; each pinned to CPUs {}); {lg}",
+                    names.join(", "),
+                    opts.server_cpus
+                );
+                if let Some(c) = caveat(&opts) {
+                    println!("{c}");
+                }
+            }
+        }
         let mut ok = true;
         for &(c, s) in &opts.configs {
             ok &= run_config(&opts, c, s, &mut rng);

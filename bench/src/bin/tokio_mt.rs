@@ -1,9 +1,21 @@
-//! Reference echo server: tokio multi-thread runtime with 1 worker thread, one task per connection.
+//! Reference echo server: tokio multi-thread runtime, one task per connection.
+//! `--workers N` sets the worker threads (default 1: the single-core comparison;
+//! the harness's `--multicore N` passes N).
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() {
     let addr = event_bench::server_addr();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_io().build().unwrap();
+    let workers: usize = match event_bench::arg_value("workers") {
+        None => 1,
+        Some(v) => match v.parse() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                eprintln!("bad --workers {v:?}: expected an integer >= 1");
+                std::process::exit(2)
+            }
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_io().build().unwrap();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         loop {

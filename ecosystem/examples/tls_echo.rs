@@ -2,7 +2,7 @@
 //! traits that `Socket` implements, with a self-signed certificate made at start.
 //!
 //! ```text
-//! cargo run --release --example tls_echo -- [--addr 127.0.0.1:8443] [--cert-out PATH]
+//! cargo run --release -p event-ecosystem --example tls_echo -- [--addr 127.0.0.1:8443] [--cert-out PATH]
 //! ```
 //! The certificate is for `localhost` and `127.0.0.1`; `--cert-out` writes it in PEM so a client
 //! can trust it, e.g. `openssl s_client -connect 127.0.0.1:8443 -CAfile PATH`, then type.

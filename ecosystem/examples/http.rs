@@ -2,7 +2,7 @@
 //! runtime, no `Send` bounds).
 //!
 //! ```text
-//! cargo run --release --example http -- [--addr 127.0.0.1:8080]
+//! cargo run --release -p event-ecosystem --example http -- [--addr 127.0.0.1:8080]
 //! ```
 //! Then `curl http://127.0.0.1:8080/` (200 "Hello, world!"),
 //! `curl --data-binary @FILE http://127.0.0.1:8080/echo` (the body back, at most 1 MiB) or any

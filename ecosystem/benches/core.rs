@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the runtime core, side by side with tokio's current-thread runtime:
 //! spawn + complete, and arming + cancelling a timer.
 //!
-//! `cargo bench --bench core` prints, per benchmark, the time per operation of each runtime and
+//! `cargo bench -p event-ecosystem --bench core` prints, per benchmark, the time per operation of each runtime and
 //! the median of the per-round ratios (event / tokio) with a 95% interval. Rounds alternate the
 //! two runtimes, so machine noise hits both alike.
 

@@ -1,5 +1,6 @@
 //! Runs the hyper example (`examples/http.rs`) as a child process and speaks raw HTTP/1.1 to it
 //! over a std `TcpStream`.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,5 +1,6 @@
 //! tokio-util's `LinesCodec` framing a `Socket` (through the `tokio-io` feature's traits) on
 //! this crate's loop: no tokio runtime involved.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use futures_util::{SinkExt, StreamExt};

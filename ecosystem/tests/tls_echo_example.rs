@@ -1,5 +1,6 @@
 //! Runs the TLS echo example (`examples/tls_echo.rs`) as a child process and talks to it with a
 //! blocking rustls client that trusts the certificate the example wrote.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{Read, Write};
