@@ -71,6 +71,22 @@ impl Enter {
     }
 }
 
+/// Makes `core` current until dropped, then restores whatever was current before.
+struct SwapCurrent(Option<Rc<Core>>);
+
+impl SwapCurrent {
+    fn new(core: Rc<Core>) -> SwapCurrent {
+        SwapCurrent(CURRENT.with(|c| c.borrow_mut().replace(core)))
+    }
+}
+
+impl Drop for SwapCurrent {
+    fn drop(&mut self) {
+        let ours = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), self.0.take()));
+        drop(ours);
+    }
+}
+
 impl Drop for Enter {
     fn drop(&mut self) {
         let core = CURRENT.with(|c| c.borrow_mut().take());
@@ -213,8 +229,8 @@ impl Drop for EventLoop {
         self.core.shared.close();
         // Tasks hold the loop (through their sockets and timers) and the loop holds tasks (in its
         // queue and as stored wakers): drop the loop's side so the tasks are freed, on this
-        // thread, with the loop current so their destructors can deregister.
-        let _enter = Enter::new(self.core.clone());
+        // thread, with this loop current (another may be running: it is set aside meanwhile).
+        let _current = SwapCurrent::new(self.core.clone());
         loop {
             let queued: Vec<Runnable> = self.core.queue.borrow_mut().drain(..).collect();
             let injected = self.core.shared.take_injected();

@@ -152,3 +152,16 @@ fn loop_handle_spawns_send_futures_from_another_thread() {
     let main_name = std::thread::current().name().map(String::from);
     assert_eq!(out.unwrap().unwrap(), main_name);
 }
+
+#[test]
+fn dropping_another_loop_inside_a_running_one_is_fine() {
+    let out = common::run(async {
+        let inner = EventLoop::new().unwrap();
+        let h = inner.spawn(async { 1 });
+        drop(inner);
+        // The outer loop is still current and working.
+        drop(h);
+        event::spawn(async { 2 }).await.unwrap()
+    });
+    assert_eq!(out, 2);
+}

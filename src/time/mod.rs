@@ -51,7 +51,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub(crate) fn after(duration: Duration) -> Deadline {
-        Deadline::at(Instant::now() + duration)
+        Deadline::at(instant_after(duration))
     }
 
     pub(crate) fn at(at: Instant) -> Deadline {
@@ -95,7 +95,15 @@ impl Deadline {
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(instant_after(duration))
+}
+
+/// `now + duration`, saturating at about thirty years ahead (so `Duration::MAX` means "never"
+/// instead of overflowing `Instant`).
+pub(crate) fn instant_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// Waits until `deadline`. It never completes before it.

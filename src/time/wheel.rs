@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;
 const SLOTS: u64 = 1 << SLOT_BITS;
-/// Deadlines are clamped to this many ticks ahead; the owner re-arms if woken early.
+/// The span of the top level; deadlines are clamped to the end of the current rotation of it,
+/// and the owner re-arms if woken early.
 const MAX_SPAN: u64 = (1 << (SLOT_BITS * LEVELS as u32)) - 1;
 const NIL: u32 = u32::MAX;
 
@@ -78,7 +79,9 @@ impl Wheel {
     /// Arms a timer for `deadline` that wakes `waker`. A deadline already passed fires at the
     /// next `process`.
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
-        let tick = self.tick_for(deadline);
+        // Past the wheel's span (about two years), the timer fires at the end of the current
+        // top-level rotation and its owner, which checks the real clock, arms it again.
+        let tick = self.tick_for(deadline).min(self.elapsed | MAX_SPAN);
         let key = self.entries.insert(Entry {
             tick,
             waker: Some(waker),
@@ -161,7 +164,9 @@ impl Wheel {
     }
 
     fn bucket_of(&self, tick: u64) -> (usize, usize) {
-        let tick = tick.clamp(self.elapsed, self.elapsed + MAX_SPAN);
+        // Never before `elapsed` (a deadline already passed goes to the current slot) and never
+        // past the current top-level rotation (see `insert`).
+        let tick = tick.clamp(self.elapsed, self.elapsed | MAX_SPAN);
         let masked = (self.elapsed ^ tick) | (SLOTS - 1);
         let significant = 63 - masked.leading_zeros();
         let level = ((significant / SLOT_BITS) as usize).min(LEVELS - 1);
@@ -308,6 +313,36 @@ mod tests {
         assert!(wheel.next_deadline().is_none());
         wheel.process(origin + Duration::from_secs(3600));
         assert_eq!(c.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn deadlines_beyond_the_span_fire_at_the_clamp_and_never_loop() {
+        let origin = Instant::now();
+        let mut wheel = Wheel::new(origin);
+        wheel.process(origin + Duration::from_millis(5));
+        let (_c, w) = waker();
+        let far = origin + Duration::from_secs(1000 * 86_400);
+        let key = wheel.insert(far, w);
+        // Processing terminates (the old clamp re-linked the entry into its own slot forever).
+        wheel.process(origin + Duration::from_millis(10));
+        assert!(!wheel.is_fired(key));
+        let next = wheel.next_deadline().unwrap();
+        assert!(
+            next > origin + Duration::from_secs(700 * 86_400),
+            "{:?}",
+            next.duration_since(origin)
+        );
+        assert!(next <= far);
+        // Following the wheel's own schedule, it cascades down the levels and fires at the clamp
+        // (the owner then re-arms), within a few steps.
+        let mut steps = 0;
+        while !wheel.is_fired(key) {
+            let next = wheel.next_deadline().unwrap();
+            assert!(next <= far);
+            wheel.process(next);
+            steps += 1;
+            assert!(steps <= 8, "the wheel keeps stepping without firing");
+        }
     }
 
     #[test]
