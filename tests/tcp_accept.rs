@@ -120,3 +120,26 @@ fn tempfile_in_tmp() -> std::fs::File {
     std::fs::remove_file(&path).unwrap();
     f
 }
+
+#[test]
+fn accept_waiting_at_the_connection_limit_wakes_on_close_and_times_out() {
+    common::run(async {
+        let server = event::ListenOptions::new()
+            .max_connections(1)
+            .listen_on(event::SocketAddress::localhost(0))
+            .unwrap();
+        let addr = server.local_address();
+        let (_client, held) = common::join(Socket::connect(addr), server.accept()).await;
+        let _held = held.unwrap();
+        // At the limit: a timed accept gives up in time even with a client in the backlog.
+        let _waiting_client = Socket::connect(addr).await.unwrap();
+        let err = server.accept().timeout(Duration::from_millis(30)).await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        // And close() ends an accept that waits for a place.
+        let closer = server.clone();
+        let pending = event::spawn(async move { server.accept().await.map(|_| ()) });
+        event::sleep(Duration::from_millis(10)).await;
+        closer.close();
+        assert!(matches!(pending.await.unwrap(), Err(SocketError::Closed)));
+    });
+}

@@ -123,3 +123,31 @@ fn writing_to_a_reset_peer_is_an_error_not_sigpipe() {
         }
     });
 }
+
+#[test]
+fn write_timeout_bounds_a_stall_not_a_slow_steady_reader() {
+    common::run(async {
+        let (a, b) = pair().await;
+        let data = common::pattern(24 << 20, 21);
+        let n = data.len();
+        // The reader takes about 256 KiB, then pauses 20 ms, over and over: the whole write
+        // takes longer than the timeout, but never stalls for that long.
+        let reader = event::spawn(async move {
+            let mut got = 0;
+            while got < n {
+                let mut burst = 0;
+                while burst < 256 * 1024 && got < n {
+                    let chunk = b.read(64 * 1024).await.unwrap().len();
+                    burst += chunk;
+                    got += chunk;
+                }
+                event::sleep(Duration::from_millis(20)).await;
+            }
+            got
+        });
+        let start = std::time::Instant::now();
+        a.write(&data).timeout(Duration::from_millis(300)).await.unwrap();
+        assert!(start.elapsed() > Duration::from_millis(300), "the write outlasted its timeout");
+        assert_eq!(reader.await.unwrap(), n);
+    });
+}

@@ -171,7 +171,7 @@ impl ListenOptions {
                         max,
                         open: Cell::new(0),
                         at_limit: self.at_limit,
-                        waiter: RefCell::new(None),
+                        waiters: RefCell::new(Vec::new()),
                     })
                 }),
                 idle_timeout: self.idle_timeout,
@@ -235,8 +235,17 @@ struct Limit {
     max: usize,
     open: Cell<usize>,
     at_limit: AtLimit,
-    /// The accept waiting for a place.
-    waiter: RefCell<Option<Waker>>,
+    /// The accepts waiting for a place (woken when one frees, or when the listener closes).
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Limit {
+    fn wake_all(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
 }
 
 /// A place under a listener's connection limit, released when the socket is dropped.
@@ -245,9 +254,7 @@ pub(crate) struct Permit(Rc<Limit>);
 impl Drop for Permit {
     fn drop(&mut self) {
         self.0.open.set(self.0.open.get() - 1);
-        if let Some(w) = self.0.waiter.borrow_mut().take() {
-            w.wake();
-        }
+        self.0.wake_all();
     }
 }
 
@@ -319,6 +326,9 @@ impl ServerSocket {
         if let Some(reg) = self.inner.reg.get() {
             reg.wake(Direction::Read);
         }
+        if let Some(limit) = &self.inner.limit {
+            limit.wake_all();
+        }
     }
 
     /// Whether [`close`](ServerSocket::close) has been called.
@@ -368,8 +378,16 @@ impl Listener {
                 && limit.at_limit == AtLimit::Wait
                 && limit.open.get() >= limit.max
             {
-                // Leave the connection in the backlog until a permit is released.
-                *limit.waiter.borrow_mut() = Some(cx.waker().clone());
+                // Leave the connection in the backlog until a permit is released (or the
+                // listener closes, or this accept's own timeout runs out).
+                let mut waiters = limit.waiters.borrow_mut();
+                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiters.push(cx.waker().clone());
+                }
+                drop(waiters);
+                if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
+                    return Poll::Ready(Err(SocketError::Timeout { after }));
+                }
                 return Poll::Pending;
             }
             let accepted = op

@@ -69,6 +69,12 @@ impl OpState {
         deadline.poll_elapsed(core, cx).then_some(after)
     }
 
+    /// The operation made progress: its timeout starts again from the next wait (so a write
+    /// timeout bounds a stall, not the time a large write takes).
+    pub(crate) fn progress(&mut self) {
+        self.deadline = None;
+    }
+
     /// Withdraws the waker if this operation registered one (called on drop).
     pub(crate) fn cancel(&mut self, reg: &Registration, direction: Direction) {
         if self.waiting {

@@ -282,8 +282,9 @@ impl Socket {
     /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
     /// make room (so a peer that does not read slows the writer instead of growing a buffer).
     ///
-    /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout)) the
-    /// error says how many bytes went out. Never raises `SIGPIPE`.
+    /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout): the
+    /// peer took no byte for that long) the error says how many bytes went out. Never raises
+    /// `SIGPIPE`.
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
         Write {
             socket: self,
@@ -594,7 +595,8 @@ pub struct Write<'a> {
 
 impl Write<'_> {
     /// Gives up with [`SocketError::WriteTimeout`] (saying how many bytes went out) if the peer
-    /// does not make room for the rest within `timeout`.
+    /// takes no byte for `timeout`. The clock restarts whenever bytes go out, so a large write
+    /// to a slow but steady reader is not cut: only a stall is.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.op.timeout = Some(timeout);
         self
@@ -627,7 +629,10 @@ impl Future for Write<'_> {
                         source: io::ErrorKind::WriteZero.into(),
                     }));
                 }
-                Poll::Ready(OpPoll::Done(Ok(n))) => this.written += n,
+                Poll::Ready(OpPoll::Done(Ok(n))) => {
+                    this.written += n;
+                    this.op.progress();
+                }
                 Poll::Ready(OpPoll::Done(Err(source))) => {
                     return Poll::Ready(Err(SocketError::Write {
                         peer: socket.peer,
