@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use async_task::Runnable;
+use slab::Slab;
 
 use crate::executor::{JoinHandle, LoopHandle, Shared};
 use crate::reactor::Reactor;
@@ -32,6 +33,9 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<Wheel>,
     pub(crate) queue: RefCell<VecDeque<Runnable>>,
     pub(crate) shared: Arc<Shared>,
+    /// A waker of every live task spawned on this thread, so dropping the loop can cancel them
+    /// all, even those that wait on something outside the loop.
+    pub(crate) tasks: Rc<RefCell<Slab<Waker>>>,
     /// The buffer `Socket::read` reads into before copying out exactly what arrived.
     pub(crate) scratch: RefCell<Box<[u8]>>,
 }
@@ -132,6 +136,7 @@ impl EventLoop {
             queue: RefCell::new(VecDeque::with_capacity(256)),
             shared,
             scratch: RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice()),
+            tasks: Rc::new(RefCell::new(Slab::new())),
         });
         Ok(EventLoop { core })
     }
@@ -236,10 +241,21 @@ impl Drop for EventLoop {
             let injected = self.core.shared.take_injected();
             let wakers = self.core.reactor.take_wakers();
             let timers = self.core.timers.borrow_mut().take_wakers();
-            if queued.is_empty() && injected.is_empty() && wakers.is_empty() && timers.is_empty() {
+            // Tasks waiting on something outside the loop (another task's handle, a channel):
+            // wake them so that their runnables land in the queue and are dropped next round.
+            let live: Vec<Waker> = self.core.tasks.borrow_mut().drain().collect();
+            for w in &live {
+                w.wake_by_ref();
+            }
+            if queued.is_empty()
+                && injected.is_empty()
+                && wakers.is_empty()
+                && timers.is_empty()
+                && live.is_empty()
+            {
                 break;
             }
-            drop((queued, injected, wakers, timers));
+            drop((queued, injected, wakers, timers, live));
         }
     }
 }
@@ -251,10 +267,18 @@ impl Core {
         F::Output: 'static,
     {
         let shared = self.shared.clone();
+        let key = self.tasks.borrow().vacant_key();
+        let guard = TaskGuard {
+            tasks: self.tasks.clone(),
+            key,
+        };
+        let future = Tracked {
+            inner: crate::executor::CatchUnwind::new(future),
+            _guard: guard,
+        };
         let (runnable, task) =
-            async_task::spawn_local(crate::executor::CatchUnwind::new(future), move |runnable| {
-                shared.schedule(runnable)
-            });
+            async_task::spawn_local(future, move |runnable| shared.schedule(runnable));
+        self.tasks.borrow_mut().insert(runnable.waker());
         runnable.schedule();
         JoinHandle::new(task)
     }
@@ -297,6 +321,41 @@ impl Core {
             // Wakers only push to the queue, so firing under the borrow is fine.
             self.timers.borrow_mut().process(Instant::now());
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A task's future, with the guard that takes it out of the loop's registry when the future
+    /// is dropped (completed or cancelled).
+    struct Tracked<F> {
+        #[pin]
+        inner: F,
+        _guard: TaskGuard,
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+struct TaskGuard {
+    tasks: Rc<RefCell<Slab<Waker>>>,
+    key: usize,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        // Drop the waker after the borrow ends. (During the loop's teardown the registry has
+        // been drained already and holds nothing for this key.)
+        let waker = match self.tasks.try_borrow_mut() {
+            Ok(mut tasks) => tasks.try_remove(self.key),
+            Err(_) => None,
+        };
+        drop(waker);
     }
 }
 

@@ -183,7 +183,7 @@ impl Shutdown {
             if self.is_triggered() {
                 Poll::Ready(())
             } else {
-                self.inner.waiters.borrow_mut().push(cx.waker().clone());
+                self.inner.wait(cx.waker());
                 Poll::Pending
             }
         })
@@ -198,7 +198,7 @@ impl Shutdown {
             if self.inner.tasks.borrow().is_empty() {
                 Poll::Ready(())
             } else {
-                self.inner.waiters.borrow_mut().push(cx.waker().clone());
+                self.inner.wait(cx.waker());
                 Poll::Pending
             }
         });
@@ -226,7 +226,19 @@ impl Shutdown {
     }
 }
 
+/// Adds `waker` unless an equivalent one is there already: a future polled again and again
+/// (raced against other work) must not grow the list.
+fn push_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
+    if !wakers.iter().any(|w| w.will_wake(waker)) {
+        wakers.push(waker.clone());
+    }
+}
+
 impl Inner {
+    fn wait(&self, waker: &Waker) {
+        push_waker(&mut self.waiters.borrow_mut(), waker);
+    }
+
     fn task_done(&self, key: usize) {
         let handle = self.tasks.borrow_mut().try_remove(key);
         if handle.is_some() && self.triggered.get() {
@@ -307,7 +319,7 @@ impl ShutdownTrigger {
             if self.is_fired() {
                 return Poll::Ready(());
             }
-            self.lock().push(cx.waker().clone());
+            push_waker(&mut self.lock(), cx.waker());
             // Fired between the check and the push: do not wait for a wake that was missed.
             if self.is_fired() {
                 Poll::Ready(())

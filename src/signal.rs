@@ -31,14 +31,19 @@ type Watch = (usize, Arc<AtomicBool>);
 fn watch(signals: &[i32]) -> io::Result<()> {
     let mut guard = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(HashMap::new);
-    for &sig in signals {
+    for (done, &sig) in signals.iter().enumerate() {
         if let Some((count, default_on)) = map.get_mut(&sig) {
             *count += 1;
             default_on.store(false, Ordering::SeqCst);
             continue;
         }
         let default_on = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register_conditional_default(sig, default_on.clone())?;
+        if let Err(e) = signal_hook::flag::register_conditional_default(sig, default_on.clone()) {
+            // Undo the signals already counted, so their default action is not left off.
+            drop(guard);
+            unwatch(&signals[..done]);
+            return Err(e);
+        }
         map.insert(sig, (1, default_on));
     }
     Ok(())

@@ -53,3 +53,35 @@ fn cancel_of_a_finished_task_returns_its_output() {
         assert_eq!(handle.cancel().await, Some(3));
     });
 }
+
+#[test]
+fn dropping_the_loop_frees_tasks_waiting_on_other_tasks_and_closes_their_sockets() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let guard = DropGuard(dropped.clone());
+    let lp = event::EventLoop::new().unwrap();
+    lp.block_on(async {
+        // B waits to read; A waits for B's handle: A's waker lives only inside B's task.
+        let b = event::spawn(async move {
+            let _guard = guard;
+            let s = event::Socket::connect(addr).await.unwrap();
+            let _ = s.read(10).await;
+        });
+        let _a = event::spawn(async move {
+            let _ = b.await;
+        });
+        event::sleep(Duration::from_millis(20)).await;
+    });
+    let (mut peer, _) = listener.accept().unwrap();
+    drop(lp);
+    assert!(dropped.get(), "the waiting task was dropped with its loop");
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        peer.read(&mut buf).unwrap(),
+        0,
+        "its socket was closed: the peer reads EOF"
+    );
+}

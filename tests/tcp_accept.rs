@@ -133,7 +133,11 @@ fn accept_waiting_at_the_connection_limit_wakes_on_close_and_times_out() {
         let _held = held.unwrap();
         // At the limit: a timed accept gives up in time even with a client in the backlog.
         let _waiting_client = Socket::connect(addr).await.unwrap();
-        let err = server.accept().timeout(Duration::from_millis(30)).await.unwrap_err();
+        let err = server
+            .accept()
+            .timeout(Duration::from_millis(30))
+            .await
+            .unwrap_err();
         assert!(err.is_timeout(), "{err:?}");
         // And close() ends an accept that waits for a place.
         let closer = server.clone();

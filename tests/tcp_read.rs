@@ -127,3 +127,37 @@ fn std_fd(s: &Socket) -> std::os::fd::BorrowedFd<'_> {
     use std::os::fd::AsFd;
     s.as_fd()
 }
+
+#[test]
+fn data_after_urgent_data_is_still_read() {
+    // A read stops short at TCP's urgent mark with data queued behind it: the short-read
+    // shortcut must not make the next read wait for an edge that never comes.
+    common::run(async {
+        let server = common::listen_local();
+        let addr = server.local_address().to_std();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            let sock = socket2::SockRef::from(&s);
+            sock.send(b"hello").unwrap();
+            sock.send_out_of_band(b"X").unwrap();
+            sock.send(b"world").unwrap();
+            // Keep the connection open (no FIN, so no later edge) until the reader is done.
+            let _ = done_rx.recv_timeout(Duration::from_secs(10));
+        });
+        let s = server.accept().await.unwrap();
+        event::sleep(Duration::from_millis(50)).await;
+        let mut got = Vec::new();
+        while !got.ends_with(b"world") {
+            let bytes = s
+                .read(100)
+                .timeout(Duration::from_secs(2))
+                .await
+                .expect("data after the urgent mark is readable");
+            got.extend(bytes);
+        }
+        assert!(got.starts_with(b"hello"));
+        done_tx.send(()).unwrap();
+        peer.join().unwrap();
+    });
+}

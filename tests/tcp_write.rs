@@ -146,8 +146,14 @@ fn write_timeout_bounds_a_stall_not_a_slow_steady_reader() {
             got
         });
         let start = std::time::Instant::now();
-        a.write(&data).timeout(Duration::from_millis(300)).await.unwrap();
-        assert!(start.elapsed() > Duration::from_millis(300), "the write outlasted its timeout");
+        a.write(&data)
+            .timeout(Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert!(
+            start.elapsed() > Duration::from_millis(300),
+            "the write outlasted its timeout"
+        );
         assert_eq!(reader.await.unwrap(), n);
     });
 }

@@ -49,7 +49,10 @@ fn elapsed_error_is_distinct_and_printable() {
 fn very_long_and_infinite_timeouts_neither_hang_nor_panic() {
     common::run(async {
         // Past the timing wheel's two-year span, and Duration::MAX ("never").
-        let long = event::timeout(Duration::from_secs(1000 * 86_400), event::sleep(Duration::from_millis(20)));
+        let long = event::timeout(
+            Duration::from_secs(1000 * 86_400),
+            event::sleep(Duration::from_millis(20)),
+        );
         assert_eq!(long.await, Ok(()));
         assert_eq!(event::timeout(Duration::MAX, async { 1 }).await, Ok(1));
         let forever = event::timeout(Duration::MAX, event::sleep(Duration::from_millis(5)));

@@ -28,6 +28,9 @@ const WRITABLE: u8 = 0b0010;
 const READ_CLOSED: u8 = 0b0100;
 const WRITE_CLOSED: u8 = 0b1000;
 const ERROR: u8 = 0b1_0000;
+/// TCP urgent data arrived at some point. A read stops short at the urgent mark with data still
+/// queued, so from then on a short read no longer proves the socket drained (sticky).
+const URGENT: u8 = 0b10_0000;
 /// Bits an operation may clear after `WouldBlock`; closed and error states are final.
 const CLEARABLE: u8 = READABLE | WRITABLE;
 
@@ -166,6 +169,9 @@ impl Reactor {
             if event.is_write_closed() {
                 bits |= WRITE_CLOSED;
             }
+            if event.is_priority() {
+                bits |= URGENT | READABLE;
+            }
             if event.is_error() {
                 bits |= ERROR;
             }
@@ -211,6 +217,14 @@ impl Reactor {
     }
 }
 
+/// Read and write readiness, plus urgent-data notification where the platform has it.
+fn interest() -> Interest {
+    let interest = Interest::READABLE | Interest::WRITABLE;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let interest = interest | Interest::PRIORITY;
+    interest
+}
+
 fn split_token(token: Token) -> (usize, u32) {
     (token.0 & 0xffff_ffff, (token.0 >> 32) as u32)
 }
@@ -231,11 +245,7 @@ impl Registration {
     pub(crate) fn new(core: Rc<Core>, source: &mut impl Source) -> io::Result<Registration> {
         let (index, slot) = core.reactor.insert();
         let token = make_token(index, slot.generation);
-        if let Err(e) =
-            core.reactor
-                .registry
-                .register(source, token, Interest::READABLE | Interest::WRITABLE)
-        {
+        if let Err(e) = core.reactor.registry.register(source, token, interest()) {
             core.reactor.slots.borrow_mut().remove(index);
             return Err(e);
         }
@@ -264,7 +274,7 @@ impl Registration {
             }
             match attempt() {
                 Ok((r, drained)) => {
-                    if drained {
+                    if drained && self.slot.readiness.get() & URGENT == 0 {
                         self.clear(direction);
                     }
                     return TaskPoll::Ready(Ok(r));
