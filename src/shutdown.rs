@@ -95,23 +95,28 @@ impl Shutdown {
         Shutdown::default()
     }
 
-    /// Spawns a tracked task on the current loop (see [`spawn`](crate::spawn)).
+    /// Spawns a tracked task on the current loop (see [`spawn`](crate::spawn)). Where no loop
+    /// runs on this thread nothing is spawned and the future is dropped.
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + 'static,
     {
-        let inner = self.inner.clone();
-        let mut tasks = self.inner.tasks.borrow_mut();
-        let entry = tasks.vacant_entry();
-        let key = entry.key();
-        let handle = crate::spawn(async move {
-            future.await;
-            inner.task_done(key);
-        });
-        if handle.is_finished() {
-            // No loop on this thread: nothing was spawned.
+        if crate::event_loop::current().is_none() {
+            // No loop on this thread: nothing can be spawned (the future is dropped).
             return;
         }
+        let mut tasks = self.inner.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let done = Done {
+            inner: self.inner.clone(),
+            key: entry.key(),
+        };
+        // A struct, not an `async` block around `future`: the block would hold the future twice
+        // (captured and awaited), doubling every connection task's memory.
+        let handle = crate::spawn(Tracked {
+            future,
+            _done: done,
+        });
         entry.insert(handle);
     }
 
@@ -226,6 +231,37 @@ impl Shutdown {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A tracked task's future; its guard reports the task done when the future is dropped.
+    struct Tracked<F> {
+        #[pin]
+        future: F,
+        _done: Done,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Tracked<F> {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        self.project().future.poll(cx)
+    }
+}
+
+/// Takes the task out of the tracker when its future is dropped: after it completed (counted
+/// as finished if the shutdown had begun) or when it was cancelled (then `drain` has already
+/// taken it out, and nothing is counted).
+struct Done {
+    inner: Rc<Inner>,
+    key: usize,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.inner.task_done(self.key);
+    }
+}
+
 /// Adds `waker` unless an equivalent one is there already: a future polled again and again
 /// (raced against other work) must not grow the list.
 fn push_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
@@ -240,7 +276,11 @@ impl Inner {
     }
 
     fn task_done(&self, key: usize) {
-        let handle = self.tasks.borrow_mut().try_remove(key);
+        let Ok(mut tasks) = self.tasks.try_borrow_mut() else {
+            return;
+        };
+        let handle = tasks.try_remove(key);
+        drop(tasks);
         if handle.is_some() && self.triggered.get() {
             self.finished_after_trigger
                 .set(self.finished_after_trigger.get() + 1);
