@@ -4,18 +4,10 @@ use std::time::{Duration, Instant};
 
 use event::{Socket, SocketError};
 
-/// A connected pair on loopback: (client, server side).
-async fn pair() -> (Socket, Socket) {
-    let server = common::listen_local();
-    let (client, accepted) =
-        common::join(Socket::connect(server.local_address()), server.accept()).await;
-    (client.unwrap(), accepted.unwrap())
-}
-
 #[test]
 fn read_honours_max_bytes() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         a.write(&[7u8; 100]).await.unwrap();
         let first = b.read(10).await.unwrap();
         assert_eq!(first.len(), 10);
@@ -27,7 +19,7 @@ fn read_honours_max_bytes() {
 #[test]
 fn read_into_fills_the_callers_buffer() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         a.write(b"abcdef").await.unwrap();
         let mut buf = [0u8; 4];
         let n = b.read_into(&mut buf).await.unwrap();
@@ -40,7 +32,7 @@ fn read_into_fills_the_callers_buffer() {
 #[test]
 fn read_times_out_and_socket_stays_usable() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         let start = Instant::now();
         let err = b
             .read(10)
@@ -59,7 +51,7 @@ fn read_times_out_and_socket_stays_usable() {
 fn socket_read_timeout_setting_applies_to_every_read() {
     let lp = event::EventLoop::new().unwrap();
     lp.block_on(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         b.set_read_timeout(Some(Duration::from_millis(10)));
         assert_eq!(b.read_timeout(), Some(Duration::from_millis(10)));
         for _ in 0..3 {
@@ -77,7 +69,7 @@ fn socket_read_timeout_setting_applies_to_every_read() {
 #[test]
 fn end_of_stream_is_connection_closed() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         a.write(b"last words").await.unwrap();
         a.close();
         assert_eq!(common::read_exact(&b, 10).await.unwrap(), b"last words");
@@ -96,8 +88,8 @@ fn end_of_stream_is_connection_closed() {
 #[test]
 fn peer_reset_is_a_read_error_for_that_connection_only() {
     common::run(async {
-        let (a, b) = pair().await;
-        let (c, d) = pair().await;
+        let (a, b) = common::pair().await;
+        let (c, d) = common::pair().await;
         // SO_LINGER 0 makes close send RST.
         socket2::SockRef::from(&std_fd(&a))
             .set_linger(Some(Duration::ZERO))

@@ -3,19 +3,12 @@ mod common;
 use std::rc::Rc;
 use std::time::Duration;
 
-use event::{Socket, SocketError};
-
-async fn pair() -> (Socket, Socket) {
-    let server = common::listen_local();
-    let (client, accepted) =
-        common::join(Socket::connect(server.local_address()), server.accept()).await;
-    (client.unwrap(), accepted.unwrap())
-}
+use event::SocketError;
 
 #[test]
 fn eight_mib_in_one_write_arrives_intact_while_the_peer_reads_slowly() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         let data = common::pattern(8 << 20, 42);
         let expected = data.clone();
         let reader = event::spawn(async move {
@@ -41,7 +34,7 @@ fn eight_mib_in_one_write_arrives_intact_while_the_peer_reads_slowly() {
 #[test]
 fn write_timeout_reports_bytes_written_and_socket_stays_usable() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         // The peer does not read: the kernel buffers fill, then the write must wait.
         let data = common::pattern(64 << 20, 7);
         let err = a
@@ -70,7 +63,7 @@ fn write_timeout_reports_bytes_written_and_socket_stays_usable() {
 #[test]
 fn read_and_write_concurrently_from_two_tasks() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         let a = Rc::new(a);
         let echo = event::spawn(async move {
             // b echoes everything back.
@@ -100,7 +93,7 @@ fn writing_to_a_reset_peer_is_an_error_not_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         drop(b);
         let chunk = vec![1u8; 64 * 1024];
         let mut result = Ok(());
@@ -127,7 +120,7 @@ fn writing_to_a_reset_peer_is_an_error_not_sigpipe() {
 #[test]
 fn write_timeout_bounds_a_stall_not_a_slow_steady_reader() {
     common::run(async {
-        let (a, b) = pair().await;
+        let (a, b) = common::pair().await;
         let data = common::pattern(24 << 20, 21);
         let n = data.len();
         // The reader takes about 256 KiB, then pauses 20 ms, over and over: the whole write

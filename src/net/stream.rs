@@ -481,14 +481,6 @@ pub struct Read<'a> {
     op: OpState,
 }
 
-impl Read<'_> {
-    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
-        self
-    }
-}
-
 impl Future for Read<'_> {
     type Output = Result<Vec<u8>, SocketError>;
 
@@ -504,26 +496,12 @@ impl Future for Read<'_> {
     }
 }
 
-impl Drop for Read<'_> {
-    fn drop(&mut self) {
-        self.op.cancel(&self.socket.reg, Direction::Read);
-    }
-}
-
 /// The future of [`Socket::read_into`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct ReadInto<'a> {
     socket: &'a Socket,
     buf: &'a mut [u8],
     op: OpState,
-}
-
-impl ReadInto<'_> {
-    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
-        self
-    }
 }
 
 impl Future for ReadInto<'_> {
@@ -538,12 +516,6 @@ impl Future for ReadInto<'_> {
     }
 }
 
-impl Drop for ReadInto<'_> {
-    fn drop(&mut self) {
-        self.op.cancel(&self.socket.reg, Direction::Read);
-    }
-}
-
 /// The future of [`Socket::read_buf`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct ReadBuf<'a> {
@@ -551,14 +523,6 @@ pub struct ReadBuf<'a> {
     buf: &'a mut Vec<u8>,
     max: usize,
     op: OpState,
-}
-
-impl ReadBuf<'_> {
-    /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
-        self
-    }
 }
 
 impl Future for ReadBuf<'_> {
@@ -575,12 +539,6 @@ impl Future for ReadBuf<'_> {
                 buf.extend_from_slice(bytes);
                 bytes.len()
             })
-    }
-}
-
-impl Drop for ReadBuf<'_> {
-    fn drop(&mut self) {
-        self.op.cancel(&self.socket.reg, Direction::Read);
     }
 }
 
@@ -645,6 +603,27 @@ impl Future for Write<'_> {
         Poll::Ready(Ok(()))
     }
 }
+
+/// A read future's `.timeout(d)`, and the drop that withdraws its waiter.
+macro_rules! read_future_common {
+    ($($ty:ident),*) => {$(
+        impl $ty<'_> {
+            /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
+            pub fn timeout(mut self, timeout: Duration) -> Self {
+                self.op.timeout = Some(timeout);
+                self
+            }
+        }
+
+        impl Drop for $ty<'_> {
+            fn drop(&mut self) {
+                self.op.cancel(&self.socket.reg, Direction::Read);
+            }
+        }
+    )*};
+}
+
+read_future_common!(Read, ReadInto, ReadBuf);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {

@@ -20,6 +20,13 @@ pub fn listen_local() -> ServerSocket {
     Socket::listen_on(SocketAddress::localhost(0)).expect("listen on 127.0.0.1:0")
 }
 
+/// A connected pair on loopback: (client side, server side).
+pub async fn pair() -> (Socket, Socket) {
+    let server = listen_local();
+    let (client, accepted) = join(Socket::connect(server.local_address()), server.accept()).await;
+    (client.unwrap(), accepted.unwrap())
+}
+
 /// Spawns an echo server on the current loop; returns its address.
 pub fn spawn_echo_server() -> SocketAddress {
     let server = listen_local();
