@@ -33,6 +33,8 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<Wheel>,
     pub(crate) queue: RefCell<VecDeque<Runnable>>,
     pub(crate) shared: Arc<Shared>,
+    /// The wakers of the timers that fired this turn (kept to reuse its allocation).
+    pub(crate) fired: RefCell<Vec<Waker>>,
     /// A waker of every live task spawned on this thread, so dropping the loop can cancel them
     /// all, even those that wait on something outside the loop.
     pub(crate) tasks: Rc<RefCell<Slab<Waker>>>,
@@ -137,6 +139,7 @@ impl EventLoop {
             shared,
             scratch: RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice()),
             tasks: Rc::new(RefCell::new(Slab::new())),
+            fired: RefCell::new(Vec::new()),
         });
         Ok(EventLoop { core })
     }
@@ -318,8 +321,13 @@ impl Core {
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
         if self.timers.borrow().len() > 0 {
-            // Wakers only push to the queue, so firing under the borrow is fine.
-            self.timers.borrow_mut().process(Instant::now());
+            // Wake after the borrow ends: a waker that is not ours may run code that drops timers.
+            let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+            self.timers.borrow_mut().process(Instant::now(), &mut fired);
+            for waker in fired.drain(..) {
+                waker.wake();
+            }
+            *self.fired.borrow_mut() = fired;
         }
     }
 }

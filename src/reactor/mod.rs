@@ -142,7 +142,6 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let mut woken = false;
-        let slots = self.slots.borrow();
         for event in events.iter() {
             let token = event.token();
             if token == WAKE_TOKEN {
@@ -150,12 +149,12 @@ impl Reactor {
                 continue;
             }
             let (index, generation) = split_token(token);
-            let Some(slot) = slots.get(index) else {
-                continue;
+            // Hold the slot, not the slab, while waking: a waker that is not ours may run code
+            // that registers or drops sockets.
+            let slot = match self.slots.borrow().get(index) {
+                Some(slot) if slot.generation == generation => slot.clone(),
+                _ => continue,
             };
-            if slot.generation != generation {
-                continue;
-            }
             let mut bits = 0;
             if event.is_readable() {
                 bits |= READABLE;

@@ -130,8 +130,9 @@ impl Wheel {
             .map(|(_, _, tick)| self.origin + Duration::from_millis(tick))
     }
 
-    /// Fires every timer whose tick has passed at `now`; returns how many fired.
-    pub(crate) fn process(&mut self, now: Instant) -> usize {
+    /// Fires every timer whose tick has passed at `now`: their wakers are moved into `fired`, for
+    /// the caller to wake once it no longer borrows the wheel. Returns how many fired.
+    pub(crate) fn process(&mut self, now: Instant, wake: &mut Vec<Waker>) -> usize {
         let now_tick = self.tick_at(now);
         let mut fired = 0;
         while let Some((level, slot, start)) = self.next_expiration() {
@@ -149,9 +150,7 @@ impl Wheel {
                 entry.next = NIL;
                 if entry.tick <= now_tick {
                     entry.fired = true;
-                    if let Some(waker) = entry.waker.take() {
-                        waker.wake();
-                    }
+                    wake.extend(entry.waker.take());
                     fired += 1;
                 } else {
                     // Cascade to a finer level, relative to the new `elapsed`.
@@ -250,6 +249,13 @@ mod tests {
         }
     }
 
+    /// Processes the wheel at `at` and wakes what fired, as the loop does.
+    fn run(wheel: &mut Wheel, at: Instant) {
+        let mut fired = Vec::new();
+        wheel.process(at, &mut fired);
+        fired.into_iter().for_each(Waker::wake);
+    }
+
     fn waker() -> (Arc<Count>, Waker) {
         let c = Arc::new(Count(AtomicUsize::new(0)));
         (c.clone(), Waker::from(c))
@@ -272,7 +278,7 @@ mod tests {
         // Step through time in uneven strides, checking no timer fires early and all fire.
         let mut now = 0u64;
         while now <= 20_000_100 {
-            wheel.process(origin + Duration::from_millis(now));
+            run(&mut wheel, origin + Duration::from_millis(now));
             for (t, key, c) in &keys {
                 let fired = wheel.is_fired(*key);
                 assert_eq!(fired, *t <= now, "timer {t} at {now}");
@@ -311,7 +317,7 @@ mod tests {
         }
         assert_eq!(wheel.len(), 0);
         assert!(wheel.next_deadline().is_none());
-        wheel.process(origin + Duration::from_secs(3600));
+        run(&mut wheel, origin + Duration::from_secs(3600));
         assert_eq!(c.0.load(Ordering::SeqCst), 0);
     }
 
@@ -319,12 +325,12 @@ mod tests {
     fn deadlines_beyond_the_span_fire_at_the_clamp_and_never_loop() {
         let origin = Instant::now();
         let mut wheel = Wheel::new(origin);
-        wheel.process(origin + Duration::from_millis(5));
+        run(&mut wheel, origin + Duration::from_millis(5));
         let (_c, w) = waker();
         let far = origin + Duration::from_secs(1000 * 86_400);
         let key = wheel.insert(far, w);
         // Processing terminates (the old clamp re-linked the entry into its own slot forever).
-        wheel.process(origin + Duration::from_millis(10));
+        run(&mut wheel, origin + Duration::from_millis(10));
         assert!(!wheel.is_fired(key));
         let next = wheel.next_deadline().unwrap();
         assert!(
@@ -339,7 +345,7 @@ mod tests {
         while !wheel.is_fired(key) {
             let next = wheel.next_deadline().unwrap();
             assert!(next <= far);
-            wheel.process(next);
+            run(&mut wheel, next);
             steps += 1;
             assert!(steps <= 8, "the wheel keeps stepping without firing");
         }
@@ -351,9 +357,9 @@ mod tests {
         let mut wheel = Wheel::new(origin);
         let (_c, w) = waker();
         let key = wheel.insert(origin + Duration::from_micros(1500), w);
-        wheel.process(origin + Duration::from_millis(1));
+        run(&mut wheel, origin + Duration::from_millis(1));
         assert!(!wheel.is_fired(key));
-        wheel.process(origin + Duration::from_millis(2));
+        run(&mut wheel, origin + Duration::from_millis(2));
         assert!(wheel.is_fired(key));
     }
 }
