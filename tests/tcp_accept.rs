@@ -147,3 +147,40 @@ fn accept_waiting_at_the_connection_limit_wakes_on_close_and_times_out() {
         assert!(matches!(pending.await.unwrap(), Err(SocketError::Closed)));
     });
 }
+
+#[test]
+fn at_limit_close_mode_closes_new_connections_at_once() {
+    common::run(async {
+        let server = event::ListenOptions::new()
+            .max_connections(1)
+            .at_limit(event::AtLimit::Close)
+            .listen_on(event::SocketAddress::localhost(0))
+            .unwrap();
+        let addr = server.local_address();
+        let (_first, held) = common::join(Socket::connect(addr), server.accept()).await;
+        let held = held.unwrap();
+        // A second client is accepted and closed by the listener while the first is open.
+        let second = Socket::connect(addr).await.unwrap();
+        let acceptor = event::spawn(async move {
+            let next = server.accept().await.map(|_| ());
+            (server, next)
+        });
+        let err = second
+            .read(10)
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SocketError::ConnectionClosed | SocketError::Read { .. }
+            ),
+            "{err:?}"
+        );
+        // Once the first leaves, the next client is served.
+        drop(held);
+        let _third = Socket::connect(addr).await.unwrap();
+        let (_server, next) = acceptor.await.unwrap();
+        next.unwrap();
+    });
+}

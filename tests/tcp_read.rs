@@ -153,3 +153,24 @@ fn data_after_urgent_data_is_still_read() {
         peer.join().unwrap();
     });
 }
+
+#[test]
+fn read_buf_appends_and_reuses_the_vector() {
+    common::run(async {
+        let (a, b) = common::pair().await;
+        let mut buf = b"kept:".to_vec();
+        a.write(b"abc").await.unwrap();
+        let n = b.read_buf(&mut buf, 100).await.unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(buf, b"kept:abc");
+        // max_bytes is honoured, and the vector's allocation is reused after clear().
+        a.write(&[9u8; 50]).await.unwrap();
+        buf.clear();
+        buf.reserve(64);
+        let capacity = buf.capacity();
+        let n = b.read_buf(&mut buf, 20).await.unwrap();
+        assert_eq!((n, buf.len()), (20, 20));
+        assert_eq!(buf.capacity(), capacity);
+        assert!(matches!(b.read_buf(&mut buf, 0).await, Ok(0)));
+    });
+}
