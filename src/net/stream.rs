@@ -1,6 +1,6 @@
 //! `Socket`: a connected TCP stream.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io::{self, Read as _};
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
+use super::io_traits::TraitOps;
 use super::listener::Permit;
 use super::op::{OpPoll, OpState};
 use super::{ServerSocket, SocketAddress, SocketError, resolve};
@@ -70,6 +71,8 @@ pub struct Socket {
     write_timeout: Cell<Option<Duration>>,
     /// Holds a place under the listener's connection limit until the socket is dropped.
     _permit: Option<Permit>,
+    /// Timeout state for the `AsyncRead`/`AsyncWrite` impls, made on first use with a timeout.
+    trait_ops: RefCell<Option<Box<TraitOps>>>,
 }
 
 impl fmt::Debug for Socket {
@@ -217,6 +220,7 @@ impl Socket {
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
             _permit: None,
+            trait_ops: RefCell::new(None),
         })
     }
 
@@ -366,6 +370,16 @@ impl Socket {
         // A short read drained the socket: the next read could only return EAGAIN. (End of
         // stream stays visible: the reactor keeps the read-closed bit.)
         Ok((n, n < buf.len()))
+    }
+
+    pub(crate) fn trait_ops(&self) -> &RefCell<Option<Box<TraitOps>>> {
+        &self.trait_ops
+    }
+
+    pub(crate) fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<(usize, bool)> {
+        let n = SockRef::from(&self.io).send_vectored_with_flags(bufs, SEND_FLAGS)?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        Ok((n, n < total))
     }
 
     #[inline]

@@ -1,0 +1,47 @@
+//! The futures-io traits on `Socket`: end of stream is `Ok(0)`, default timeouts apply,
+//! vectored writes send every slice.
+mod common;
+
+use std::future::poll_fn;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+async fn trait_read(mut socket: &event::Socket, buf: &mut [u8]) -> std::io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut socket).poll_read(cx, buf)).await
+}
+
+#[test]
+fn trait_read_honours_the_default_timeout_and_stays_usable() {
+    common::run(async {
+        let (a, b) = common::pair().await;
+        b.set_read_timeout(Some(Duration::from_millis(40)));
+        let mut buf = [0u8; 16];
+        let start = Instant::now();
+        let err = trait_read(&b, &mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(40));
+        a.write(b"later").await.unwrap();
+        let n = trait_read(&b, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"later");
+        // End of stream is Ok(0) in the trait.
+        drop(a);
+        assert_eq!(trait_read(&b, &mut buf).await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn vectored_write_sends_every_slice_in_order() {
+    common::run(async {
+        let (mut a, b) = common::pair().await;
+        let parts: [&[u8]; 3] = [b"head ", b"body ", b"tail"];
+        let slices = parts.map(IoSlice::new);
+        let n = poll_fn(|cx| Pin::new(&mut a).poll_write_vectored(cx, &slices))
+            .await
+            .unwrap();
+        assert_eq!(n, 14);
+        assert_eq!(common::read_exact(&b, 14).await.unwrap(), b"head body tail");
+    });
+}
