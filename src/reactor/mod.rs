@@ -31,8 +31,6 @@ const ERROR: u8 = 0b1_0000;
 /// TCP urgent data arrived at some point. A read stops short at the urgent mark with data still
 /// queued, so from then on a short read no longer proves the socket drained (sticky).
 const URGENT: u8 = 0b10_0000;
-/// Bits an operation may clear after `WouldBlock`; closed and error states are final.
-const CLEARABLE: u8 = READABLE | WRITABLE;
 
 /// Which side of a source an operation waits on.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,6 +48,7 @@ impl Direction {
         }
     }
 
+    /// The one bit an operation clears after `WouldBlock` (closed, error and urgent are final).
     fn clear_mask(self) -> u8 {
         match self {
             Direction::Read => READABLE,
@@ -301,7 +300,7 @@ impl Registration {
 
     fn clear(&self, direction: Direction) {
         let readiness = &self.slot.readiness;
-        readiness.set(readiness.get() & !(direction.clear_mask() & CLEARABLE));
+        readiness.set(readiness.get() & !direction.clear_mask());
     }
 
     fn wait(&self, cx: &mut Context<'_>, direction: Direction) {
