@@ -246,7 +246,8 @@ impl Drop for EventLoop {
             let timers = self.core.timers.borrow_mut().take_wakers();
             // Tasks waiting on something outside the loop (another task's handle, a channel):
             // wake them so that their runnables land in the queue and are dropped next round.
-            let live: Vec<Waker> = self.core.tasks.borrow_mut().drain().collect();
+            let mut live: Vec<Waker> = self.core.tasks.borrow_mut().drain().collect();
+            live.extend(self.core.shared.take_remote_wakers());
             for w in &live {
                 w.wake_by_ref();
             }

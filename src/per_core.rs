@@ -84,6 +84,8 @@ impl PerCore {
 
     /// Runs `make(ctx)` on each loop until all complete; returns each loop's output in index
     /// order. A panic in one loop is that loop's `Err(JoinError::Panicked)`; the others run on.
+    /// If a loop cannot be created (out of descriptors, say), none runs and every result is
+    /// `Err(JoinError::LoopFailed)`.
     pub fn run<F, Fut>(&self, make: F) -> Vec<Result<Fut::Output, JoinError>>
     where
         F: Fn(LoopContext) -> Fut + Send + Sync + 'static,
@@ -153,7 +155,7 @@ where
                 let _ = handles_tx.send((index, Some(lp.handle())));
                 let loops = start_rx
                     .recv()
-                    .map_err(|_| JoinError::LoopFailed("the starting thread went away".into()))?;
+                    .map_err(|_| JoinError::LoopFailed("another loop could not start".into()))?;
                 let ctx = LoopContext { index, loops };
                 catch_unwind(AssertUnwindSafe(|| lp.block_on(make(ctx, seed))))
                     .map_err(|payload| JoinError::Panicked(panic_message(payload)))
@@ -168,9 +170,15 @@ where
         .filter_map(|(i, h)| h.map(|h| (i, h)))
         .collect();
     handles.sort_by_key(|(i, _)| *i);
-    let loops: Arc<[LoopHandle]> = handles.into_iter().map(|(_, h)| h).collect();
-    for start in starts {
-        let _ = start.send(loops.clone());
+    // All or nothing: if a loop could not start, the others are not started either (dropping
+    // their start channels ends them with `LoopFailed`), so `loops()[i]` is always loop `i`.
+    if handles.len() == starts.len() {
+        let loops: Arc<[LoopHandle]> = handles.into_iter().map(|(_, h)| h).collect();
+        for start in starts {
+            let _ = start.send(loops.clone());
+        }
+    } else {
+        drop(starts);
     }
     threads
         .into_iter()

@@ -54,7 +54,10 @@ pub struct Shutdown {
 
 #[derive(Default)]
 struct Inner {
-    tasks: RefCell<Slab<JoinHandle<()>>>,
+    /// The running tasks, each with the number it was spawned under: a slot is reused once a
+    /// task is gone, and a late guard of a cut task must not take out its successor.
+    tasks: RefCell<Slab<(u64, JoinHandle<()>)>>,
+    spawned: Cell<u64>,
     triggered: Cell<bool>,
     finished_after_trigger: Cell<usize>,
     listeners: RefCell<Vec<ServerSocket>>,
@@ -110,6 +113,7 @@ impl Shutdown {
         let done = Done {
             inner: self.inner.clone(),
             key: entry.key(),
+            serial: self.inner.spawned.get(),
         };
         // A struct, not an `async` block around `future`: the block would hold the future twice
         // (captured and awaited), doubling every connection task's memory.
@@ -117,7 +121,8 @@ impl Shutdown {
             future,
             _done: done,
         });
-        entry.insert(handle);
+        entry.insert((self.inner.spawned.get(), handle));
+        self.inner.spawned.set(self.inner.spawned.get() + 1);
     }
 
     /// How many tracked tasks are running.
@@ -208,10 +213,14 @@ impl Shutdown {
             }
         });
         let _ = crate::timeout(deadline, all_done).await;
-        let remaining: Vec<JoinHandle<()>> = self.inner.tasks.borrow_mut().drain().collect();
-        let cut = remaining.len();
-        for task in remaining {
-            task.cancel().await;
+        let remaining: Vec<(u64, JoinHandle<()>)> = self.inner.tasks.borrow_mut().drain().collect();
+        let mut cut = 0;
+        for (_, task) in remaining {
+            // A task can still finish while earlier ones are being cancelled.
+            match task.cancel().await {
+                Some(()) => self.inner.count_finished(),
+                None => cut += 1,
+            }
         }
         let watchers = std::mem::take(&mut *self.inner.watchers.borrow_mut());
         for task in watchers {
@@ -254,11 +263,12 @@ impl<F: Future<Output = ()>> Future for Tracked<F> {
 struct Done {
     inner: Rc<Inner>,
     key: usize,
+    serial: u64,
 }
 
 impl Drop for Done {
     fn drop(&mut self) {
-        self.inner.task_done(self.key);
+        self.inner.task_done(self.key, self.serial);
     }
 }
 
@@ -275,20 +285,27 @@ impl Inner {
         push_waker(&mut self.waiters.borrow_mut(), waker);
     }
 
-    fn task_done(&self, key: usize) {
+    fn task_done(&self, key: usize, serial: u64) {
         let Ok(mut tasks) = self.tasks.try_borrow_mut() else {
             return;
         };
-        let handle = tasks.try_remove(key);
+        let handle = match tasks.get(key) {
+            Some((s, _)) if *s == serial => Some(tasks.remove(key)),
+            _ => None,
+        };
         drop(tasks);
         if handle.is_some() && self.triggered.get() {
-            self.finished_after_trigger
-                .set(self.finished_after_trigger.get() + 1);
+            self.count_finished();
         }
         drop(handle);
         if self.triggered.get() {
             self.wake_all();
         }
+    }
+
+    fn count_finished(&self) {
+        self.finished_after_trigger
+            .set(self.finished_after_trigger.get() + 1);
     }
 
     fn wake_all(&self) {

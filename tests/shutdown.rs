@@ -109,3 +109,25 @@ fn signal_triggers_the_shutdown() {
         assert_eq!(report.cut, 0);
     });
 }
+
+#[test]
+fn a_task_spawned_while_drain_cancels_stays_tracked() {
+    common::run(async {
+        let shutdown = Shutdown::new();
+        shutdown.spawn(std::future::pending::<()>()); // cut at the deadline
+        let s2 = shutdown.clone();
+        let spawner = event::spawn(async move {
+            s2.triggered().await;
+            // Wait until drain has taken the cut task out, then spawn into the freed slot
+            // while that task is still being cancelled.
+            while s2.active() > 0 {
+                event::yield_now().await;
+            }
+            s2.spawn(async { event::sleep(Duration::from_millis(100)).await });
+        });
+        let report = shutdown.drain(Duration::from_millis(10)).await;
+        assert_eq!((report.finished, report.cut), (0, 1));
+        spawner.await.unwrap();
+        assert_eq!(shutdown.active(), 1, "the new task is still tracked");
+    });
+}

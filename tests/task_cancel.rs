@@ -85,3 +85,46 @@ fn dropping_the_loop_frees_tasks_waiting_on_other_tasks_and_closes_their_sockets
         "its socket was closed: the peer reads EOF"
     );
 }
+
+#[test]
+fn dropping_the_loop_also_frees_tasks_spawned_from_another_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct SendGuard(Arc<AtomicBool>);
+    impl Drop for SendGuard {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let guard = SendGuard(dropped.clone());
+    let lp = event::EventLoop::new().unwrap();
+    let handle = lp.handle();
+    // The task waits on a waker that someone else keeps and never fires.
+    let kept: Arc<std::sync::Mutex<Option<std::task::Waker>>> = Arc::default();
+    let k = kept.clone();
+    std::thread::spawn(move || {
+        handle
+            .spawn(async move {
+                let _guard = guard;
+                std::future::poll_fn(|cx| {
+                    *k.lock().unwrap() = Some(cx.waker().clone());
+                    std::task::Poll::<()>::Pending
+                })
+                .await
+            })
+            .detach();
+    })
+    .join()
+    .unwrap();
+    lp.block_on(event::sleep(Duration::from_millis(10)));
+    assert!(
+        kept.lock().unwrap().is_some(),
+        "the task ran and is waiting"
+    );
+    drop(lp);
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the loop's drop cancelled the task"
+    );
+}

@@ -45,3 +45,17 @@ fn vectored_write_sends_every_slice_in_order() {
         assert_eq!(common::read_exact(&b, 14).await.unwrap(), b"head body tail");
     });
 }
+
+#[test]
+fn vectored_write_of_more_slices_than_iov_max_writes_a_part() {
+    common::run(async {
+        let (mut a, b) = common::pair().await;
+        let bytes: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let slices: Vec<IoSlice<'_>> = bytes.chunks(1).map(IoSlice::new).collect();
+        let n = poll_fn(|cx| Pin::new(&mut a).poll_write_vectored(cx, &slices))
+            .await
+            .unwrap();
+        assert!(n > 0 && n <= 1024, "wrote {n}");
+        assert_eq!(common::read_exact(&b, n).await.unwrap(), bytes[..n]);
+    });
+}

@@ -13,11 +13,12 @@ pub use join::{JoinError, JoinHandle};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use async_task::Runnable;
+use slab::Slab;
 
 use crate::event_loop::{self, Core};
 use crate::reactor::WAKE_TOKEN;
@@ -31,6 +32,11 @@ pub(crate) struct Shared {
     notified: AtomicBool,
     closed: AtomicBool,
     waker: mio::Waker,
+    /// A waker of every live task spawned through a `LoopHandle` (the thread-safe counterpart of
+    /// the loop's own task registry), so that dropping the loop cancels those tasks too. Each
+    /// entry carries the serial of its spawn, so a late guard never removes a successor.
+    remote_tasks: Mutex<Slab<(u64, Option<Waker>)>>,
+    remote_serial: AtomicU64,
 }
 
 impl Shared {
@@ -42,7 +48,17 @@ impl Shared {
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             waker: mio::Waker::new(registry, WAKE_TOKEN)?,
+            remote_tasks: Mutex::new(Slab::new()),
+            remote_serial: AtomicU64::new(0),
         }))
+    }
+
+    /// Takes the wakers of every live task spawned through a `LoopHandle` (the loop is going).
+    pub(crate) fn take_remote_wakers(&self) -> Vec<Waker> {
+        lock(&self.remote_tasks)
+            .drain()
+            .filter_map(|(_, waker)| waker)
+            .collect()
     }
 
     /// The schedule function of every task of this loop.
@@ -182,12 +198,64 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let serial = self.shared.remote_serial.fetch_add(1, Ordering::Relaxed);
+        let key = lock(&self.shared.remote_tasks).insert((serial, None));
+        let guard = RemoteGuard {
+            shared: self.shared.clone(),
+            key,
+            serial,
+        };
         let shared = self.shared.clone();
-        let (runnable, task) = async_task::spawn(CatchUnwind::new(future), move |runnable| {
-            shared.schedule(runnable)
-        });
+        let (runnable, task) = async_task::spawn(
+            RemoteTracked {
+                inner: CatchUnwind::new(future),
+                _guard: guard,
+            },
+            move |runnable| shared.schedule(runnable),
+        );
+        if let Some((s, slot)) = lock(&self.shared.remote_tasks).get_mut(key)
+            && *s == serial
+        {
+            *slot = Some(runnable.waker());
+        }
         runnable.schedule();
         JoinHandle::new(task)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A `LoopHandle` task's future, with the guard that takes it out of the registry.
+    struct RemoteTracked<F> {
+        #[pin]
+        inner: F,
+        _guard: RemoteGuard,
+    }
+}
+
+impl<F: Future> Future for RemoteTracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+struct RemoteGuard {
+    shared: Arc<Shared>,
+    key: usize,
+    serial: u64,
+}
+
+impl Drop for RemoteGuard {
+    fn drop(&mut self) {
+        let waker = {
+            let mut tasks = lock(&self.shared.remote_tasks);
+            match tasks.get(self.key) {
+                Some((s, _)) if *s == self.serial => tasks.remove(self.key).1,
+                _ => None,
+            }
+        };
+        drop(waker);
     }
 }
 

@@ -41,6 +41,9 @@ const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 )))]
 const SEND_FLAGS: libc::c_int = 0;
 
+/// The most slices one `sendmsg` takes (POSIX's minimum for `IOV_MAX`, Linux's value).
+const IOV_MAX: usize = 1024;
+
 /// A connected TCP socket on an event loop.
 ///
 /// Reads and writes take `&self`, so one task can read while another writes (share the socket
@@ -377,6 +380,8 @@ impl Socket {
     }
 
     pub(crate) fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<(usize, bool)> {
+        // sendmsg refuses more than IOV_MAX slices (EMSGSIZE); send the first ones, as std does.
+        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
         let n = SockRef::from(&self.io).send_vectored_with_flags(bufs, SEND_FLAGS)?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         Ok((n, n < total))

@@ -272,7 +272,10 @@ impl Registration {
             }
             match attempt() {
                 Ok((r, drained)) => {
-                    if drained && self.slot.readiness.get() & URGENT == 0 {
+                    if drained
+                        && (direction == Direction::Write
+                            || self.slot.readiness.get() & URGENT == 0)
+                    {
                         self.clear(direction);
                     }
                     return TaskPoll::Ready(Ok(r));
