@@ -80,3 +80,36 @@ fn dropped_stream_restores_the_default_action() {
         out.status
     );
 }
+
+#[test]
+fn streams_on_two_loops_on_two_threads_both_receive_a_signal() {
+    // SIGWINCH: its default action is to ignore, so this test cannot kill the process.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let ready = ready_tx.clone();
+            std::thread::spawn(move || {
+                common::run(async move {
+                    let mut s = signal_stream(&[libc::SIGWINCH]).unwrap();
+                    ready.send(()).unwrap();
+                    s.next().await
+                })
+            })
+        })
+        .collect();
+    ready_rx.recv().unwrap();
+    ready_rx.recv().unwrap();
+    // Raise until both have seen one (a raise before a stream is polled is still queued).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while loops.iter().any(|t| !t.is_finished()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a loop never received SIGWINCH"
+        );
+        signal_hook::low_level::raise(libc::SIGWINCH).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in loops {
+        assert_eq!(t.join().unwrap(), Some(libc::SIGWINCH));
+    }
+}
