@@ -32,39 +32,52 @@ fn port_in_use_is_a_bind_error_with_errno_and_address() {
     assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
 }
 
-#[test]
-fn listener_is_close_on_exec_and_non_blocking() {
-    use std::os::fd::AsRawFd;
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    drop(server);
-    // Inspect our own listener's descriptor flags through /proc (fd numbers are private, so find
-    // the socket whose local port matches).
-    let server = common::listen_local();
-    let port = server.local_port();
-    let mut checked = false;
+/// The descriptor of this process's listening socket on `port` (fd numbers are private to the
+/// library, so find the socket whose local port matches, through /proc).
+fn listener_fd(port: u16) -> i32 {
     for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let fd: i32 = entry
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .parse()
-            .unwrap();
-        // SAFETY: fcntl/getsockname only read the state of a descriptor this process owns.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let Ok(fd) = entry.unwrap().file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: getsockname writes at most `len` bytes into `addr`, which is that large.
         let ok =
             unsafe { libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) };
-        if ok == 0 && addr.sin_family as i32 == libc::AF_INET && u16::from_be(addr.sin_port) == port
-        {
-            assert!(flags & libc::FD_CLOEXEC != 0, "listener lacks FD_CLOEXEC");
-            let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-            assert!(fl & libc::O_NONBLOCK != 0, "listener is blocking");
-            checked = true;
+        if ok != 0 {
+            continue;
+        }
+        let found = match addr.ss_family as i32 {
+            // SAFETY: the family says which sockaddr type the storage holds.
+            libc::AF_INET => unsafe { (*(&addr as *const _ as *const libc::sockaddr_in)).sin_port },
+            libc::AF_INET6 => unsafe {
+                (*(&addr as *const _ as *const libc::sockaddr_in6)).sin6_port
+            },
+            _ => continue,
+        };
+        if u16::from_be(found) == port {
+            return fd;
         }
     }
-    let _ = std::io::stdout().as_raw_fd();
-    assert!(checked, "found the listener's descriptor");
+    panic!("no socket of this process is bound to port {port}");
+}
+
+#[test]
+fn listener_is_close_on_exec_and_non_blocking() {
+    let server = common::listen_local();
+    let fd = listener_fd(server.local_port());
+    // SAFETY: fcntl only reads the flags of a descriptor this process owns.
+    let (fd_flags, fl_flags) = unsafe {
+        (
+            libc::fcntl(fd, libc::F_GETFD),
+            libc::fcntl(fd, libc::F_GETFL),
+        )
+    };
+    assert!(
+        fd_flags & libc::FD_CLOEXEC != 0,
+        "listener lacks FD_CLOEXEC"
+    );
+    assert!(fl_flags & libc::O_NONBLOCK != 0, "listener is blocking");
 }
 
 #[test]
@@ -86,17 +99,6 @@ fn ipv6_listen_and_connect_on_loopback() {
         assert!(seen.is_ipv6());
         assert_eq!(seen, client.local_address().unwrap());
     });
-}
-
-#[test]
-fn ipv6_only_option_is_applied() {
-    let v6only = ListenOptions::new()
-        .ipv6_only(true)
-        .listen_on(SocketAddress::ipv6("::1", 0).unwrap())
-        .unwrap();
-    // With IPV6_V6ONLY, the same port number is still free on IPv4.
-    let port = v6only.local_port();
-    Socket::listen_on(SocketAddress::localhost(port)).unwrap();
 }
 
 #[test]

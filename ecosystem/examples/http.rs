@@ -153,18 +153,5 @@ fn parse_args() -> Result<SocketAddress, String> {
 }
 
 fn main() -> ExitCode {
-    let addr = match parse_args() {
-        Ok(addr) => addr,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    match event::run(serve(addr)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    event_ecosystem::run_example("http", parse_args, |addr| event::run(serve(addr)))
 }

@@ -112,18 +112,5 @@ fn parse_args() -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    match event::run(serve(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tls_echo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    event_ecosystem::run_example("tls_echo", parse_args, |config| event::run(serve(config)))
 }

@@ -132,21 +132,9 @@ impl ListenOptions {
     /// Creates, configures, binds and listens: a `Send` standard listener, so that listeners can
     /// be made on one thread and served on another (see [`PerCore`](crate::PerCore)).
     pub(crate) fn bind(&self, addr: SocketAddr) -> Result<std::net::TcpListener, SocketError> {
-        let sock_err = |source| SocketError::Socket { addr, source };
-        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-                .map_err(sock_err)?;
-        socket.set_nonblocking(true).map_err(sock_err)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true).map_err(sock_err)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true).map_err(sock_err)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only).map_err(sock_err)?;
-        }
+        let socket = self
+            .socket(addr)
+            .map_err(|source| SocketError::Socket { addr, source })?;
         socket
             .bind(&addr.into())
             .map_err(|source| SocketError::Bind { addr, source })?;
@@ -154,6 +142,24 @@ impl ListenOptions {
             .listen(self.backlog)
             .map_err(|source| SocketError::Listen { addr, source })?;
         Ok(socket.into())
+    }
+
+    /// A new socket for `addr` with these options set, not yet bound.
+    fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
+        let socket =
+            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        if self.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
+            socket.set_only_v6(only)?;
+        }
+        Ok(socket)
     }
 
     /// Turns a bound, listening, non-blocking standard listener into a `ServerSocket` with these
@@ -571,5 +577,30 @@ impl futures_core::Stream for Connections {
 impl Drop for Connections {
     fn drop(&mut self) {
         self.listener.cancel(&mut self.op);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Linux forces IPV6_V6ONLY on for a socket bound to a specific address such as ::1, so the
+    // option is only observable before the bind (or on a wildcard address, which tests do not
+    // bind): check what the options set on the new socket.
+    #[test]
+    fn options_are_set_on_the_socket_before_bind() {
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        for only in [true, false] {
+            let socket = ListenOptions::new().ipv6_only(only).socket(v6).unwrap();
+            assert_eq!(socket.only_v6().unwrap(), only);
+        }
+        let plain = ListenOptions::new()
+            .reuse_address(false)
+            .socket(v6)
+            .unwrap();
+        assert!(!plain.reuse_address().unwrap() && !plain.reuse_port().unwrap());
+        let shared = ListenOptions::new().reuse_port(true).socket(v6).unwrap();
+        assert!(shared.reuse_address().unwrap() && shared.reuse_port().unwrap());
+        assert!(shared.nonblocking().unwrap());
     }
 }
