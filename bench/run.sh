@@ -18,7 +18,7 @@ CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release --quiet --manifest-path "
 # "ours": the library's echo example, built in the repo's own target dir.
 if [[ "${BENCH_SKIP_OURS_BUILD:-0}" != 1 ]]; then
     if ! (cd "$REPO_DIR" && env -u CARGO_TARGET_DIR cargo build --release --quiet --example echo); then
-        echo "run.sh: WARNING: could not build the library's echo example; 'ours' will be skipped" >&2
+        echo "run.sh: WARNING: could not build the library's echo example; ours_epoll/ours_uring use the existing binary if any, else are skipped" >&2
     fi
 fi
 

@@ -3,18 +3,21 @@
 //! ```text
 //! cargo run --release --example echo -- [--addr 127.0.0.1:8080] [--max-connections N]
 //!     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto]
+//!     [--backend auto|epoll|io_uring]
 //! ```
 //! Then `nc 127.0.0.1 8080` (or `cargo run --example client`) and type. SIGINT or SIGTERM stops
 //! accepting at once, lets open connections finish for up to the drain timeout, and exits 0.
 //! `--threads N` runs N loops (one per core with `auto`), each with its own listener on the port.
+//! `--backend` picks the driver of every loop (default: `EVENT_BACKEND`, else `auto`: io_uring
+//! where the kernel allows it, epoll otherwise); the first line says which one runs.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use event::signal::{SIGINT, SIGTERM};
 use event::{
-    ListenOptions, LoopContext, PerCore, ServerSocket, Shutdown, ShutdownReport, Socket,
-    SocketAddress, SocketError,
+    Backend, EventLoop, ListenOptions, LoopContext, PerCore, ServerSocket, Shutdown,
+    ShutdownReport, Socket, SocketAddress, SocketError,
 };
 
 struct Config {
@@ -23,6 +26,16 @@ struct Config {
     idle_timeout: Option<Duration>,
     drain_timeout: Duration,
     threads: usize,
+    /// `None`: whatever `EVENT_BACKEND` says (else auto).
+    backend: Option<Backend>,
+}
+
+/// The driver the loops run on, as a probe loop built like theirs reports it.
+#[derive(Clone)]
+struct Driver {
+    name: &'static str,
+    /// Why auto did not pick io_uring, if it did not.
+    fallback: Option<String>,
 }
 
 async fn echo(client: Socket) -> Result<(), SocketError> {
@@ -37,7 +50,12 @@ async fn echo(client: Socket) -> Result<(), SocketError> {
 }
 
 /// One loop's server: accept until SIGINT/SIGTERM, then drain.
-async fn serve(server: ServerSocket, ctx: LoopContext, drain: Duration) -> ShutdownReport {
+async fn serve(
+    server: ServerSocket,
+    ctx: LoopContext,
+    drain: Duration,
+    driver: Driver,
+) -> ShutdownReport {
     let shutdown = Shutdown::new();
     shutdown.close_on_trigger(&server);
     if let Err(e) = shutdown.trigger_on_signals(&[SIGINT, SIGTERM]) {
@@ -47,9 +65,12 @@ async fn serve(server: ServerSocket, ctx: LoopContext, drain: Duration) -> Shutd
         println!(
             "echo server listening on {} (backend: {}, loops: {})",
             server.local_address(),
-            event::backend(),
+            driver.name,
             ctx.loops().len()
         );
+        if let Some(reason) = &driver.fallback {
+            println!("{reason}; running on {}", driver.name);
+        }
     }
     let mut connections = server.connections();
     while let Some(client) = connections.next().await {
@@ -80,6 +101,7 @@ fn parse_args() -> Result<Config, String> {
         idle_timeout: None,
         drain_timeout: Duration::from_secs(10),
         threads: 1,
+        backend: None,
     };
     let secs = |flag: &str, v: String| -> Result<Duration, String> {
         let s: f64 = v.parse().map_err(|e| format!("{flag}: {e}"))?;
@@ -103,9 +125,17 @@ fn parse_args() -> Result<Config, String> {
                     n => n.parse().map_err(|e| format!("--threads: {e}"))?,
                 }
             }
+            "--backend" => {
+                config.backend = Some(
+                    value()?
+                        .parse::<Backend>()
+                        .map_err(|e| format!("--backend: {e}"))?,
+                )
+            }
             "-h" | "--help" => {
                 return Err("usage: echo [--addr IP:PORT] [--max-connections N] \
-                     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto]"
+                     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto] \
+                     [--backend auto|epoll|io_uring]"
                     .into());
             }
             other => return Err(format!("unknown flag {other} (try --help)")),
@@ -127,9 +157,31 @@ fn main() -> ExitCode {
         options = options.idle_timeout(idle);
     }
     let drain = config.drain_timeout;
-    let loops = PerCore::new().threads(config.threads);
+    // The loops are built on their own threads, out of reach of `serve`: a probe loop built the
+    // same way says which driver they get (and why auto fell back, if it did), then goes away.
+    let mut probe = EventLoop::builder();
+    let mut loops = PerCore::new().threads(config.threads);
+    if let Some(backend) = config.backend {
+        probe = probe.backend(backend);
+        loops = loops.backend(backend);
+    }
+    let driver = match probe.build() {
+        Ok(lp) => Driver {
+            name: lp.backend(),
+            fallback: lp.fallback_reason().map(str::to_string),
+        },
+        Err(e) => {
+            // A bad EVENT_BACKEND, or io_uring asked for and refused.
+            eprintln!("echo: {e}");
+            return if e.kind() == std::io::ErrorKind::InvalidInput {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
     let results = match loops.listen(&options, config.addr, move |server, ctx| {
-        serve(server, ctx, drain)
+        serve(server, ctx, drain, driver.clone())
     }) {
         Ok(results) => results,
         Err(e) => {

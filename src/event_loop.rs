@@ -29,6 +29,10 @@ const SCRATCH_LEN: usize = 64 * 1024;
 
 /// The state of one loop, shared by everything running on it (`Rc`: it never leaves its thread).
 pub(crate) struct Core {
+    /// The completion driver, when the loop runs on io_uring (declared first: it is dropped
+    /// before the reactor whose descriptor it watches).
+    #[cfg(target_os = "linux")]
+    pub(crate) uring: Option<Rc<crate::uring::Uring>>,
     pub(crate) reactor: Reactor,
     pub(crate) timers: RefCell<Wheel>,
     pub(crate) queue: RefCell<VecDeque<Runnable>>,
@@ -113,6 +117,96 @@ impl Drop for Enter {
 /// ```
 pub struct EventLoop {
     core: Rc<Core>,
+    /// Why `Backend::Auto` did not pick io_uring, if it did not.
+    fallback: Option<String>,
+}
+
+/// Which driver an [`EventLoop`] uses.
+///
+/// `Auto` (the default) picks io_uring where the kernel allows it and epoll (kqueue on macOS and
+/// the BSDs) otherwise; [`EventLoop::fallback_reason`] says why io_uring was not used. The
+/// `EVENT_BACKEND` environment variable (`auto`, `epoll`, `io_uring`) sets the backend of every
+/// loop whose builder does not name one, so a whole test suite can run on either driver.
+///
+/// ```
+/// use event::{Backend, EventLoop};
+/// let lp = EventLoop::builder().backend(Backend::Epoll).build()?;
+/// # #[cfg(target_os = "linux")]
+/// assert_eq!(lp.backend(), "epoll");
+/// assert_eq!("io_uring".parse::<Backend>(), Ok(Backend::IoUring));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// io_uring where it works, else the readiness multiplexer.
+    #[default]
+    Auto,
+    /// The readiness multiplexer: epoll on Linux, kqueue on macOS and the BSDs.
+    Epoll,
+    /// io_uring (Linux 6.1 or later); building the loop fails if the kernel refuses it.
+    IoUring,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(Backend::Auto),
+            "epoll" | "kqueue" | "poll" | "readiness" => Ok(Backend::Epoll),
+            "io_uring" | "io-uring" | "iouring" | "uring" => Ok(Backend::IoUring),
+            _ => Err(format!(
+                "unknown event loop backend {s:?}: expected auto, epoll or io_uring"
+            )),
+        }
+    }
+}
+
+impl Backend {
+    /// The backend named by `EVENT_BACKEND`, or `Auto` when it is unset.
+    pub fn from_env() -> io::Result<Backend> {
+        match std::env::var("EVENT_BACKEND") {
+            Ok(v) => v.parse().map_err(|e: String| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("EVENT_BACKEND: {e}"))
+            }),
+            Err(_) => Ok(Backend::Auto),
+        }
+    }
+}
+
+/// Builds an [`EventLoop`] with a chosen [`Backend`].
+///
+/// ```
+/// let lp = event::EventLoop::builder().backend(event::Backend::Auto).build()?;
+/// println!("running on {}", lp.backend());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    backend: Option<Backend>,
+}
+
+impl Builder {
+    /// A builder that takes the backend from `EVENT_BACKEND` (else `Auto`).
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Uses `backend`, whatever `EVENT_BACKEND` says.
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Creates the loop. Fails if the multiplexer cannot be created, if `EVENT_BACKEND` holds
+    /// an unknown name, or if [`Backend::IoUring`] was asked for and the kernel refuses it.
+    pub fn build(self) -> io::Result<EventLoop> {
+        let backend = match self.backend {
+            Some(b) => b,
+            None => Backend::from_env()?,
+        };
+        EventLoop::with_backend(backend)
+    }
 }
 
 impl fmt::Debug for EventLoop {
@@ -129,10 +223,49 @@ impl EventLoop {
     ///
     /// Fails only if the multiplexer cannot be created (for example when the process is out of
     /// file descriptors).
+    ///
+    /// The backend is [`Backend::Auto`] unless `EVENT_BACKEND` names another; see
+    /// [`EventLoop::builder`].
     pub fn new() -> io::Result<EventLoop> {
+        Builder::new().build()
+    }
+
+    /// A builder, to choose the [`Backend`].
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    fn with_backend(backend: Backend) -> io::Result<EventLoop> {
         let reactor = Reactor::new()?;
         let shared = Shared::new(reactor.registry())?;
+        let mut fallback = None;
+        #[cfg(target_os = "linux")]
+        let uring = match backend {
+            Backend::Epoll => None,
+            Backend::Auto | Backend::IoUring => match crate::uring::Uring::new(reactor.raw_fd()) {
+                Ok(u) => Some(Rc::new(u)),
+                Err(reason) if backend == Backend::Auto => {
+                    crate::trace::event!(warn, %reason, "falling back to epoll");
+                    fallback = Some(reason);
+                    None
+                }
+                Err(reason) => return Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
+            },
+        };
+        #[cfg(not(target_os = "linux"))]
+        match backend {
+            Backend::Epoll => {}
+            Backend::Auto => fallback = Some("io_uring exists only on Linux".to_string()),
+            Backend::IoUring => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "io_uring exists only on Linux",
+                ));
+            }
+        }
         let core = Rc::new(Core {
+            #[cfg(target_os = "linux")]
+            uring,
             reactor,
             timers: RefCell::new(Wheel::new(Instant::now())),
             queue: RefCell::new(VecDeque::with_capacity(256)),
@@ -141,20 +274,27 @@ impl EventLoop {
             tasks: Rc::new(RefCell::new(Slab::new())),
             fired: RefCell::new(Vec::new()),
         });
-        Ok(EventLoop { core })
+        Ok(EventLoop { core, fallback })
     }
 
-    /// The name of the multiplexer in use: `"epoll"` on Linux and Android, `"kqueue"` on macOS,
-    /// iOS and the BSDs. The counterpart of the Swift library's `backendMethod`.
+    /// Why [`Backend::Auto`] fell back from io_uring to the readiness multiplexer (`None` if it
+    /// did not, or if the backend was chosen explicitly). With the `tracing` feature the same
+    /// reason is logged as a warning when the loop is built.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// The name of the driver in use: `"io_uring"`, or the readiness multiplexer (`"epoll"` on
+    /// Linux and Android, `"kqueue"` on macOS, iOS and the BSDs). The counterpart of the Swift
+    /// library's `backendMethod`.
     ///
     /// ```
     /// let lp = event::EventLoop::new()?;
-    /// # #[cfg(target_os = "linux")]
-    /// assert_eq!(lp.backend(), "epoll");
+    /// assert!(["io_uring", "epoll", "kqueue", "poll"].contains(&lp.backend()));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn backend(&self) -> &'static str {
-        backend_name()
+        self.core.backend()
     }
 
     /// Counts of what the loop holds: a way to see that nothing leaks.
@@ -166,8 +306,13 @@ impl EventLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
+        #[cfg(target_os = "linux")]
+        let operations = self.core.uring.as_ref().map_or(0, |u| u.len());
+        #[cfg(not(target_os = "linux"))]
+        let operations = 0;
         Stats {
             sources: self.core.reactor.len(),
+            operations,
             timers: self.core.timers.borrow().len(),
             queued_tasks: self.core.queue.borrow().len(),
         }
@@ -224,8 +369,12 @@ impl EventLoop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Sockets registered with the multiplexer.
+    /// Sources registered with the readiness multiplexer (listeners, signal streams, and on
+    /// epoll every connection).
     pub sources: usize,
+    /// io_uring operations in flight (0 on epoll): a receive per connection being read, a send
+    /// per write in progress, and cancelled ones not yet reaped.
+    pub operations: usize,
     /// Timers armed (sleeps, timeouts, per-operation deadlines).
     pub timers: usize,
     /// Tasks ready to run.
@@ -265,6 +414,14 @@ impl Drop for EventLoop {
 }
 
 impl Core {
+    pub(crate) fn backend(&self) -> &'static str {
+        #[cfg(target_os = "linux")]
+        if self.uring.is_some() {
+            return "io_uring";
+        }
+        backend_name()
+    }
+
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
@@ -300,9 +457,14 @@ impl Core {
             }
         }
 
+        #[cfg(target_os = "linux")]
+        let leftover = self.uring.as_ref().is_some_and(|u| u.has_pending());
+        #[cfg(not(target_os = "linux"))]
+        let leftover = false;
         let busy = !self.queue.borrow().is_empty()
             || root_woken.load(Ordering::Acquire)
-            || self.shared.has_injected();
+            || self.shared.has_injected()
+            || leftover;
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
@@ -311,7 +473,14 @@ impl Core {
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
         };
-        match self.reactor.poll(timeout) {
+        #[cfg(target_os = "linux")]
+        let polled = match &self.uring {
+            Some(u) => u.turn(timeout, &self.reactor),
+            None => self.reactor.poll(timeout),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let polled = self.reactor.poll(timeout);
+        match polled {
             Ok(woken) => {
                 if woken || self.shared.has_injected() {
                     self.shared.drain_injected(&mut self.queue.borrow_mut());
@@ -406,8 +575,8 @@ impl Wake for RootWaker {
     }
 }
 
-/// The name of the multiplexer this build uses (`"epoll"` on Linux): the same as
-/// [`EventLoop::backend`], without a loop at hand.
+/// The name of the readiness multiplexer this build uses (`"epoll"` on Linux, `"kqueue"` on
+/// macOS and the BSDs). A loop may run on io_uring instead: ask it with [`EventLoop::backend`].
 ///
 /// ```
 /// println!("event loop backend: {}", event::backend());

@@ -96,8 +96,10 @@ mod shutdown;
 pub mod signal;
 mod time;
 mod trace;
+#[cfg(target_os = "linux")]
+mod uring;
 
-pub use event_loop::{EventLoop, Stats, backend, run};
+pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
     Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,

@@ -8,7 +8,7 @@ use std::sync::{Arc, mpsc};
 
 use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
-use crate::{EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
+use crate::{Backend, Builder, ListenOptions, ServerSocket, SocketAddress, SocketError};
 
 /// Runs a server on several event loops, one thread each.
 ///
@@ -35,6 +35,7 @@ use crate::{EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
 #[derive(Debug, Clone)]
 pub struct PerCore {
     threads: usize,
+    builder: Builder,
 }
 
 impl Default for PerCore {
@@ -68,7 +69,14 @@ impl PerCore {
     pub fn new() -> PerCore {
         PerCore {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            builder: Builder::new(),
         }
+    }
+
+    /// The driver of every loop (by default `EVENT_BACKEND`, else [`Backend::Auto`]).
+    pub fn backend(mut self, backend: Backend) -> PerCore {
+        self.builder = self.builder.backend(backend);
+        self
     }
 
     /// Sets the number of loops (at least one).
@@ -92,7 +100,11 @@ impl PerCore {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        run_seeded(vec![(); self.threads], move |ctx, ()| make(ctx))
+        run_seeded(
+            self.builder.clone(),
+            vec![(); self.threads],
+            move |ctx, ()| make(ctx),
+        )
     }
 
     /// Binds one listener per loop on `addr` (port 0 picks one free port for all of them), with
@@ -118,15 +130,21 @@ impl PerCore {
             let std = options.bind(local)?;
             listeners.push((std, local));
         }
-        Ok(run_seeded(listeners, move |ctx, (std, local)| {
-            serve(options.wrap(std, local), ctx)
-        }))
+        Ok(run_seeded(
+            self.builder.clone(),
+            listeners,
+            move |ctx, (std, local)| serve(options.wrap(std, local), ctx),
+        ))
     }
 }
 
 /// Starts one loop thread per seed; each builds its loop, learns its siblings' handles, then
 /// runs `make(ctx, seed)` to completion.
-fn run_seeded<S, F, Fut>(seeds: Vec<S>, make: F) -> Vec<Result<Fut::Output, JoinError>>
+fn run_seeded<S, F, Fut>(
+    builder: Builder,
+    seeds: Vec<S>,
+    make: F,
+) -> Vec<Result<Fut::Output, JoinError>>
 where
     S: Send + 'static,
     F: Fn(LoopContext, S) -> Fut + Send + Sync + 'static,
@@ -142,10 +160,11 @@ where
         starts.push(start_tx);
         let make = make.clone();
         let handles_tx = handles_tx.clone();
+        let builder = builder.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("event-loop-{index}"))
             .spawn(move || {
-                let lp = match EventLoop::new() {
+                let lp = match builder.build() {
                     Ok(lp) => lp,
                     Err(e) => {
                         let _ = handles_tx.send((index, None));

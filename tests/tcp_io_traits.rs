@@ -55,7 +55,9 @@ fn vectored_write_of_more_slices_than_iov_max_writes_a_part() {
         let n = poll_fn(|cx| Pin::new(&mut a).poll_write_vectored(cx, &slices))
             .await
             .unwrap();
-        assert!(n > 0 && n <= 1024, "wrote {n}");
+        // epoll: one sendmsg takes at most IOV_MAX (1024) slices; io_uring: the slices are
+        // gathered into one driver buffer. Either way part or all goes out, never an error.
+        assert!(n > 0 && n <= bytes.len(), "wrote {n}");
         assert_eq!(common::read_exact(&b, n).await.unwrap(), bytes[..n]);
     });
 }

@@ -53,6 +53,13 @@ pub fn fd_count(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
 }
 
+/// Number of open fds of `pid` that are `anon_inode:[KIND]` (e.g. "io_uring", "eventpoll").
+pub fn anon_inode_count(pid: i32, kind: &str) -> usize {
+    let want = format!("anon_inode:[{kind}]");
+    let Ok(d) = fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    d.filter_map(|e| fs::read_link(e.ok()?.path()).ok()).filter(|l| l.as_os_str() == want.as_str()).count()
+}
+
 /// Raise this process's RLIMIT_NOFILE soft limit to its hard limit; returns the new soft limit.
 pub fn raise_nofile() -> u64 {
     unsafe {

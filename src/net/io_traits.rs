@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::op::{OpPoll, OpState};
+use super::stream::Driver;
 use super::{Socket, SocketError};
 use crate::reactor::Direction;
 
@@ -32,6 +33,20 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = self.driver() {
+            use crate::uring::ReadOutcome;
+            let polled = r.conn.poll_read(&r.uring, cx, buf.len(), |bytes| {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                bytes.len()
+            });
+            return match polled {
+                Poll::Ready(Ok(ReadOutcome::Data(n))) => self.trait_done(Direction::Read, Ok(n)),
+                Poll::Ready(Ok(ReadOutcome::Eof)) => self.trait_done(Direction::Read, Ok(0)),
+                Poll::Ready(Err(e)) => self.trait_done(Direction::Read, Err(e)),
+                Poll::Pending => self.trait_wait(cx, Direction::Read),
+            };
+        }
         self.poll_trait_io(cx, Direction::Read, || self.try_read(buf))
     }
 
@@ -43,7 +58,105 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = self.driver() {
+            // Write-behind: the bytes are copied into a driver buffer and count as written (as
+            // with a `BufWriter`); a send that later fails is reported by the next write or by
+            // flush. One send is in flight at a time, so a peer that does not read stalls the
+            // writer here.
+            return self.poll_ring_write(cx, r, &[IoSlice::new(buf)]);
+        }
         self.poll_trait_io(cx, Direction::Write, || self.try_write(buf))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn poll_ring_write(
+        &self,
+        cx: &mut Context<'_>,
+        r: &super::stream::RingIo,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.poll_ring_flush(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(r.conn.send_behind(&r.uring, bufs))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The traits' flush: on io_uring, waits until the send in flight completed (with the
+    /// write timeout) and reports its failure; on epoll there is nothing to wait for.
+    pub(crate) fn poll_flush_io(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(_) = self.driver() {
+            return self.poll_ring_flush(cx);
+        }
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn poll_ring_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Driver::Ring(r) = self.driver() else {
+            return Poll::Ready(Ok(()));
+        };
+        match r.conn.poll_send_idle(cx) {
+            Poll::Ready(Some((_, errno))) if errno != 0 && errno != libc::ECANCELED => {
+                self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
+            }
+            Poll::Ready(_) => self.trait_done(Direction::Write, Ok(())),
+            Poll::Pending => {
+                let timed_out = self.trait_wait::<()>(cx, Direction::Write);
+                if timed_out.is_ready() {
+                    // Give up on the stalled send (a later write waits for its cancellation).
+                    r.conn.abandon_send(&r.uring);
+                }
+                timed_out
+            }
+        }
+    }
+
+    /// A trait operation on io_uring completed: its timeout clock starts again.
+    #[cfg(target_os = "linux")]
+    fn trait_done<T>(&self, direction: Direction, result: io::Result<T>) -> Poll<io::Result<T>> {
+        if let Some(ops) = self.trait_ops().borrow_mut().as_mut() {
+            match direction {
+                Direction::Read => ops.read.progress(),
+                Direction::Write => ops.write.progress(),
+            }
+        }
+        Poll::Ready(result)
+    }
+
+    /// A trait operation on io_uring waits: `Pending`, or a timeout error once the socket's
+    /// default timeout for `direction` has passed.
+    #[cfg(target_os = "linux")]
+    fn trait_wait<T>(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<T>> {
+        let timeout = match direction {
+            Direction::Read => self.read_timeout(),
+            Direction::Write => self.write_timeout(),
+        };
+        let Some(timeout) = timeout else {
+            return Poll::Pending;
+        };
+        let core = match self.driver() {
+            Driver::Ring(r) => r.core.clone(),
+            Driver::Poll(reg) => reg.core().clone(),
+        };
+        let mut ops = self.trait_ops().borrow_mut();
+        let ops = ops.get_or_insert_with(Box::default);
+        let op = match direction {
+            Direction::Read => &mut ops.read,
+            Direction::Write => &mut ops.write,
+        };
+        op.timeout = Some(timeout);
+        match op.poll_deadline(&core, cx) {
+            Some(after) => {
+                op.progress();
+                self.cancel_wait(direction);
+                Poll::Ready(Err(SocketError::Timeout { after }.into()))
+            }
+            None => Poll::Pending,
+        }
     }
 
     pub(crate) fn poll_write_vectored_io(
@@ -53,6 +166,10 @@ impl Socket {
     ) -> Poll<io::Result<usize>> {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
+        }
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = self.driver() {
+            return self.poll_ring_write(cx, r, bufs);
         }
         self.poll_trait_io(cx, Direction::Write, || self.try_write_vectored(bufs))
     }
@@ -70,8 +187,14 @@ impl Socket {
             Direction::Read => self.read_timeout(),
             Direction::Write => self.write_timeout(),
         };
+        let reg = match self.driver() {
+            Driver::Poll(reg) => reg,
+            #[cfg(target_os = "linux")]
+            // (io_uring sockets take their own path before reaching here.)
+            Driver::Ring(_) => return Poll::Ready(Err(io::ErrorKind::Unsupported.into())),
+        };
         let Some(timeout) = timeout else {
-            return self.registration().poll_io(cx, direction, attempt);
+            return reg.poll_io(cx, direction, attempt);
         };
         let mut ops = self.trait_ops().borrow_mut();
         let ops = ops.get_or_insert_with(Box::default);
@@ -80,7 +203,7 @@ impl Socket {
             Direction::Write => &mut ops.write,
         };
         op.timeout = Some(timeout);
-        match op.poll(self.registration(), direction, cx, attempt) {
+        match op.poll(reg, direction, cx, attempt) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(OpPoll::Done(result)) => {
                 op.progress();
@@ -133,13 +256,15 @@ macro_rules! futures_io_impls {
                 self.poll_write_vectored_io(cx, bufs)
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                // No user-space buffer: every accepted byte is already with the kernel.
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_flush_io(cx)
             }
 
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown_io())
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.poll_flush_io(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(self.shutdown_io()),
+                    other => other,
+                }
             }
         }
     )*};
@@ -201,15 +326,18 @@ mod tokio_io {
                     true
                 }
 
-                fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                    Poll::Ready(Ok(()))
+                fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    self.poll_flush_io(cx)
                 }
 
                 fn poll_shutdown(
                     self: Pin<&mut Self>,
-                    _cx: &mut Context<'_>,
+                    cx: &mut Context<'_>,
                 ) -> Poll<io::Result<()>> {
-                    Poll::Ready(self.shutdown_io())
+                    match self.poll_flush_io(cx) {
+                        Poll::Ready(Ok(())) => Poll::Ready(self.shutdown_io()),
+                        other => other,
+                    }
                 }
             }
         )*};

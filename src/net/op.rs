@@ -75,11 +75,21 @@ impl OpState {
         self.deadline = None;
     }
 
-    /// Withdraws the waker if this operation registered one (called on drop).
+    /// Withdraws the waker if this operation registered one.
     pub(crate) fn cancel(&mut self, reg: &Registration, direction: Direction) {
-        if self.waiting {
-            self.waiting = false;
+        if self.take_waiting() {
             reg.cancel_wait(direction);
         }
+    }
+
+    /// Whether the operation left a waker behind (clearing the flag): its owner withdraws it.
+    pub(crate) fn take_waiting(&mut self) -> bool {
+        std::mem::replace(&mut self.waiting, false)
+    }
+
+    /// Records whether the operation left a waker behind (for drivers that wait elsewhere).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn set_waiting(&mut self, waiting: bool) {
+        self.waiting = waiting;
     }
 }

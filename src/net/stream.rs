@@ -67,8 +67,10 @@ const IOV_MAX: usize = 1024;
 /// # Ok::<(), event::SocketError>(())
 /// ```
 pub struct Socket {
+    /// How operations reach the kernel. Declared before `io`: the io_uring side cancels its
+    /// operations before the descriptor closes.
+    drv: Driver,
     io: mio::net::TcpStream,
-    reg: Registration,
     peer: SocketAddr,
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
@@ -76,6 +78,40 @@ pub struct Socket {
     _permit: Option<Permit>,
     /// Timeout state for the `AsyncRead`/`AsyncWrite` impls, made on first use with a timeout.
     trait_ops: RefCell<Option<Box<TraitOps>>>,
+}
+
+/// The driver side of a socket.
+pub(crate) enum Driver {
+    /// Readiness (epoll, kqueue): system calls when the reactor says the socket is ready.
+    Poll(Registration),
+    /// Completion (io_uring): a multishot receive into the driver's buffers, queued sends.
+    #[cfg(target_os = "linux")]
+    Ring(RingIo),
+}
+
+/// A connection on the io_uring driver.
+#[cfg(target_os = "linux")]
+pub(crate) struct RingIo {
+    pub(crate) core: Rc<Core>,
+    pub(crate) uring: Rc<crate::uring::Uring>,
+    pub(crate) conn: crate::uring::Conn,
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for RingIo {
+    fn drop(&mut self) {
+        self.conn.close(&self.uring);
+    }
+}
+
+impl Driver {
+    fn core(&self) -> &Rc<Core> {
+        match self {
+            Driver::Poll(reg) => reg.core(),
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => &r.core,
+        }
+    }
 }
 
 impl fmt::Debug for Socket {
@@ -215,16 +251,30 @@ impl Socket {
     ) -> io::Result<Socket> {
         #[cfg(any(target_os = "macos", target_os = "ios"))]
         SockRef::from(&io).set_nosigpipe(true)?;
+        #[cfg(target_os = "linux")]
+        if let Some(uring) = core.uring.clone() {
+            use std::os::fd::AsRawFd;
+            let conn = crate::uring::Conn::new(io.as_raw_fd());
+            return Ok(Socket::from_parts(
+                Driver::Ring(RingIo { core, uring, conn }),
+                io,
+                peer,
+            ));
+        }
         let reg = Registration::new(core, &mut io)?;
-        Ok(Socket {
+        Ok(Socket::from_parts(Driver::Poll(reg), io, peer))
+    }
+
+    fn from_parts(drv: Driver, io: mio::net::TcpStream, peer: SocketAddr) -> Socket {
+        Socket {
+            drv,
             io,
-            reg,
             peer,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
             _permit: None,
             trait_ops: RefCell::new(None),
-        })
+        }
     }
 
     pub(crate) fn with_permit(mut self, permit: Permit, idle: Option<Duration>) -> Socket {
@@ -298,6 +348,9 @@ impl Socket {
             buf: bytes,
             written: 0,
             op: OpState::new(self.write_timeout.get()),
+            started: false,
+            cancelling: None,
+            progress: 0,
         }
     }
 
@@ -363,8 +416,20 @@ impl Socket {
         self.peer.into()
     }
 
-    pub(crate) fn registration(&self) -> &Registration {
-        &self.reg
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.drv
+    }
+
+    /// Withdraws the waiter of `direction` (its future was dropped or gave up).
+    pub(crate) fn cancel_wait(&self, direction: Direction) {
+        match &self.drv {
+            Driver::Poll(reg) => reg.cancel_wait(direction),
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => match direction {
+                Direction::Read => r.conn.cancel_read_wait(),
+                Direction::Write => r.conn.cancel_write_wait(),
+            },
+        }
     }
 
     #[inline]
@@ -401,7 +466,17 @@ impl Socket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, SocketError>> {
-        match op.poll(&self.reg, Direction::Read, cx, || self.try_read(buf)) {
+        let reg = match &self.drv {
+            Driver::Poll(reg) => reg,
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => {
+                return self.poll_read_ring(r, op, cx, buf.len(), |bytes| {
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    bytes.len()
+                });
+            }
+        };
+        match op.poll(reg, Direction::Read, cx, || self.try_read(buf)) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(OpPoll::TimedOut(after)) => {
                 Poll::Ready(Err(SocketError::Timeout { after }))
@@ -420,12 +495,50 @@ impl Socket {
         max: usize,
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Result<R, SocketError>> {
-        let mut scratch = self.reg.core().scratch.borrow_mut();
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &self.drv {
+            return self.poll_read_ring(r, op, cx, max, deliver);
+        }
+        let mut scratch = self.drv.core().scratch.borrow_mut();
         let len = max.min(scratch.len());
         match self.poll_read_op(op, cx, &mut scratch[..len]) {
             Poll::Ready(Ok(n)) => Poll::Ready(Ok(deliver(&scratch[..n]))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// A read on the io_uring driver: bytes come from the connection's inbox.
+    #[cfg(target_os = "linux")]
+    fn poll_read_ring<R>(
+        &self,
+        r: &RingIo,
+        op: &mut OpState,
+        cx: &mut Context<'_>,
+        max: usize,
+        deliver: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<Result<R, SocketError>> {
+        use crate::uring::ReadOutcome;
+        match r.conn.poll_read(&r.uring, cx, max, deliver) {
+            Poll::Ready(result) => {
+                op.set_waiting(false);
+                Poll::Ready(match result {
+                    Ok(ReadOutcome::Data(x)) => Ok(x),
+                    Ok(ReadOutcome::Eof) => Err(SocketError::ConnectionClosed),
+                    Err(e) => Err(self.read_error(e)),
+                })
+            }
+            Poll::Pending => {
+                op.set_waiting(true);
+                match op.poll_deadline(&r.core, cx) {
+                    Some(after) => {
+                        op.set_waiting(false);
+                        r.conn.cancel_read_wait();
+                        Poll::Ready(Err(SocketError::Timeout { after }))
+                    }
+                    None => Poll::Pending,
+                }
+            }
         }
     }
 
@@ -470,14 +583,19 @@ async fn resolve_host(host: &str) -> Result<Vec<SocketAddr>, SocketError> {
 
 async fn connect_addr(core: &Rc<Core>, addr: SocketAddr) -> Result<Socket, SocketError> {
     let connect_err = |source| SocketError::Connect { addr, source };
-    let io = mio::net::TcpStream::connect(addr).map_err(connect_err)?;
-    let socket = Socket::from_mio(core.clone(), io, addr).map_err(connect_err)?;
+    let mut io = mio::net::TcpStream::connect(addr).map_err(connect_err)?;
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    SockRef::from(&io)
+        .set_nosigpipe(true)
+        .map_err(connect_err)?;
+    // The connect completes through the readiness reactor on either driver.
+    let reg = Registration::new(core.clone(), &mut io).map_err(connect_err)?;
     poll_fn(|cx| {
-        socket.reg.poll_io(cx, Direction::Write, || {
-            if let Some(e) = socket.io.take_error()? {
+        reg.poll_io(cx, Direction::Write, || {
+            if let Some(e) = io.take_error()? {
                 return Err(e);
             }
-            match socket.io.peer_addr() {
+            match io.peer_addr() {
                 Ok(_) => Ok(((), false)),
                 // Not connected yet: a spurious wake-up; wait for the next event.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
@@ -489,7 +607,17 @@ async fn connect_addr(core: &Rc<Core>, addr: SocketAddr) -> Result<Socket, Socke
     })
     .await
     .map_err(connect_err)?;
-    Ok(socket)
+    #[cfg(target_os = "linux")]
+    if core.uring.is_some() {
+        // From here on the ring serves the connection: take it out of epoll's interest list.
+        drop(reg);
+        core.reactor
+            .registry()
+            .deregister(&mut io)
+            .map_err(connect_err)?;
+        return Socket::from_mio(core.clone(), io, addr).map_err(connect_err);
+    }
+    Ok(Socket::from_parts(Driver::Poll(reg), io, addr))
 }
 
 /// The future of [`Socket::read`].
@@ -568,6 +696,11 @@ pub struct Write<'a> {
     buf: &'a [u8],
     written: usize,
     op: OpState,
+    /// io_uring: a send of ours is in flight; its stall timeout ran out (the send is being
+    /// cancelled and the write waits to learn how much went out); the driver's progress count.
+    started: bool,
+    cancelling: Option<Duration>,
+    progress: u32,
 }
 
 impl Write<'_> {
@@ -586,11 +719,16 @@ impl Future for Write<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let socket = this.socket;
+        let reg = match &socket.drv {
+            Driver::Poll(reg) => reg,
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => return this.poll_ring(r, cx),
+        };
         while this.written < this.buf.len() {
             let rest = &this.buf[this.written..];
             match this
                 .op
-                .poll(&socket.reg, Direction::Write, cx, || socket.try_write(rest))
+                .poll(reg, Direction::Write, cx, || socket.try_write(rest))
             {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(OpPoll::TimedOut(after)) => {
@@ -623,6 +761,76 @@ impl Future for Write<'_> {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl Write<'_> {
+    /// A write on the io_uring driver: chunks of the bytes are copied into driver buffers and
+    /// sent one after the other; a timed-out write cancels its send and waits for the count.
+    fn poll_ring(&mut self, r: &RingIo, cx: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
+        let peer = self.socket.peer;
+        loop {
+            if self.written >= self.buf.len() && !self.started {
+                return Poll::Ready(Ok(()));
+            }
+            let rest = &self.buf[self.written.min(self.buf.len())..];
+            match r.conn.poll_send(&r.uring, cx, rest, &mut self.started) {
+                Poll::Ready((sent, errno)) => {
+                    self.written += sent;
+                    if sent > 0 {
+                        self.op.progress();
+                    }
+                    let timed_out = self.cancelling;
+                    if errno != 0 && !(errno == libc::ECANCELED && timed_out.is_some()) {
+                        return Poll::Ready(Err(SocketError::Write {
+                            peer,
+                            written: self.written,
+                            source: io::Error::from_raw_os_error(errno),
+                        }));
+                    }
+                    if let Some(after) = timed_out
+                        && self.written < self.buf.len()
+                    {
+                        return Poll::Ready(Err(SocketError::WriteTimeout {
+                            after,
+                            written: self.written,
+                        }));
+                    }
+                    if sent == 0 && self.written < self.buf.len() {
+                        return Poll::Ready(Err(SocketError::Write {
+                            peer,
+                            written: self.written,
+                            source: io::ErrorKind::WriteZero.into(),
+                        }));
+                    }
+                }
+                Poll::Pending => {
+                    if self.cancelling.is_some() {
+                        return Poll::Pending;
+                    }
+                    let progress = r.conn.send_progress();
+                    if progress != self.progress {
+                        self.progress = progress;
+                        self.op.progress();
+                    }
+                    if let Some(after) = self.op.poll_deadline(&r.core, cx) {
+                        if !self.started {
+                            // Still waiting for an abandoned send to finish: nothing of ours
+                            // went out.
+                            r.conn.cancel_write_wait();
+                            return Poll::Ready(Err(SocketError::WriteTimeout {
+                                after,
+                                written: self.written,
+                            }));
+                        }
+                        self.cancelling = Some(after);
+                        r.conn.cancel_send(&r.uring);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
 /// A read future's `.timeout(d)`, and the drop that withdraws its waiter.
 macro_rules! read_future_common {
     ($($ty:ident),*) => {$(
@@ -636,7 +844,9 @@ macro_rules! read_future_common {
 
         impl Drop for $ty<'_> {
             fn drop(&mut self) {
-                self.op.cancel(&self.socket.reg, Direction::Read);
+                if self.op.take_waiting() {
+                    self.socket.cancel_wait(Direction::Read);
+                }
             }
         }
     )*};
@@ -646,6 +856,17 @@ read_future_common!(Read, ReadInto, ReadBuf);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        self.op.cancel(&self.socket.reg, Direction::Write);
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &self.socket.drv {
+            if self.started {
+                r.conn.abandon_send(&r.uring);
+            } else {
+                r.conn.cancel_write_wait();
+            }
+            return;
+        }
+        if self.op.take_waiting() {
+            self.socket.cancel_wait(Direction::Write);
+        }
     }
 }

@@ -60,14 +60,14 @@ impl Direction {
 /// The waiter of one direction. The waker is kept after a wake-up so that the next wait by the
 /// same task costs no clone; `waiting` says whether a task actually wants the next event.
 #[derive(Default)]
-struct Waiter {
+pub(crate) struct Waiter {
     waker: Cell<Option<Waker>>,
     waiting: Cell<bool>,
 }
 
 impl Waiter {
     #[inline]
-    fn wait(&self, waker: &Waker) {
+    pub(crate) fn wait(&self, waker: &Waker) {
         let kept = match self.waker.take() {
             Some(w) if w.will_wake(waker) => w,
             _ => waker.clone(),
@@ -77,7 +77,7 @@ impl Waiter {
     }
 
     #[inline]
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if self.waiting.replace(false)
             && let Some(w) = self.waker.take()
         {
@@ -85,6 +85,18 @@ impl Waiter {
             w.wake_by_ref();
             self.waker.set(Some(w));
         }
+    }
+
+    /// Forgets the wait (the future was dropped or gave up); the waker is kept for reuse.
+    #[inline]
+    pub(crate) fn cancel(&self) {
+        self.waiting.set(false);
+    }
+
+    /// Takes the stored waker (teardown).
+    pub(crate) fn take(&self) -> Option<Waker> {
+        self.waiting.set(false);
+        self.waker.take()
     }
 }
 
@@ -112,6 +124,8 @@ pub(crate) struct Reactor {
     events: RefCell<Events>,
     slots: RefCell<Slab<Rc<IoSlot>>>,
     generation: Cell<u32>,
+    /// The last poll returned as many events as fit: more may be waiting.
+    full: Cell<bool>,
 }
 
 impl Reactor {
@@ -124,11 +138,24 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             slots: RefCell::new(Slab::new()),
             generation: Cell::new(0),
+            full: Cell::new(false),
         })
     }
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The multiplexer's own descriptor (the io_uring driver watches it).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
+    /// Whether the last `poll` filled its event buffer (so more readiness may be waiting).
+    pub(crate) fn was_full(&self) -> bool {
+        self.full.get()
     }
 
     /// Blocks in the multiplexer for at most `timeout`, then records readiness and wakes the
@@ -141,7 +168,9 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let mut woken = false;
+        let mut count = 0;
         for event in events.iter() {
+            count += 1;
             let token = event.token();
             if token == WAKE_TOKEN {
                 woken = true;
@@ -181,17 +210,18 @@ impl Reactor {
                 slot.writer.wake();
             }
         }
+        self.full.set(count == events.capacity());
         Ok(woken)
     }
 
-    /// Drops every stored waker (used when the loop is torn down, to break reference cycles
-    /// between tasks and the loop). The wakers are dropped outside the borrow because dropping a
-    /// task may deregister its sockets.
     /// How many sources are registered.
     pub(crate) fn len(&self) -> usize {
         self.slots.borrow().len()
     }
 
+    /// Takes every stored waker (used when the loop is torn down, to break reference cycles
+    /// between tasks and the loop). The caller drops them outside the borrow, because dropping
+    /// a task may deregister its sockets.
     pub(crate) fn take_wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
         for (_, slot) in self.slots.borrow().iter() {

@@ -8,8 +8,14 @@
 //! right after its in-flight messages have drained, so all work for the
 //! window's messages is attributed to that window and to nothing else.
 //!
-//! `--multicore N`: only `ours --threads N` and `tokio_mt --workers N`, pinned
-//! to CPUs 0..N-1, the load generator on the remaining CPUs (unpinned, with a
+//! "ours" (the library's echo example) runs twice, side by side: `ours_epoll`
+//! (EVENT_BACKEND=epoll) and `ours_uring` (EVENT_BACKEND=io_uring). Which driver
+//! each really runs is checked from its open fds (an `anon_inode:[io_uring]` fd
+//! or none), not from its startup line (older builds printed `event::backend()`,
+//! the compiled-in multiplexer: "epoll" whatever the driver).
+//!
+//! `--multicore N`: only `ours_{epoll,uring} --threads N` and `tokio_mt --workers N`,
+//! pinned to CPUs 0..N-1, the load generator on the remaining CPUs (unpinned, with a
 //! printed caveat, when there are none); same windows and columns, ratio vs tokio_mt.
 
 use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats::median_ci};
@@ -74,8 +80,8 @@ impl Drop for KillGuard {
 }
 
 /// Spawns `taskset -c CPUS prog args...` (CPUS: a taskset list such as "0" or
-/// "0-1"); the child dies with us (PDEATHSIG).
-fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], quiet: bool) -> std::io::Result<Child> {
+/// "0-1") with `env` added to our environment; the child dies with us (PDEATHSIG).
+fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], env: &[(String, String)], quiet: bool) -> std::io::Result<Child> {
     let mut cmd = match cpu {
         Some(c) => {
             let mut cmd = Command::new("taskset");
@@ -85,6 +91,7 @@ fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], quiet: bool) ->
         None => Command::new(prog),
     };
     cmd.args(args).stdin(Stdio::null());
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if quiet {
         cmd.stdout(Stdio::null());
     }
@@ -107,6 +114,8 @@ struct Server {
     child: Child,
     pid: i32,
     addr: SocketAddr,
+    /// For servers with an expected backend: what their open fds show, e.g. "io_uring (1 ring fd)".
+    backend_seen: Option<String>,
 }
 
 impl Server {
@@ -116,14 +125,15 @@ impl Server {
         let mut args = vec!["--addr".to_string(), addr.to_string()];
         args.extend(spec.args.iter().cloned());
         args.extend(extra.iter().cloned());
-        let child = spawn_pinned(Some(cpus), &spec.path, &args, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
+        let child =
+            spawn_pinned(Some(cpus), &spec.path, &args, &spec.env, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
         let pid = child.id() as i32;
-        let mut s = Server { name: spec.name.clone(), child, pid, addr };
+        let mut s = Server { name: spec.name.clone(), child, pid, addr, backend_seen: None };
         let t0 = Instant::now();
         loop {
             if let Ok(Some(st)) = s.child.try_wait() {
                 unregister_child(pid);
-                return Err(format!("exited at startup ({st})"));
+                return Err(format!("exited at startup ({st}){}", if spec.env.is_empty() { String::new() } else { format!(" with {}", env_str(&spec.env)) }));
             }
             // With SO_REUSEPORT (ours --threads N) every loop has its own
             // listener: wait for all of them, or the first-bound loop would get
@@ -132,6 +142,9 @@ impl Server {
                 && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
             {
                 std::thread::sleep(Duration::from_millis(50));
+                if let Some(want) = spec.backend {
+                    s.check_backend(want, spec.listeners)?;
+                }
                 return Ok(s);
             }
             if t0.elapsed() > Duration::from_secs(10) {
@@ -140,6 +153,29 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Checks the driver from the open fds: io_uring needs an `anon_inode:[io_uring]`
+    /// fd per loop (`loops`), epoll none. The listeners are bound before the loops
+    /// are built, so rings may appear a little after the port accepts: wait up to 1 s.
+    /// A mismatch is a startup failure, since the row would be mislabelled.
+    fn check_backend(&mut self, want: &str, loops: usize) -> Result<(), String> {
+        let t0 = Instant::now();
+        let rings = loop {
+            let rings = procfs::anon_inode_count(self.pid, "io_uring");
+            if want != "io_uring" || rings >= loops || t0.elapsed() > Duration::from_secs(1) {
+                break rings;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let seen = if rings > 0 { format!("io_uring ({rings} ring fd{})", if rings > 1 { "s" } else { "" }) } else { "epoll (no io_uring fd)".into() };
+        let ok = if want == "io_uring" { rings >= loops } else { rings == 0 };
+        if !ok {
+            self.kill();
+            return Err(format!("EVENT_BACKEND={want} but its open fds show {seen}"));
+        }
+        self.backend_seen = Some(seen);
+        Ok(())
     }
 
     fn alive(&mut self) -> bool {
@@ -171,8 +207,23 @@ struct Spec {
     name: String,
     path: PathBuf,
     args: Vec<String>,
+    /// Environment added for this server (EVENT_BACKEND for the ours variants).
+    env: Vec<(String, String)>,
+    /// The driver the server must be running (ours variants only; checked from its fds).
+    backend: Option<&'static str>,
     /// Listening sockets the server opens on its port (N for ours --threads N).
     listeners: usize,
+}
+
+fn env_str(env: &[(String, String)]) -> String {
+    env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The two runs of the library's echo example: (server name, EVENT_BACKEND value).
+const OURS_VARIANTS: &[(&str, &str)] = &[("ours_epoll", "epoll"), ("ours_uring", "io_uring")];
+
+fn is_ours(name: &str) -> bool {
+    OURS_VARIANTS.iter().any(|(n, _)| *n == name)
 }
 
 struct Opts {
@@ -206,16 +257,18 @@ Options:
   --seconds F        measured seconds per configuration (default 25)
   --window-ms N      window length per server (default 100)
   --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
-  --servers LIST     subset/order of: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,tokio_ct2
-                     (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop; tokio_ct2
-                     stands in for ours when ours' binary is missing)
+  --servers LIST     subset/order of: ours_epoll,ours_uring,tokio_ct,tokio_mt,smol_local,monoio,
+                     mio_loop,tokio_ct2; `ours` = ours_epoll,ours_uring (default: ours,tokio_ct,
+                     tokio_mt,smol_local,monoio,mio_loop; tokio_ct2 stands in for ours when ours'
+                     binary is missing). ours_epoll / ours_uring = the echo example with
+                     EVENT_BACKEND=epoll / io_uring
   --ours PATH        the library's echo example (default /work/main/target/release/examples/echo)
   --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
   --idle             memory per idle connection instead of the load runs
   --idle-conns N     connections for --idle (default 19000)
-  --idle-servers L   servers for --idle (default ours,tokio_ct)
+  --idle-servers L   servers for --idle (default ours,tokio_ct, i.e. ours_epoll,ours_uring,tokio_ct)
   --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00
-  --multicore N      only `ours --threads N` vs `tokio_mt --workers N`, servers pinned to
+  --multicore N      only `ours_epoll/ours_uring --threads N` vs `tokio_mt --workers N`, pinned to
                      CPUs 0..N-1, load generator on the remaining CPUs (unpinned, with a
                      caveat, when none remain); default configs 50x64,500x64; column vs tokio_mt"
     );
@@ -245,24 +298,47 @@ fn parse_opts() -> Opts {
     let ours_path = PathBuf::from(arg_value("ours").unwrap_or_else(|| "/work/main/target/release/examples/echo".into()));
     let ours_ok = ours_path.is_file();
     let spec = |name: &str| -> Spec {
-        match name {
-            "ours" => Spec { name: "ours".into(), path: ours_path.clone(), args: vec![], listeners: 1 },
-            "tokio_ct2" => Spec { name: "tokio_ct2".into(), path: bindir.join("tokio_ct"), args: vec![], listeners: 1 },
-            n => Spec { name: n.into(), path: bindir.join(n), args: vec![], listeners: 1 },
+        let plain = |path: PathBuf| Spec { name: name.into(), path, args: vec![], env: vec![], backend: None, listeners: 1 };
+        if let Some(&(_, backend)) = OURS_VARIANTS.iter().find(|(n, _)| *n == name) {
+            Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain(ours_path.clone()) }
+        } else if name == "tokio_ct2" {
+            plain(bindir.join("tokio_ct"))
+        } else {
+            plain(bindir.join(name))
         }
     };
+    let ours_missing = || {
+        eprintln!(
+            "harness: ours_epoll, ours_uring SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)",
+            ours_path.display()
+        )
+    };
     let resolve = |list: &str| -> Vec<Spec> {
-        let mut v = Vec::new();
+        // `ours` expands to both variants; duplicates are dropped (first position wins).
+        let mut wanted: Vec<&str> = Vec::new();
         for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if !["ours", "tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n) {
-                eprintln!("harness: unknown server {n:?}");
-                std::process::exit(2);
+            let expanded: Vec<&str> = if n == "ours" { OURS_VARIANTS.iter().map(|(n, _)| *n).collect() } else { vec![n] };
+            for n in expanded {
+                if !is_ours(n) && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n) {
+                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, tokio_ct2)");
+                    std::process::exit(2);
+                }
+                if !wanted.contains(&n) {
+                    wanted.push(n);
+                }
             }
-            if n == "ours" && !ours_ok {
-                eprintln!("harness: ours SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)", ours_path.display());
-                if !list.contains("tokio_ct2") {
-                    eprintln!("harness: tokio_ct2 (a second tokio_ct) stands in for ours");
-                    v.push(spec("tokio_ct2"));
+        }
+        let mut v = Vec::new();
+        let mut warned = false;
+        for &n in &wanted {
+            if is_ours(n) && !ours_ok {
+                if !warned {
+                    warned = true;
+                    ours_missing();
+                    if !wanted.contains(&"tokio_ct2") {
+                        eprintln!("harness: tokio_ct2 (a second tokio_ct) stands in for ours");
+                        v.push(spec("tokio_ct2"));
+                    }
                 }
                 continue;
             }
@@ -294,9 +370,11 @@ fn parse_opts() -> Opts {
     } else if multicore.is_some() {
         // Ours missing: no stand-in (a single-threaded tokio_ct2 would mislead); tokio_mt alone.
         if ours_ok {
-            vec![spec("ours"), spec("tokio_mt")]
+            let mut v: Vec<Spec> = OURS_VARIANTS.iter().map(|(n, _)| spec(n)).collect();
+            v.push(spec("tokio_mt"));
+            v
         } else {
-            eprintln!("harness: ours SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)", ours_path.display());
+            ours_missing();
             vec![spec("tokio_mt")]
         }
     } else {
@@ -317,7 +395,7 @@ fn parse_opts() -> Opts {
     let mut idle_servers =
         if has_flag("idle") { resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into())) } else { Vec::new() };
     for s in idle_servers.iter_mut() {
-        if s.name == "ours" {
+        if is_ours(&s.name) {
             // The example's default --max-connections is 10000; raise it above the test size.
             let max = arg_value("idle-conns").and_then(|v| v.parse::<usize>().ok()).unwrap_or(19_000) + 1000;
             s.args = vec!["--idle-timeout".into(), "600".into(), "--max-connections".into(), max.to_string()];
@@ -329,13 +407,11 @@ fn parse_opts() -> Opts {
         // configuration (+1000 for the harness's readiness probes and slack).
         let max = configs.iter().map(|c| c.0).max().unwrap_or(0) + 1000;
         for s in servers.iter_mut() {
-            match s.name.as_str() {
-                "ours" => {
-                    s.args = vec!["--threads".into(), n.to_string(), "--max-connections".into(), max.max(10_000).to_string()];
-                    s.listeners = n;
-                }
-                "tokio_mt" => s.args = vec!["--workers".into(), n.to_string()],
-                _ => {}
+            if is_ours(&s.name) {
+                s.args = vec!["--threads".into(), n.to_string(), "--max-connections".into(), max.max(10_000).to_string()];
+                s.listeners = n;
+            } else if s.name == "tokio_mt" {
+                s.args = vec!["--workers".into(), n.to_string()];
             }
         }
     }
@@ -416,6 +492,11 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
             }
         }
     }
+    let backends: Vec<String> =
+        servers.iter().filter_map(|s| s.backend_seen.as_ref().map(|b| format!("{} = {b}", s.name))).collect();
+    if !backends.is_empty() {
+        println!("drivers (from the servers' open fds): {}", backends.join(", "));
+    }
     let mut lg = LoadGen::new(size).expect("mio poll");
     let mut tidx = Vec::new();
     for (i, s) in servers.iter().enumerate() {
@@ -460,12 +541,19 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
             let r = lg.run_window(tidx[i], opts.window, &mut accs[i].hist, DRAIN_TIMEOUT);
             let c1 = procfs::cpu_ns(pid).unwrap_or(0);
             let (u1, s1) = procfs::user_sys_ticks(pid).unwrap_or((0, 0));
+            // A server that died right after answering: its CPU clock reads as 0.
+            let r = match r {
+                Ok(_) if c1 < c0 || !servers[i].alive() => {
+                    Err(std::io::Error::other("server process died (its CPU time could not be read after the window)"))
+                }
+                r => r,
+            };
             match r {
                 Ok(w) => {
                     let a = &mut accs[i];
                     a.cpu_ns += c1 - c0;
-                    a.user_ticks += u1 - u0;
-                    a.sys_ticks += s1 - s0;
+                    a.user_ticks += u1.saturating_sub(u0);
+                    a.sys_ticks += s1.saturating_sub(s0);
                     a.msgs += w.total;
                     a.msgs_in_window += w.in_window;
                     a.busy += w.dur;
@@ -532,7 +620,7 @@ fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(Str
         events.push_str(s);
     }
     let args: Vec<String> = ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", &events, "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
-    let mut perf = spawn_pinned(None, Path::new("perf"), &args, true).map_err(|e| format!("perf: {e}"))?;
+    let mut perf = spawn_pinned(None, Path::new("perf"), &args, &[], true).map_err(|e| format!("perf: {e}"))?;
     std::thread::sleep(Duration::from_millis(1000)); // let perf attach
     if let Ok(Some(st)) = perf.try_wait() {
         unregister_child(perf.id() as i32);
@@ -776,7 +864,7 @@ fn main() {
                     format!("load generator (one thread) pinned to CPUs {:?}", opts.loadgen_cpus)
                 };
                 println!(
-                    "multicore {n}: servers: {} (ours --threads {n}, tokio_mt --workers {n}; each pinned to CPUs {}); {lg}",
+                    "multicore {n}: servers: {} (ours_epoll/ours_uring --threads {n}, tokio_mt --workers {n}; each pinned to CPUs {}); {lg}",
                     names.join(", "),
                     opts.server_cpus
                 );

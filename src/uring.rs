@@ -1,0 +1,790 @@
+//! The io_uring driver (Linux). Every `unsafe` block of the crate is in this module.
+//!
+//! Connections use completion I/O:
+//! - one multishot `recv` per connection draws from a ring of provided buffers; each completion's
+//!   bytes are copied into the connection's inbox at once and the buffer goes straight back to
+//!   the ring, so the ring stays small whatever the number of connections;
+//! - a write copies the caller's bytes into a buffer the driver owns and queues a `send`
+//!   (`MSG_NOSIGNAL`); every queued operation is submitted by the same `io_uring_enter` that
+//!   waits for completions, so one system call per loop turn serves every connection.
+//!
+//! The ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`: the kernel does completion work only inside
+//! our own `io_uring_enter`, in one batch. Everything else (listeners, connect, signals, the
+//! cross-thread waker) keeps using the readiness reactor: its epoll descriptor is itself watched
+//! by a multishot poll on the ring, so one wait covers both.
+//!
+//! Ownership: an operation in flight owns its buffer and a reference to its connection's state in
+//! the driver's operation table until its last completion arrives, so dropping a future or a socket
+//! never frees memory the kernel may still write. Dropping them cancels their operations instead.
+
+use std::alloc::{self, Layout};
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use slab::Slab;
+
+use crate::reactor::{Reactor, Waiter};
+
+/// Submission queue entries (the completion queue gets twice as many).
+const ENTRIES: u32 = 1024;
+/// Provided receive buffers: count (a power of two) and size of each.
+const BUF_COUNT: u16 = 1024;
+const BUF_SIZE: usize = 4096;
+const BUF_GROUP: u16 = 0;
+/// Completions that carry no operation of ours.
+const EPOLL_UD: u64 = u64::MAX - 1;
+const CANCEL_UD: u64 = u64::MAX;
+/// Above this many unread bytes in a connection's inbox its receive is cancelled (the peer then
+/// fills the kernel's buffers and TCP flow control slows it), and re-armed once the task has
+/// read everything.
+const INBOX_HIGH: usize = 64 * 1024;
+/// The most bytes one `send` operation takes: a larger write goes out in chunks of this size, so
+/// the driver never holds a second copy of a large write.
+pub(crate) const SEND_CHUNK: usize = 256 * 1024;
+/// Send buffers kept for reuse, and the largest one kept.
+const POOL_MAX: usize = 256;
+const POOL_BUF_MAX: usize = 64 * 1024;
+
+/// Why io_uring could not be used; the loop falls back to epoll with this reason when allowed.
+pub(crate) fn probe_error(e: &io::Error, step: &str) -> String {
+    format!("io_uring unavailable ({step}: {e})")
+}
+
+/// The ring of provided receive buffers the kernel picks from for multishot receives.
+struct BufRing {
+    entries: *mut types::BufRingEntry,
+    entries_layout: Layout,
+    data: *mut u8,
+    data_layout: Layout,
+    /// Our tail (buffers handed to the kernel); published with a release store.
+    tail: Cell<u16>,
+    /// Set if the kernel may still use the memory when the driver is dropped: then it is leaked.
+    leak: Cell<bool>,
+}
+
+impl BufRing {
+    fn new() -> io::Result<BufRing> {
+        let entries_layout =
+            Layout::from_size_align(BUF_COUNT as usize * size_of::<types::BufRingEntry>(), 4096)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let data_layout = Layout::from_size_align(BUF_COUNT as usize * BUF_SIZE, 64)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: both layouts have a non-zero size. The memory is freed in Drop with the same
+        // layouts (or leaked if the kernel may still use it).
+        let (entries, data) = unsafe {
+            (
+                alloc::alloc_zeroed(entries_layout).cast::<types::BufRingEntry>(),
+                alloc::alloc(data_layout),
+            )
+        };
+        if entries.is_null() || data.is_null() {
+            // SAFETY: a non-null pointer came from `alloc` with this layout.
+            unsafe {
+                if !entries.is_null() {
+                    alloc::dealloc(entries.cast(), entries_layout);
+                }
+                if !data.is_null() {
+                    alloc::dealloc(data, data_layout);
+                }
+            }
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
+        let ring = BufRing {
+            entries,
+            entries_layout,
+            data,
+            data_layout,
+            tail: Cell::new(0),
+            leak: Cell::new(false),
+        };
+        for bid in 0..BUF_COUNT {
+            ring.push(bid);
+        }
+        ring.publish();
+        Ok(ring)
+    }
+
+    /// Hands buffer `bid` back to the kernel (visible after `publish`).
+    fn push(&self, bid: u16) {
+        let tail = self.tail.get();
+        let index = (tail & (BUF_COUNT - 1)) as usize;
+        // SAFETY: `index` < BUF_COUNT, inside the allocation. The slot lies past the kernel's
+        // view (between head and tail it only reads published entries), and the kernel only
+        // touches the ring inside our own system calls (single issuer, deferred task work), so
+        // nothing else accesses it now. The setters leave entry 0's `resv` (the tail) alone.
+        unsafe {
+            let entry = &mut *self.entries.add(index);
+            entry.set_addr(self.data.add(bid as usize * BUF_SIZE) as u64);
+            entry.set_len(BUF_SIZE as u32);
+            entry.set_bid(bid);
+        }
+        self.tail.set(tail.wrapping_add(1));
+    }
+
+    /// Publishes the tail: the kernel may use every buffer pushed so far.
+    fn publish(&self) {
+        // SAFETY: `entries` is the page-aligned base of a ring of BUF_COUNT initialised entries,
+        // as `tail` requires; the tail field is a u16 the kernel reads atomically.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
+            (*tail).store(self.tail.get(), Ordering::Release);
+        }
+    }
+
+    /// The `len` bytes the kernel wrote into buffer `bid`.
+    fn bytes(&self, bid: u16, len: usize) -> &[u8] {
+        let bid = bid as usize % BUF_COUNT as usize;
+        let len = len.min(BUF_SIZE);
+        // SAFETY: the range lies inside buffer `bid` of the data allocation. The kernel wrote it
+        // before posting the completion we are handling, and does not touch the buffer again
+        // until we push it back (after this slice is gone).
+        unsafe { std::slice::from_raw_parts(self.data.add(bid * BUF_SIZE), len) }
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if self.leak.get() {
+            return;
+        }
+        // SAFETY: allocated in `new` with these layouts; the ring (and its registration) is gone
+        // and no receive is in flight, so the kernel no longer refers to the memory.
+        unsafe {
+            alloc::dealloc(self.entries.cast(), self.entries_layout);
+            alloc::dealloc(self.data, self.data_layout);
+        }
+    }
+}
+
+/// The state of one connection, shared by its socket and by its operations in flight.
+pub(crate) struct ConnState {
+    fd: RawFd,
+    /// Bytes received and not yet read by the task (`inbox[pos..]`).
+    inbox: RefCell<Vec<u8>>,
+    pos: Cell<usize>,
+    eof: Cell<bool>,
+    error: Cell<Option<i32>>,
+    /// The armed multishot receive, and whether its cancellation was requested.
+    recv: Cell<Option<u64>>,
+    recv_cancelled: Cell<bool>,
+    /// The send in flight; the outcome of the last one nobody has collected yet; whether the
+    /// future that started it is gone.
+    send: Cell<Option<u64>>,
+    send_result: Cell<Option<(usize, i32)>>,
+    send_orphan: Cell<bool>,
+    /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
+    send_progress: Cell<u32>,
+    closed: Cell<bool>,
+    reader: Waiter,
+    writer: Waiter,
+}
+
+enum OpKind {
+    Recv,
+    /// A send of `buf[off..]` (`off` counts what went out already).
+    Send {
+        buf: Vec<u8>,
+        off: usize,
+    },
+}
+
+struct Op {
+    generation: u32,
+    conn: Rc<ConnState>,
+    kind: OpKind,
+}
+
+/// The io_uring half of a loop.
+pub(crate) struct Uring {
+    ring: RefCell<IoUring>,
+    ops: RefCell<Slab<Op>>,
+    generation: Cell<u32>,
+    bufs: BufRing,
+    /// Send buffers kept for reuse.
+    pool: RefCell<Vec<Vec<u8>>>,
+    /// Completions copied out of the queue before they are handled (kept for its allocation).
+    cqes: RefCell<Vec<(u64, i32, u32)>>,
+    epoll_fd: RawFd,
+    epoll_armed: Cell<bool>,
+    epoll_ready: Cell<bool>,
+}
+
+fn errno_of(res: i32) -> i32 {
+    -res
+}
+
+impl Uring {
+    /// Sets up a ring with the flags this driver needs; any refusal (no kernel support, a
+    /// seccomp filter, a limit) comes back as the error the caller reports.
+    pub(crate) fn new(epoll_fd: RawFd) -> Result<Uring, String> {
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .setup_cqsize(ENTRIES * 2)
+            .build(ENTRIES)
+            .map_err(|e| probe_error(&e, "io_uring_setup"))?;
+        if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
+            return Err("io_uring unavailable (kernel lacks EXT_ARG or NODROP)".to_string());
+        }
+        let mut probe = io_uring::Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(|e| probe_error(&e, "probe"))?;
+        for code in [
+            opcode::RecvMulti::CODE,
+            opcode::Send::CODE,
+            opcode::PollAdd::CODE,
+            opcode::AsyncCancel::CODE,
+        ] {
+            if !probe.is_supported(code) {
+                return Err(format!("io_uring unavailable (opcode {code} unsupported)"));
+            }
+        }
+        let bufs = BufRing::new().map_err(|e| probe_error(&e, "buffer ring"))?;
+        // SAFETY: the ring memory is page-aligned, holds BUF_COUNT entries and stays valid until
+        // the ring is closed: `Uring` drops `ring` before `bufs` (field order) and leaks `bufs`
+        // if operations may still use it.
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                bufs.entries as u64,
+                BUF_COUNT,
+                BUF_GROUP,
+                0,
+            )
+        }
+        .map_err(|e| probe_error(&e, "register buffer ring (needs Linux 5.19)"))?;
+        Ok(Uring {
+            ring: RefCell::new(ring),
+            ops: RefCell::new(Slab::with_capacity(256)),
+            generation: Cell::new(0),
+            bufs,
+            pool: RefCell::new(Vec::new()),
+            cqes: RefCell::new(Vec::with_capacity(256)),
+            epoll_fd,
+            epoll_armed: Cell::new(false),
+            epoll_ready: Cell::new(false),
+        })
+    }
+
+    /// Operations in flight (for `Stats`).
+    pub(crate) fn len(&self) -> usize {
+        self.ops.borrow().len()
+    }
+
+    fn push(&self, entry: squeue::Entry) {
+        let mut ring = self.ring.borrow_mut();
+        loop {
+            // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
+            // until the operation's last completion has been reaped.
+            if unsafe { ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+            // The queue is full: hand it to the kernel and try again.
+            if let Err(e) = ring.submit()
+                && e.raw_os_error() != Some(libc::EBUSY)
+                && e.raw_os_error() != Some(libc::EINTR)
+            {
+                // Nothing else can make room; wait for the kernel to take entries.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn insert(&self, conn: &Rc<ConnState>, kind: OpKind) -> u64 {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let index = self.ops.borrow_mut().insert(Op {
+            generation,
+            conn: conn.clone(),
+            kind,
+        });
+        index as u64 | (u64::from(generation) << 32)
+    }
+
+    fn arm_recv(&self, conn: &Rc<ConnState>) {
+        let ud = self.insert(conn, OpKind::Recv);
+        conn.recv.set(Some(ud));
+        let entry = opcode::RecvMulti::new(types::Fd(conn.fd), BUF_GROUP)
+            .build()
+            .user_data(ud);
+        self.push(entry);
+    }
+
+    fn push_send(&self, fd: RawFd, ud: u64, buf: &[u8]) {
+        let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), buf.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(ud);
+        self.push(entry);
+    }
+
+    fn start_send(&self, conn: &Rc<ConnState>, bytes: &[u8]) -> usize {
+        self.start_send_vectored(conn, &[io::IoSlice::new(bytes)])
+    }
+
+    /// Copies at most `SEND_CHUNK` bytes of `slices` into a driver buffer and queues their send.
+    fn start_send_vectored(&self, conn: &Rc<ConnState>, slices: &[io::IoSlice<'_>]) -> usize {
+        let mut buf = self.pool.borrow_mut().pop().unwrap_or_default();
+        for slice in slices {
+            let room = SEND_CHUNK - buf.len();
+            buf.extend_from_slice(&slice[..slice.len().min(room)]);
+            if buf.len() == SEND_CHUNK {
+                break;
+            }
+        }
+        let len = buf.len();
+        let ud = self.insert(conn, OpKind::Send { buf, off: 0 });
+        conn.send.set(Some(ud));
+        let ops = self.ops.borrow();
+        if let Some(Op {
+            kind: OpKind::Send { buf, .. },
+            ..
+        }) = ops.get(ud as u32 as usize)
+        {
+            // The vector's heap buffer does not move while it sits in the table.
+            let (ptr, len) = (buf.as_ptr(), buf.len());
+            drop(ops);
+            // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
+            self.push_send(conn.fd, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
+        }
+        len
+    }
+
+    fn cancel(&self, ud: u64) {
+        self.push(opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD));
+    }
+
+    /// Submits what is queued now (used before a descriptor with queued entries is closed, so
+    /// that no entry can reach a descriptor number the kernel hands out again).
+    fn submit_now(&self) {
+        let ring = self.ring.borrow();
+        let _ = ring.submit();
+    }
+
+    fn sq_len(&self) -> usize {
+        self.ring.borrow_mut().submission().len()
+    }
+
+    /// One turn of the loop's wait: submits everything queued, waits for at least one completion
+    /// (or `timeout`; zero means do not wait), handles the completions, and polls the readiness
+    /// reactor when its descriptor fired. Returns whether the cross-thread waker fired.
+    pub(crate) fn turn(&self, timeout: Option<Duration>, reactor: &Reactor) -> io::Result<bool> {
+        if !self.epoll_armed.get() {
+            self.epoll_armed.set(true);
+            let entry = opcode::PollAdd::new(types::Fd(self.epoll_fd), libc::POLLIN as u32)
+                .multi(true)
+                .build()
+                .user_data(EPOLL_UD);
+            self.push(entry);
+        }
+        let result = {
+            let mut ring = self.ring.borrow_mut();
+            let (pending, taskrun, overflow) = {
+                let sq = ring.submission();
+                (sq.len(), sq.taskrun(), sq.cq_overflow())
+            };
+            let ready = !ring.completion().is_empty();
+            let ring = &*ring;
+            match timeout {
+                _ if self.epoll_ready.get() || ready => {
+                    if pending > 0 || taskrun || overflow {
+                        ring.submit()
+                    } else {
+                        Ok(0)
+                    }
+                }
+                Some(d) if d.is_zero() => {
+                    if pending > 0 || taskrun || overflow {
+                        ring.submit()
+                    } else {
+                        Ok(0)
+                    }
+                }
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    ring.submitter().submit_with_args(1, &args)
+                }
+                None => ring.submit_and_wait(1),
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        let mut woken = false;
+        if self.epoll_ready.replace(false) {
+            woken = reactor.poll(Some(Duration::ZERO))?;
+            if reactor.was_full() {
+                // More readiness waits in epoll than one call returned: look again next turn.
+                self.epoll_ready.set(true);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Whether the next turn must not block (readiness is left over from this one).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.epoll_ready.get()
+    }
+
+    /// Handles every completion in the queue.
+    fn reap(&self) {
+        let mut cqes = std::mem::take(&mut *self.cqes.borrow_mut());
+        loop {
+            cqes.clear();
+            {
+                let mut ring = self.ring.borrow_mut();
+                cqes.extend(
+                    ring.completion()
+                        .map(|c| (c.user_data(), c.result(), c.flags())),
+                );
+            }
+            if cqes.is_empty() {
+                break;
+            }
+            for &(ud, res, flags) in &cqes {
+                self.complete(ud, res, flags);
+            }
+            self.bufs.publish();
+        }
+        *self.cqes.borrow_mut() = cqes;
+    }
+
+    fn complete(&self, ud: u64, res: i32, flags: u32) {
+        if ud == CANCEL_UD {
+            return;
+        }
+        if ud == EPOLL_UD {
+            self.epoll_ready.set(true);
+            if !cqueue::more(flags) {
+                self.epoll_armed.set(false);
+            }
+            return;
+        }
+        let index = ud as u32 as usize;
+        let mut ops = self.ops.borrow_mut();
+        let op = match ops.get_mut(index) {
+            Some(op) if op.generation == (ud >> 32) as u32 => op,
+            _ => {
+                drop(ops);
+                if let Some(bid) = cqueue::buffer_select(flags) {
+                    self.bufs.push(bid);
+                }
+                return;
+            }
+        };
+        let conn = op.conn.clone();
+        match &mut op.kind {
+            OpKind::Recv => {
+                let more = cqueue::more(flags);
+                if !more {
+                    ops.remove(index);
+                    conn.recv.set(None);
+                }
+                drop(ops);
+                if let Some(bid) = cqueue::buffer_select(flags) {
+                    if res > 0 && !conn.closed.get() {
+                        conn.inbox
+                            .borrow_mut()
+                            .extend_from_slice(self.bufs.bytes(bid, res as usize));
+                    }
+                    self.bufs.push(bid);
+                }
+                if res > 0 {
+                    if more
+                        && !conn.recv_cancelled.get()
+                        && conn.inbox.borrow().len() - conn.pos.get() > INBOX_HIGH
+                    {
+                        conn.recv_cancelled.set(true);
+                        self.cancel(ud);
+                    }
+                } else if res == 0 {
+                    conn.eof.set(true);
+                } else if res == -libc::ENOBUFS {
+                    // The buffer ring ran dry (they are all back now): receive again.
+                    if !more && !conn.closed.get() && !conn.recv_cancelled.get() {
+                        self.arm_recv(&conn);
+                    }
+                } else if res != -libc::ECANCELED {
+                    conn.error.set(Some(errno_of(res)));
+                }
+                if !more {
+                    conn.recv_cancelled.set(false);
+                }
+                conn.reader.wake();
+            }
+            OpKind::Send { buf, off } => {
+                if res > 0 {
+                    *off += res as usize;
+                    if *off < buf.len() && !conn.closed.get() {
+                        // A short send: the rest goes out from the same buffer.
+                        let rest = &buf[*off..];
+                        let (ptr, len) = (rest.as_ptr(), rest.len());
+                        drop(ops);
+                        conn.send_progress
+                            .set(conn.send_progress.get().wrapping_add(1));
+                        // SAFETY: the op's own buffer, alive until its last completion.
+                        self.push_send(conn.fd, ud, unsafe {
+                            std::slice::from_raw_parts(ptr, len)
+                        });
+                        conn.writer.wake();
+                        return;
+                    }
+                }
+                let sent = *off;
+                let errno = if res < 0 { errno_of(res) } else { 0 };
+                let op = ops.remove(index);
+                drop(ops);
+                if let OpKind::Send { mut buf, .. } = op.kind
+                    && buf.capacity() <= POOL_BUF_MAX
+                {
+                    let mut pool = self.pool.borrow_mut();
+                    if pool.len() < POOL_MAX {
+                        buf.clear();
+                        pool.push(buf);
+                    }
+                }
+                conn.send.set(None);
+                if conn.send_orphan.replace(false) {
+                    // Nobody waits for this outcome, but a later write may wait for the slot.
+                } else {
+                    conn.send_result.set(Some((sent, errno)));
+                }
+                conn.writer.wake();
+            }
+        }
+    }
+}
+
+impl Drop for Uring {
+    fn drop(&mut self) {
+        // Cancel what is still in flight and reap it, so the kernel lets go of our buffers.
+        if !self.ops.borrow().is_empty() {
+            let cancel = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+                .build()
+                .user_data(CANCEL_UD);
+            self.push(cancel);
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while !self.ops.borrow().is_empty() && Instant::now() < deadline {
+                let r = {
+                    let ring = self.ring.borrow();
+                    let ts = types::Timespec::from(Duration::from_millis(10));
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    ring.submitter().submit_with_args(1, &args)
+                };
+                if let Err(e) = r
+                    && !matches!(
+                        e.raw_os_error(),
+                        Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                    )
+                {
+                    break;
+                }
+                self.reap();
+            }
+        }
+        if !self.ops.borrow().is_empty() {
+            // Operations the kernel did not give back: their buffers must outlive the ring.
+            self.bufs.leak.set(true);
+            for op in self.ops.borrow_mut().drain() {
+                std::mem::forget(op);
+            }
+        }
+    }
+}
+
+/// A connection served by the io_uring driver: the socket's side of a `ConnState`.
+pub(crate) struct Conn {
+    state: Rc<ConnState>,
+}
+
+/// What a read found.
+pub(crate) enum ReadOutcome<R> {
+    Data(R),
+    Eof,
+}
+
+impl Conn {
+    pub(crate) fn new(fd: RawFd) -> Conn {
+        Conn {
+            state: Rc::new(ConnState {
+                fd,
+                inbox: RefCell::new(Vec::new()),
+                pos: Cell::new(0),
+                eof: Cell::new(false),
+                error: Cell::new(None),
+                recv: Cell::new(None),
+                recv_cancelled: Cell::new(false),
+                send: Cell::new(None),
+                send_result: Cell::new(None),
+                send_orphan: Cell::new(false),
+                send_progress: Cell::new(0),
+                closed: Cell::new(false),
+                reader: Waiter::default(),
+                writer: Waiter::default(),
+            }),
+        }
+    }
+
+    /// Delivers at most `max` received bytes to `deliver`, or waits for some (arming the
+    /// connection's receive if it is not armed).
+    #[inline]
+    pub(crate) fn poll_read<R>(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        max: usize,
+        deliver: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<io::Result<ReadOutcome<R>>> {
+        let s = &*self.state;
+        let pos = s.pos.get();
+        {
+            let mut inbox = s.inbox.borrow_mut();
+            if pos < inbox.len() {
+                let end = inbox.len().min(pos + max);
+                let r = deliver(&inbox[pos..end]);
+                if end == inbox.len() {
+                    inbox.clear();
+                    if inbox.capacity() > INBOX_HIGH * 2 {
+                        inbox.shrink_to(INBOX_HIGH);
+                    }
+                    s.pos.set(0);
+                } else {
+                    s.pos.set(end);
+                }
+                return Poll::Ready(Ok(ReadOutcome::Data(r)));
+            }
+        }
+        if let Some(errno) = s.error.take() {
+            s.eof.set(true);
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        if s.eof.get() {
+            return Poll::Ready(Ok(ReadOutcome::Eof));
+        }
+        if s.recv.get().is_none() {
+            driver.arm_recv(&self.state);
+        }
+        s.reader.wait(cx.waker());
+        Poll::Pending
+    }
+
+    /// Withdraws the reader's waker (its future is gone or timed out).
+    pub(crate) fn cancel_read_wait(&self) {
+        self.state.reader.cancel();
+    }
+
+    /// Sends a chunk of `bytes` (`started` says whether this caller already has one in flight):
+    /// the first call copies at most `SEND_CHUNK` bytes into a driver buffer and queues the send;
+    /// later calls return `(bytes sent, errno or 0)` once it completed.
+    pub(crate) fn poll_send(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+        started: &mut bool,
+    ) -> Poll<(usize, i32)> {
+        let s = &*self.state;
+        if *started {
+            if let Some(result) = s.send_result.take() {
+                *started = false;
+                return Poll::Ready(result);
+            }
+        } else if s.send.get().is_none() {
+            // A result left by a caller that went away is stale now.
+            s.send_result.set(None);
+            driver.start_send(&self.state, bytes);
+            *started = true;
+        }
+        s.writer.wait(cx.waker());
+        Poll::Pending
+    }
+
+    /// Waits until no send is in flight; returns the outcome of the last one if nobody
+    /// collected it.
+    pub(crate) fn poll_send_idle(&self, cx: &mut Context<'_>) -> Poll<Option<(usize, i32)>> {
+        let s = &*self.state;
+        if s.send.get().is_some() {
+            s.writer.wait(cx.waker());
+            return Poll::Pending;
+        }
+        Poll::Ready(s.send_result.take())
+    }
+
+    /// Starts a send whose outcome is collected later by `poll_send_idle` (the trait writer's
+    /// write-behind). The caller checked that no send is in flight.
+    pub(crate) fn send_behind(&self, driver: &Uring, slices: &[io::IoSlice<'_>]) -> usize {
+        driver.start_send_vectored(&self.state, slices)
+    }
+
+    /// How often sends made partial progress so far.
+    pub(crate) fn send_progress(&self) -> u32 {
+        self.state.send_progress.get()
+    }
+
+    /// Cancels the send in flight (a timed-out write then waits for its outcome).
+    pub(crate) fn cancel_send(&self, driver: &Uring) {
+        if let Some(ud) = self.state.send.get() {
+            driver.cancel(ud);
+        }
+    }
+
+    /// The writer's future went away with a send in flight: cancel it and let its outcome go.
+    pub(crate) fn abandon_send(&self, driver: &Uring) {
+        let s = &*self.state;
+        s.writer.cancel();
+        if let Some(ud) = s.send.get() {
+            s.send_orphan.set(true);
+            driver.cancel(ud);
+        } else {
+            s.send_result.set(None);
+        }
+    }
+
+    /// Withdraws the writer's waker.
+    pub(crate) fn cancel_write_wait(&self) {
+        self.state.writer.cancel();
+    }
+
+    /// The socket is being closed: cancel its operations. Called before the descriptor is
+    /// closed; anything queued is submitted first, so no queued entry can reach a descriptor
+    /// number that the kernel reuses.
+    pub(crate) fn close(&self, driver: &Uring) {
+        let s = &*self.state;
+        s.closed.set(true);
+        let recv = s.recv.get();
+        let send = s.send.get();
+        if recv.is_none() && send.is_none() {
+            return;
+        }
+        if driver.sq_len() > 0 {
+            driver.submit_now();
+        }
+        if let Some(ud) = recv
+            && !s.recv_cancelled.replace(true)
+        {
+            driver.cancel(ud);
+        }
+        if let Some(ud) = send {
+            s.send_orphan.set(true);
+            driver.cancel(ud);
+        }
+        // Drop the wakers now: the state may outlive the socket until the cancellations land.
+        let wakers = (s.reader.take(), s.writer.take());
+        drop(wakers);
+    }
+}
