@@ -33,9 +33,7 @@ use crate::reactor::{Reactor, Waiter};
 
 /// Submission queue entries (the completion queue gets twice as many).
 const ENTRIES: u32 = 1024;
-/// Provided receive buffers: count (a power of two) and size of each.
-const BUF_COUNT: u16 = 1024;
-const BUF_SIZE: usize = 4096;
+/// The buffer group of the provided receive buffers.
 const BUF_GROUP: u16 = 0;
 /// Completions that carry no operation of ours.
 const EPOLL_UD: u64 = u64::MAX - 1;
@@ -57,24 +55,43 @@ pub(crate) fn probe_error(e: &io::Error, step: &str) -> String {
 }
 
 /// The ring of provided receive buffers the kernel picks from for multishot receives.
+///
+/// Preferred layout (Linux 6.12+): a few large buffers consumed incrementally
+/// (`IOU_PBUF_RING_INC`): consecutive receives, of any connection, pack into one buffer, so small
+/// messages touch a few cache lines instead of a fresh page each, and a 16 KiB message needs one
+/// completion. Older kernels get many page-sized buffers, one per completion.
 struct BufRing {
     entries: *mut types::BufRingEntry,
     entries_layout: Layout,
     data: *mut u8,
     data_layout: Layout,
+    count: u16,
+    size: usize,
+    incremental: bool,
+    /// Incremental mode: how much of each buffer the kernel has used so far.
+    used: Box<[Cell<u32>]>,
     /// Our tail (buffers handed to the kernel); published with a release store.
     tail: Cell<u16>,
     /// Set if the kernel may still use the memory when the driver is dropped: then it is leaked.
     leak: Cell<bool>,
 }
 
+/// `IOU_PBUF_RING_INC` from the kernel's uapi (not re-exported by the io-uring crate).
+const IOU_PBUF_RING_INC: u16 = 2;
+
+/// Incremental layout: 32 buffers of 64 KiB. Fallback: 1024 buffers of 4 KiB.
+const INC_COUNT: u16 = 32;
+const INC_SIZE: usize = 64 * 1024;
+const PAGE_COUNT: u16 = 1024;
+const PAGE_SIZE: usize = 4096;
+
 impl BufRing {
-    fn new() -> io::Result<BufRing> {
+    fn new(count: u16, size: usize, incremental: bool) -> io::Result<BufRing> {
+        let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
         let entries_layout =
-            Layout::from_size_align(BUF_COUNT as usize * size_of::<types::BufRingEntry>(), 4096)
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let data_layout = Layout::from_size_align(BUF_COUNT as usize * BUF_SIZE, 64)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            Layout::from_size_align(count as usize * size_of::<types::BufRingEntry>(), 4096)
+                .map_err(invalid)?;
+        let data_layout = Layout::from_size_align(count as usize * size, 64).map_err(invalid)?;
         // SAFETY: both layouts have a non-zero size. The memory is freed in Drop with the same
         // layouts (or leaked if the kernel may still use it).
         let (entries, data) = unsafe {
@@ -100,28 +117,52 @@ impl BufRing {
             entries_layout,
             data,
             data_layout,
+            count,
+            size,
+            incremental,
+            used: (0..count).map(|_| Cell::new(0)).collect(),
             tail: Cell::new(0),
             leak: Cell::new(false),
         };
-        for bid in 0..BUF_COUNT {
+        for bid in 0..count {
             ring.push(bid);
         }
         ring.publish();
         Ok(ring)
     }
 
-    /// Hands buffer `bid` back to the kernel (visible after `publish`).
+    /// Registers the ring with `ring` as buffer group `BUF_GROUP`.
+    fn register(&self, ring: &IoUring) -> io::Result<()> {
+        let flags = if self.incremental {
+            IOU_PBUF_RING_INC
+        } else {
+            0
+        };
+        // SAFETY: the ring memory is page-aligned, holds `count` initialised entries and stays
+        // valid until the ring is closed: `Uring` drops `ring` before `bufs` (field order) and
+        // leaks `bufs` if operations may still use it.
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                self.entries as u64,
+                self.count,
+                BUF_GROUP,
+                flags,
+            )
+        }
+    }
+
+    /// Hands buffer `bid` back to the kernel, whole (visible after `publish`).
     fn push(&self, bid: u16) {
         let tail = self.tail.get();
-        let index = (tail & (BUF_COUNT - 1)) as usize;
-        // SAFETY: `index` < BUF_COUNT, inside the allocation. The slot lies past the kernel's
-        // view (between head and tail it only reads published entries), and the kernel only
-        // touches the ring inside our own system calls (single issuer, deferred task work), so
-        // nothing else accesses it now. The setters leave entry 0's `resv` (the tail) alone.
+        let index = (tail & (self.count - 1)) as usize;
+        // SAFETY: `index` < count, inside the allocation. The slot lies past the kernel's view
+        // (between head and tail it only reads published entries), and the kernel only touches
+        // the ring inside our own system calls (single issuer, deferred task work), so nothing
+        // else accesses it now. The setters leave entry 0's `resv` (the tail) alone.
         unsafe {
             let entry = &mut *self.entries.add(index);
-            entry.set_addr(self.data.add(bid as usize * BUF_SIZE) as u64);
-            entry.set_len(BUF_SIZE as u32);
+            entry.set_addr(self.data.add(bid as usize * self.size) as u64);
+            entry.set_len(self.size as u32);
             entry.set_bid(bid);
         }
         self.tail.set(tail.wrapping_add(1));
@@ -129,22 +170,39 @@ impl BufRing {
 
     /// Publishes the tail: the kernel may use every buffer pushed so far.
     fn publish(&self) {
-        // SAFETY: `entries` is the page-aligned base of a ring of BUF_COUNT initialised entries,
-        // as `tail` requires; the tail field is a u16 the kernel reads atomically.
+        // SAFETY: `entries` is the page-aligned base of a ring of initialised entries, as `tail`
+        // requires; the tail field is a u16 the kernel reads atomically.
         unsafe {
             let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
             (*tail).store(self.tail.get(), Ordering::Release);
         }
     }
 
-    /// The `len` bytes the kernel wrote into buffer `bid`.
-    fn bytes(&self, bid: u16, len: usize) -> &[u8] {
-        let bid = bid as usize % BUF_COUNT as usize;
-        let len = len.min(BUF_SIZE);
+    /// Passes the `len` bytes a completion delivered in buffer `bid` to `f`, then gives the
+    /// buffer back if the kernel is done with it (`more`: incremental mode keeps filling it).
+    fn take<R>(&self, bid: u16, len: usize, more: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+        let bid = bid % self.count;
+        let start = if self.incremental {
+            let used = &self.used[bid as usize];
+            let start = used.get() as usize;
+            used.set(if more { (start + len) as u32 } else { 0 });
+            start
+        } else {
+            0
+        };
+        let start = start.min(self.size);
+        let len = len.min(self.size - start);
         // SAFETY: the range lies inside buffer `bid` of the data allocation. The kernel wrote it
-        // before posting the completion we are handling, and does not touch the buffer again
-        // until we push it back (after this slice is gone).
-        unsafe { std::slice::from_raw_parts(self.data.add(bid * BUF_SIZE), len) }
+        // before posting the completion we are handling, and does not write it again until the
+        // buffer is pushed back (below, after `f` is done with the slice); in incremental mode
+        // it only writes past `start + len`.
+        let r = f(unsafe {
+            std::slice::from_raw_parts(self.data.add(bid as usize * self.size + start), len)
+        });
+        if !more || !self.incremental {
+            self.push(bid);
+        }
+        r
     }
 }
 
@@ -247,19 +305,20 @@ impl Uring {
                 return Err(format!("io_uring unavailable (opcode {code} unsupported)"));
             }
         }
-        let bufs = BufRing::new().map_err(|e| probe_error(&e, "buffer ring"))?;
-        // SAFETY: the ring memory is page-aligned, holds BUF_COUNT entries and stays valid until
-        // the ring is closed: `Uring` drops `ring` before `bufs` (field order) and leaks `bufs`
-        // if operations may still use it.
-        unsafe {
-            ring.submitter().register_buf_ring_with_flags(
-                bufs.entries as u64,
-                BUF_COUNT,
-                BUF_GROUP,
-                0,
-            )
-        }
-        .map_err(|e| probe_error(&e, "register buffer ring (needs Linux 5.19)"))?;
+        let bufs =
+            BufRing::new(INC_COUNT, INC_SIZE, true).map_err(|e| probe_error(&e, "buffer ring"))?;
+        let bufs = match bufs.register(&ring) {
+            Ok(()) => bufs,
+            Err(_) => {
+                // No incremental consumption before Linux 6.12: page-sized buffers.
+                drop(bufs);
+                let bufs = BufRing::new(PAGE_COUNT, PAGE_SIZE, false)
+                    .map_err(|e| probe_error(&e, "buffer ring"))?;
+                bufs.register(&ring)
+                    .map_err(|e| probe_error(&e, "register buffer ring (needs Linux 5.19)"))?;
+                bufs
+            }
+        };
         Ok(Uring {
             ring: RefCell::new(ring),
             ops: RefCell::new(Slab::with_capacity(256)),
@@ -482,7 +541,8 @@ impl Uring {
             _ => {
                 drop(ops);
                 if let Some(bid) = cqueue::buffer_select(flags) {
-                    self.bufs.push(bid);
+                    let len = res.max(0) as usize;
+                    self.bufs.take(bid, len, cqueue::buffer_more(flags), |_| ());
                 }
                 return;
             }
@@ -497,12 +557,13 @@ impl Uring {
                 }
                 drop(ops);
                 if let Some(bid) = cqueue::buffer_select(flags) {
-                    if res > 0 && !conn.closed.get() {
-                        conn.inbox
-                            .borrow_mut()
-                            .extend_from_slice(self.bufs.bytes(bid, res as usize));
-                    }
-                    self.bufs.push(bid);
+                    let len = res.max(0) as usize;
+                    self.bufs
+                        .take(bid, len, cqueue::buffer_more(flags), |bytes| {
+                            if !conn.closed.get() {
+                                conn.inbox.borrow_mut().extend_from_slice(bytes);
+                            }
+                        });
                 }
                 if res > 0 {
                     if more
