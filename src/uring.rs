@@ -238,6 +238,8 @@ pub(crate) struct ConnState {
     send_orphan: Cell<bool>,
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
+    /// The caller's vector of a finished `write_owned`, until it collects it.
+    returned: RefCell<Option<Vec<u8>>>,
     closed: Cell<bool>,
     reader: Waiter,
     writer: Waiter,
@@ -245,10 +247,12 @@ pub(crate) struct ConnState {
 
 enum OpKind {
     Recv,
-    /// A send of `buf[off..]` (`off` counts what went out already).
+    /// A send of `buf[off..]` (`off` counts what went out already). An `owned` buffer is the
+    /// caller's (`write_owned`) and goes back to it; the others return to the pool.
     Send {
         buf: Vec<u8>,
         off: usize,
+        owned: bool,
     },
 }
 
@@ -399,7 +403,13 @@ impl Uring {
             }
         }
         let len = buf.len();
-        let ud = self.insert(conn, OpKind::Send { buf, off: 0 });
+        self.send_buffer(conn, buf, false);
+        len
+    }
+
+    /// Queues the send of all of `buf`, which the driver owns until the send completes.
+    fn send_buffer(&self, conn: &Rc<ConnState>, buf: Vec<u8>, owned: bool) {
+        let ud = self.insert(conn, OpKind::Send { buf, off: 0, owned });
         conn.send.set(Some(ud));
         let ops = self.ops.borrow();
         if let Some(Op {
@@ -413,7 +423,6 @@ impl Uring {
             // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
             self.push_send(conn.fd, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
         }
-        len
     }
 
     fn cancel(&self, ud: u64) {
@@ -588,7 +597,7 @@ impl Uring {
                 }
                 conn.reader.wake();
             }
-            OpKind::Send { buf, off } => {
+            OpKind::Send { buf, off, .. } => {
                 if res > 0 {
                     *off += res as usize;
                     if *off < buf.len() && !conn.closed.get() {
@@ -607,23 +616,35 @@ impl Uring {
                     }
                 }
                 let sent = *off;
-                let errno = if res < 0 { errno_of(res) } else { 0 };
+                let errno = if res < 0 {
+                    errno_of(res)
+                } else if sent < buf.len() {
+                    // The kernel took nothing (or the socket is closing): never "success, short".
+                    if conn.closed.get() {
+                        libc::ECANCELED
+                    } else {
+                        libc::EPIPE
+                    }
+                } else {
+                    0
+                };
                 let op = ops.remove(index);
                 drop(ops);
-                if let OpKind::Send { mut buf, .. } = op.kind
-                    && buf.capacity() <= POOL_BUF_MAX
-                {
-                    let mut pool = self.pool.borrow_mut();
-                    if pool.len() < POOL_MAX {
-                        buf.clear();
-                        pool.push(buf);
-                    }
-                }
                 conn.send.set(None);
-                if conn.send_orphan.replace(false) {
-                    // Nobody waits for this outcome, but a later write may wait for the slot.
-                } else {
+                let orphan = conn.send_orphan.replace(false);
+                if !orphan {
                     conn.send_result.set(Some((sent, errno)));
+                }
+                if let OpKind::Send { mut buf, owned, .. } = op.kind {
+                    if owned && !orphan {
+                        *conn.returned.borrow_mut() = Some(buf);
+                    } else if buf.capacity() <= POOL_BUF_MAX {
+                        let mut pool = self.pool.borrow_mut();
+                        if pool.len() < POOL_MAX {
+                            buf.clear();
+                            pool.push(buf);
+                        }
+                    }
                 }
                 conn.writer.wake();
             }
@@ -694,6 +715,7 @@ impl Conn {
                 send_result: Cell::new(None),
                 send_orphan: Cell::new(false),
                 send_progress: Cell::new(0),
+                returned: RefCell::new(None),
                 closed: Cell::new(false),
                 reader: Waiter::default(),
                 writer: Waiter::default(),
@@ -711,14 +733,51 @@ impl Conn {
         max: usize,
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<io::Result<ReadOutcome<R>>> {
+        self.poll_inbox(driver, cx, |inbox, pos| {
+            let end = inbox.len().min(pos + max);
+            (deliver(&inbox[pos..end]), end)
+        })
+    }
+
+    /// Appends at most `max` received bytes to `dst`. When `dst` is empty and the whole inbox
+    /// fits, the two vectors trade places instead of copying (`read_buf` in a loop that clears
+    /// its buffer pays no copy here).
+    #[inline]
+    pub(crate) fn poll_read_vec(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        dst: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<ReadOutcome<usize>>> {
+        self.poll_inbox(driver, cx, |inbox, pos| {
+            if pos == 0 && dst.is_empty() && inbox.len() <= max {
+                std::mem::swap(inbox, dst);
+                (dst.len(), usize::MAX)
+            } else {
+                let end = inbox.len().min(pos + max);
+                dst.extend_from_slice(&inbox[pos..end]);
+                (end - pos, end)
+            }
+        })
+    }
+
+    /// Lets `take` consume from the inbox (it gets the inbox and the read position and returns
+    /// its result and the new position), or reports end of stream or an error, or waits.
+    #[inline]
+    fn poll_inbox<R>(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&mut Vec<u8>, usize) -> (R, usize),
+    ) -> Poll<io::Result<ReadOutcome<R>>> {
         let s = &*self.state;
         let pos = s.pos.get();
         {
             let mut inbox = s.inbox.borrow_mut();
             if pos < inbox.len() {
-                let end = inbox.len().min(pos + max);
-                let r = deliver(&inbox[pos..end]);
-                if end == inbox.len() {
+                let (r, end) = take(&mut inbox, pos);
+                if end >= inbox.len() {
                     inbox.clear();
                     if inbox.capacity() > INBOX_HIGH * 2 {
                         inbox.shrink_to(INBOX_HIGH);
@@ -770,6 +829,39 @@ impl Conn {
             s.send_result.set(None);
             driver.start_send(&self.state, bytes);
             *started = true;
+        }
+        s.writer.wait(cx.waker());
+        Poll::Pending
+    }
+
+    /// `poll_send` for a caller that hands over its vector (`write_owned`): the driver sends
+    /// from it without a copy and gives it back in `buf` with the outcome.
+    pub(crate) fn poll_send_owned(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        buf: &mut Option<Vec<u8>>,
+        started: &mut bool,
+    ) -> Poll<(usize, i32)> {
+        let s = &*self.state;
+        if *started {
+            if let Some(result) = s.send_result.take() {
+                *started = false;
+                *buf = s.returned.borrow_mut().take();
+                return Poll::Ready(result);
+            }
+        } else if s.send.get().is_none() {
+            s.send_result.set(None);
+            match buf.take() {
+                Some(v) if !v.is_empty() => {
+                    driver.send_buffer(&self.state, v, true);
+                    *started = true;
+                }
+                other => {
+                    *buf = other;
+                    return Poll::Ready((0, 0));
+                }
+            }
         }
         s.writer.wait(cx.waker());
         Poll::Pending

@@ -11,4 +11,4 @@ mod stream;
 pub use address::SocketAddress;
 pub use error::SocketError;
 pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
-pub use stream::{Read, ReadBuf, ReadInto, Socket, Target, Write};
+pub use stream::{Read, ReadBuf, ReadInto, Socket, Target, Write, WriteOwned};

@@ -348,9 +348,35 @@ impl Socket {
             buf: bytes,
             written: 0,
             op: OpState::new(self.write_timeout.get()),
-            started: false,
-            cancelling: None,
-            progress: 0,
+            ring: RingWrite::default(),
+        }
+    }
+
+    /// Writes every byte of `buf`, handing the vector over instead of lending bytes: on io_uring
+    /// the driver sends straight from it (no copy into a driver buffer); on epoll it behaves as
+    /// [`write`](Socket::write). The vector comes back with the outcome, unchanged, for reuse.
+    ///
+    /// ```
+    /// # use event::{Socket, SocketError};
+    /// async fn echo(client: Socket) -> Result<(), SocketError> {
+    ///     let mut buf = Vec::new();
+    ///     loop {
+    ///         buf.clear();
+    ///         client.read_buf(&mut buf, 64 * 1024).await?;
+    ///         let (result, back) = client.write_owned(buf).await;
+    ///         result?;
+    ///         buf = back;
+    ///     }
+    /// }
+    /// ```
+    pub fn write_owned(&self, buf: Vec<u8>) -> WriteOwned<'_> {
+        WriteOwned {
+            socket: self,
+            len: buf.len(),
+            buf: Some(buf),
+            written: 0,
+            op: OpState::new(self.write_timeout.get()),
+            ring: RingWrite::default(),
         }
     }
 
@@ -518,8 +544,20 @@ impl Socket {
         max: usize,
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Result<R, SocketError>> {
+        self.poll_ring_op(r, op, cx, |cx| r.conn.poll_read(&r.uring, cx, max, deliver))
+    }
+
+    /// One poll of a read on the io_uring driver, with the native API's errors and timeout.
+    #[cfg(target_os = "linux")]
+    fn poll_ring_op<R>(
+        &self,
+        r: &RingIo,
+        op: &mut OpState,
+        cx: &mut Context<'_>,
+        read: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<crate::uring::ReadOutcome<R>>>,
+    ) -> Poll<Result<R, SocketError>> {
         use crate::uring::ReadOutcome;
-        match r.conn.poll_read(&r.uring, cx, max, deliver) {
+        match read(cx) {
             Poll::Ready(result) => {
                 op.set_waiting(false);
                 Poll::Ready(match result {
@@ -681,6 +719,13 @@ impl Future for ReadBuf<'_> {
             return Poll::Ready(Ok(0));
         }
         let buf = &mut *this.buf;
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &this.socket.drv {
+            let max = this.max;
+            return this.socket.poll_ring_op(r, &mut this.op, cx, |cx| {
+                r.conn.poll_read_vec(&r.uring, cx, buf, max)
+            });
+        }
         this.socket
             .poll_read_scratch(&mut this.op, cx, this.max, |bytes| {
                 buf.extend_from_slice(bytes);
@@ -696,8 +741,14 @@ pub struct Write<'a> {
     buf: &'a [u8],
     written: usize,
     op: OpState,
-    /// io_uring: a send of ours is in flight; its stall timeout ran out (the send is being
-    /// cancelled and the write waits to learn how much went out); the driver's progress count.
+    ring: RingWrite,
+}
+
+/// The io_uring side of a write future: whether a send of ours is in flight; whether its stall
+/// timeout ran out (the send is being cancelled and the write waits to learn how much went out);
+/// the driver's progress count when last seen.
+#[derive(Default)]
+struct RingWrite {
     started: bool,
     cancelling: Option<Duration>,
     progress: u32,
@@ -719,39 +770,112 @@ impl Future for Write<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let socket = this.socket;
-        let reg = match &socket.drv {
-            Driver::Poll(reg) => reg,
+        let buf = this.buf;
+        match &socket.drv {
+            Driver::Poll(reg) => {
+                socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
+            }
             #[cfg(target_os = "linux")]
-            Driver::Ring(r) => return this.poll_ring(r, cx),
+            Driver::Ring(r) => socket.poll_write_ring(
+                r,
+                cx,
+                buf.len(),
+                &mut this.written,
+                &mut this.op,
+                &mut this.ring,
+                |cx, started, written| r.conn.poll_send(&r.uring, cx, &buf[written..], started),
+            ),
+        }
+    }
+}
+
+/// The future of [`Socket::write_owned`]: the outcome and the vector.
+#[must_use = "futures do nothing unless awaited"]
+pub struct WriteOwned<'a> {
+    socket: &'a Socket,
+    /// `None` while the driver holds the vector.
+    buf: Option<Vec<u8>>,
+    len: usize,
+    written: usize,
+    op: OpState,
+    ring: RingWrite,
+}
+
+impl WriteOwned<'_> {
+    /// As [`Write::timeout`]: gives up if the peer takes no byte for `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.op.timeout = Some(timeout);
+        self
+    }
+}
+
+impl Future for WriteOwned<'_> {
+    type Output = (Result<(), SocketError>, Vec<u8>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let socket = this.socket;
+        let result = match &socket.drv {
+            Driver::Poll(reg) => {
+                let buf = this.buf.as_deref().unwrap_or_default();
+                socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
+            }
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => {
+                let slot = &mut this.buf;
+                socket.poll_write_ring(
+                    r,
+                    cx,
+                    this.len,
+                    &mut this.written,
+                    &mut this.op,
+                    &mut this.ring,
+                    |cx, started, _| r.conn.poll_send_owned(&r.uring, cx, slot, started),
+                )
+            }
         };
-        while this.written < this.buf.len() {
-            let rest = &this.buf[this.written..];
-            match this
-                .op
-                .poll(reg, Direction::Write, cx, || socket.try_write(rest))
-            {
+        match result {
+            Poll::Ready(r) => Poll::Ready((r, this.buf.take().unwrap_or_default())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Socket {
+    /// The readiness write loop: `send` while the socket is writable, wait for the next edge.
+    fn poll_write_ready(
+        &self,
+        reg: &Registration,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        written: &mut usize,
+        op: &mut OpState,
+    ) -> Poll<Result<(), SocketError>> {
+        while *written < buf.len() {
+            let rest = &buf[*written..];
+            match op.poll(reg, Direction::Write, cx, || self.try_write(rest)) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(OpPoll::TimedOut(after)) => {
                     return Poll::Ready(Err(SocketError::WriteTimeout {
                         after,
-                        written: this.written,
+                        written: *written,
                     }));
                 }
                 Poll::Ready(OpPoll::Done(Ok(0))) => {
                     return Poll::Ready(Err(SocketError::Write {
-                        peer: socket.peer,
-                        written: this.written,
+                        peer: self.peer,
+                        written: *written,
                         source: io::ErrorKind::WriteZero.into(),
                     }));
                 }
                 Poll::Ready(OpPoll::Done(Ok(n))) => {
-                    this.written += n;
-                    this.op.progress();
+                    *written += n;
+                    op.progress();
                 }
                 Poll::Ready(OpPoll::Done(Err(source))) => {
                     return Poll::Ready(Err(SocketError::Write {
-                        peer: socket.peer,
-                        written: this.written,
+                        peer: self.peer,
+                        written: *written,
                         source,
                     }));
                 }
@@ -759,74 +883,98 @@ impl Future for Write<'_> {
         }
         Poll::Ready(Ok(()))
     }
-}
 
-#[cfg(target_os = "linux")]
-impl Write<'_> {
-    /// A write on the io_uring driver: chunks of the bytes are copied into driver buffers and
-    /// sent one after the other; a timed-out write cancels its send and waits for the count.
-    fn poll_ring(&mut self, r: &RingIo, cx: &mut Context<'_>) -> Poll<Result<(), SocketError>> {
-        let peer = self.socket.peer;
+    /// The io_uring write loop: `send` starts (or collects) one send of the bytes from
+    /// `written` on; a timed-out write cancels its send and waits for the count.
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::too_many_arguments)]
+    fn poll_write_ring(
+        &self,
+        r: &RingIo,
+        cx: &mut Context<'_>,
+        len: usize,
+        written: &mut usize,
+        op: &mut OpState,
+        ring: &mut RingWrite,
+        mut send: impl FnMut(&mut Context<'_>, &mut bool, usize) -> Poll<(usize, i32)>,
+    ) -> Poll<Result<(), SocketError>> {
+        let peer = self.peer;
         loop {
-            if self.written >= self.buf.len() && !self.started {
+            if *written >= len && !ring.started {
                 return Poll::Ready(Ok(()));
             }
-            let rest = &self.buf[self.written.min(self.buf.len())..];
-            match r.conn.poll_send(&r.uring, cx, rest, &mut self.started) {
+            match send(cx, &mut ring.started, *written) {
                 Poll::Ready((sent, errno)) => {
-                    self.written += sent;
+                    *written += sent;
                     if sent > 0 {
-                        self.op.progress();
+                        op.progress();
                     }
-                    let timed_out = self.cancelling;
+                    let timed_out = ring.cancelling;
                     if errno != 0 && !(errno == libc::ECANCELED && timed_out.is_some()) {
                         return Poll::Ready(Err(SocketError::Write {
                             peer,
-                            written: self.written,
+                            written: *written,
                             source: io::Error::from_raw_os_error(errno),
                         }));
                     }
                     if let Some(after) = timed_out
-                        && self.written < self.buf.len()
+                        && *written < len
                     {
                         return Poll::Ready(Err(SocketError::WriteTimeout {
                             after,
-                            written: self.written,
+                            written: *written,
                         }));
                     }
-                    if sent == 0 && self.written < self.buf.len() {
+                    if sent == 0 && *written < len {
                         return Poll::Ready(Err(SocketError::Write {
                             peer,
-                            written: self.written,
+                            written: *written,
                             source: io::ErrorKind::WriteZero.into(),
                         }));
                     }
                 }
                 Poll::Pending => {
-                    if self.cancelling.is_some() {
+                    if ring.cancelling.is_some() {
                         return Poll::Pending;
                     }
                     let progress = r.conn.send_progress();
-                    if progress != self.progress {
-                        self.progress = progress;
-                        self.op.progress();
+                    if progress != ring.progress {
+                        ring.progress = progress;
+                        op.progress();
                     }
-                    if let Some(after) = self.op.poll_deadline(&r.core, cx) {
-                        if !self.started {
+                    if let Some(after) = op.poll_deadline(&r.core, cx) {
+                        if !ring.started {
                             // Still waiting for an abandoned send to finish: nothing of ours
                             // went out.
                             r.conn.cancel_write_wait();
                             return Poll::Ready(Err(SocketError::WriteTimeout {
                                 after,
-                                written: self.written,
+                                written: *written,
                             }));
                         }
-                        self.cancelling = Some(after);
+                        ring.cancelling = Some(after);
                         r.conn.cancel_send(&r.uring);
                     }
                     return Poll::Pending;
                 }
             }
+        }
+    }
+
+    /// A write future is dropped: withdraw its waiter, and on io_uring abandon its send.
+    fn drop_write(&self, op: &mut OpState, ring: &RingWrite) {
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &self.drv {
+            if ring.started {
+                r.conn.abandon_send(&r.uring);
+            } else {
+                r.conn.cancel_write_wait();
+            }
+            return;
+        }
+        let _ = ring;
+        if op.take_waiting() {
+            self.cancel_wait(Direction::Write);
         }
     }
 }
@@ -856,17 +1004,12 @@ read_future_common!(Read, ReadInto, ReadBuf);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.socket.drv {
-            if self.started {
-                r.conn.abandon_send(&r.uring);
-            } else {
-                r.conn.cancel_write_wait();
-            }
-            return;
-        }
-        if self.op.take_waiting() {
-            self.socket.cancel_wait(Direction::Write);
-        }
+        self.socket.drop_write(&mut self.op, &self.ring);
+    }
+}
+
+impl Drop for WriteOwned<'_> {
+    fn drop(&mut self) {
+        self.socket.drop_write(&mut self.op, &self.ring);
     }
 }
