@@ -31,8 +31,10 @@ use slab::Slab;
 
 use crate::reactor::{Reactor, Waiter};
 
-/// Submission queue entries (the completion queue gets twice as many).
+/// Submission and completion queue entries. The completion queue is large so that a burst over
+/// thousands of connections rarely overflows (the kernel keeps overflowed completions anyway).
 const ENTRIES: u32 = 1024;
+const CQ_ENTRIES: u32 = 8192;
 /// The buffer group of the provided receive buffers.
 const BUF_GROUP: u16 = 0;
 /// Completions that carry no operation of ours.
@@ -289,7 +291,7 @@ impl Uring {
             .setup_single_issuer()
             .setup_defer_taskrun()
             .setup_taskrun_flag()
-            .setup_cqsize(ENTRIES * 2)
+            .setup_cqsize(CQ_ENTRIES)
             .build(ENTRIES)
             .map_err(|e| probe_error(&e, "io_uring_setup"))?;
         if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
@@ -349,12 +351,13 @@ impl Uring {
             if unsafe { ring.submission().push(&entry) }.is_ok() {
                 return;
             }
-            // The queue is full: hand it to the kernel and try again.
-            if let Err(e) = ring.submit()
-                && e.raw_os_error() != Some(libc::EBUSY)
-                && e.raw_os_error() != Some(libc::EINTR)
-            {
-                // Nothing else can make room; wait for the kernel to take entries.
+            // The queue is full: hand it to the kernel (a plain submission, without GETEVENTS,
+            // so a completion queue that overflowed cannot refuse it) and try again.
+            let queued = ring.submission().len() as u32;
+            // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
+            let submitted = unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) };
+            if submitted.is_err() {
+                // Out of kernel memory, say: nothing else can make room; do not spin hot.
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -432,8 +435,11 @@ impl Uring {
     /// Submits what is queued now (used before a descriptor with queued entries is closed, so
     /// that no entry can reach a descriptor number the kernel hands out again).
     fn submit_now(&self) {
-        let ring = self.ring.borrow();
-        let _ = ring.submit();
+        let mut ring = self.ring.borrow_mut();
+        let queued = ring.submission().len() as u32;
+        // SAFETY: no argument is passed; `queued` entries are initialised in the queue. A plain
+        // submission (no GETEVENTS) is not refused for an overflowed completion queue.
+        let _ = unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) };
     }
 
     fn sq_len(&self) -> usize {
