@@ -225,37 +225,76 @@ impl Drop for BufRing {
 /// The state of one connection, shared by its socket and by its operations in flight.
 pub(crate) struct ConnState {
     fd: RawFd,
+    /// errno of a receive that failed (0: none), delivered after the bytes before it.
+    error: Cell<i32>,
     /// Bytes received and not yet read by the task (`inbox[pos..]`).
     inbox: RefCell<Vec<u8>>,
     pos: Cell<usize>,
-    eof: Cell<bool>,
-    error: Cell<Option<i32>>,
-    /// The armed multishot receive, and whether its cancellation was requested.
-    recv: Cell<Option<u64>>,
-    recv_cancelled: Cell<bool>,
-    /// The send in flight; the outcome of the last one nobody has collected yet; whether the
-    /// future that started it is gone.
-    send: Cell<Option<u64>>,
+    /// The armed multishot receive and the send in flight (`user_data`, 0: none).
+    recv: Cell<u64>,
+    send: Cell<u64>,
+    /// The outcome of the last send nobody has collected yet: (bytes sent, errno or 0).
     send_result: Cell<Option<(usize, i32)>>,
-    send_orphan: Cell<bool>,
+    /// The caller's vector of a finished `write_owned`, until it collects it.
+    returned: Cell<Option<Vec<u8>>>,
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
-    /// The caller's vector of a finished `write_owned`, until it collects it.
-    returned: RefCell<Option<Vec<u8>>>,
-    closed: Cell<bool>,
+    /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `SEND_ORPHAN`.
+    flags: Cell<u8>,
     reader: Waiter,
     writer: Waiter,
 }
 
+/// The peer closed its side (after the bytes in the inbox).
+const EOF: u8 = 1;
+/// The socket was dropped: completions are reaped, nothing more is started.
+const CLOSED: u8 = 2;
+/// The receive's cancellation was requested.
+const RECV_CANCELLED: u8 = 4;
+/// The future that started the send in flight is gone.
+const SEND_ORPHAN: u8 = 8;
+
+impl ConnState {
+    fn recv_op(&self) -> Option<u64> {
+        Some(self.recv.get()).filter(|&ud| ud != 0)
+    }
+
+    fn set_recv_op(&self, ud: Option<u64>) {
+        self.recv.set(ud.unwrap_or(0));
+    }
+
+    fn send_op(&self) -> Option<u64> {
+        Some(self.send.get()).filter(|&ud| ud != 0)
+    }
+
+    fn set_send_op(&self, ud: Option<u64>) {
+        self.send.set(ud.unwrap_or(0));
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags.get() & flag != 0
+    }
+
+    /// Sets or clears `flag`; returns whether it was set before.
+    fn set(&self, flag: u8, on: bool) -> bool {
+        let old = self.flags.get();
+        self.flags.set(if on { old | flag } else { old & !flag });
+        old & flag != 0
+    }
+}
+
 enum OpKind {
     Recv,
-    /// A send of `buf[off..]` (`off` counts what went out already). An `owned` buffer is the
-    /// caller's (`write_owned`) and goes back to it; the others return to the pool.
-    Send {
-        buf: Vec<u8>,
-        off: usize,
-        owned: bool,
-    },
+    /// A send (boxed: the table holds one entry per connection, most of them receives).
+    Send(Box<SendOp>),
+}
+
+/// A send of `buf[off..]` (`off` counts what went out already). An `owned` buffer is the
+/// caller's (`write_owned`) and goes back to it; the others return to the pool.
+struct SendOp {
+    buf: Vec<u8>,
+    off: usize,
+    owned: bool,
 }
 
 struct Op {
@@ -364,7 +403,8 @@ impl Uring {
     }
 
     fn insert(&self, conn: &Rc<ConnState>, kind: OpKind) -> u64 {
-        let generation = self.generation.get().wrapping_add(1);
+        // Never 0, so no `user_data` is 0 (0 means "none" in `ConnState`).
+        let generation = self.generation.get().wrapping_add(1).max(1);
         self.generation.set(generation);
         let index = self.ops.borrow_mut().insert(Op {
             generation,
@@ -376,7 +416,7 @@ impl Uring {
 
     fn arm_recv(&self, conn: &Rc<ConnState>) {
         let ud = self.insert(conn, OpKind::Recv);
-        conn.recv.set(Some(ud));
+        conn.set_recv_op(Some(ud));
         let entry = opcode::RecvMulti::new(types::Fd(conn.fd), BUF_GROUP)
             .build()
             .user_data(ud);
@@ -412,20 +452,13 @@ impl Uring {
 
     /// Queues the send of all of `buf`, which the driver owns until the send completes.
     fn send_buffer(&self, conn: &Rc<ConnState>, buf: Vec<u8>, owned: bool) {
-        let ud = self.insert(conn, OpKind::Send { buf, off: 0, owned });
-        conn.send.set(Some(ud));
-        let ops = self.ops.borrow();
-        if let Some(Op {
-            kind: OpKind::Send { buf, .. },
-            ..
-        }) = ops.get(ud as u32 as usize)
-        {
-            // The vector's heap buffer does not move while it sits in the table.
-            let (ptr, len) = (buf.as_ptr(), buf.len());
-            drop(ops);
-            // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
-            self.push_send(conn.fd, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
-        }
+        // The vector's heap buffer does not move when the vector moves into the table, and it
+        // stays there, unchanged, until the operation's last completion.
+        let (ptr, len) = (buf.as_ptr(), buf.len());
+        let ud = self.insert(conn, OpKind::Send(Box::new(SendOp { buf, off: 0, owned })));
+        conn.set_send_op(Some(ud));
+        // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
+        self.push_send(conn.fd, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
     }
 
     fn cancel(&self, ud: u64) {
@@ -568,45 +601,46 @@ impl Uring {
                 let more = cqueue::more(flags);
                 if !more {
                     ops.remove(index);
-                    conn.recv.set(None);
+                    conn.set_recv_op(None);
                 }
                 drop(ops);
                 if let Some(bid) = cqueue::buffer_select(flags) {
                     let len = res.max(0) as usize;
                     self.bufs
                         .take(bid, len, cqueue::buffer_more(flags), |bytes| {
-                            if !conn.closed.get() {
+                            if !conn.has(CLOSED) {
                                 conn.inbox.borrow_mut().extend_from_slice(bytes);
                             }
                         });
                 }
                 if res > 0 {
                     if more
-                        && !conn.recv_cancelled.get()
+                        && !conn.has(RECV_CANCELLED)
                         && conn.inbox.borrow().len() - conn.pos.get() > INBOX_HIGH
                     {
-                        conn.recv_cancelled.set(true);
+                        conn.set(RECV_CANCELLED, true);
                         self.cancel(ud);
                     }
                 } else if res == 0 {
-                    conn.eof.set(true);
+                    conn.set(EOF, true);
                 } else if res == -libc::ENOBUFS {
                     // The buffer ring ran dry (they are all back now): receive again.
-                    if !more && !conn.closed.get() && !conn.recv_cancelled.get() {
+                    if !more && !conn.has(CLOSED) && !conn.has(RECV_CANCELLED) {
                         self.arm_recv(&conn);
                     }
                 } else if res != -libc::ECANCELED {
-                    conn.error.set(Some(errno_of(res)));
+                    conn.error.set(errno_of(res));
                 }
                 if !more {
-                    conn.recv_cancelled.set(false);
+                    conn.set(RECV_CANCELLED, false);
                 }
                 conn.reader.wake();
             }
-            OpKind::Send { buf, off, .. } => {
+            OpKind::Send(send) => {
+                let SendOp { buf, off, .. } = &mut **send;
                 if res > 0 {
                     *off += res as usize;
-                    if *off < buf.len() && !conn.closed.get() {
+                    if *off < buf.len() && !conn.has(CLOSED) {
                         // A short send: the rest goes out from the same buffer.
                         let rest = &buf[*off..];
                         let (ptr, len) = (rest.as_ptr(), rest.len());
@@ -626,7 +660,7 @@ impl Uring {
                     errno_of(res)
                 } else if sent < buf.len() {
                     // The kernel took nothing (or the socket is closing): never "success, short".
-                    if conn.closed.get() {
+                    if conn.has(CLOSED) {
                         libc::ECANCELED
                     } else {
                         libc::EPIPE
@@ -636,14 +670,15 @@ impl Uring {
                 };
                 let op = ops.remove(index);
                 drop(ops);
-                conn.send.set(None);
-                let orphan = conn.send_orphan.replace(false);
+                conn.set_send_op(None);
+                let orphan = conn.set(SEND_ORPHAN, false);
                 if !orphan {
                     conn.send_result.set(Some((sent, errno)));
                 }
-                if let OpKind::Send { mut buf, owned, .. } = op.kind {
+                if let OpKind::Send(send) = op.kind {
+                    let SendOp { mut buf, owned, .. } = *send;
                     if owned && !orphan {
-                        *conn.returned.borrow_mut() = Some(buf);
+                        conn.returned.set(Some(buf));
                     } else if buf.capacity() <= POOL_BUF_MAX {
                         let mut pool = self.pool.borrow_mut();
                         if pool.len() < POOL_MAX {
@@ -711,18 +746,15 @@ impl Conn {
         Conn {
             state: Rc::new(ConnState {
                 fd,
+                error: Cell::new(0),
                 inbox: RefCell::new(Vec::new()),
                 pos: Cell::new(0),
-                eof: Cell::new(false),
-                error: Cell::new(None),
-                recv: Cell::new(None),
-                recv_cancelled: Cell::new(false),
-                send: Cell::new(None),
+                recv: Cell::new(0),
+                send: Cell::new(0),
                 send_result: Cell::new(None),
-                send_orphan: Cell::new(false),
+                returned: Cell::new(None),
                 send_progress: Cell::new(0),
-                returned: RefCell::new(None),
-                closed: Cell::new(false),
+                flags: Cell::new(0),
                 reader: Waiter::default(),
                 writer: Waiter::default(),
             }),
@@ -795,14 +827,15 @@ impl Conn {
                 return Poll::Ready(Ok(ReadOutcome::Data(r)));
             }
         }
-        if let Some(errno) = s.error.take() {
-            s.eof.set(true);
+        let errno = s.error.replace(0);
+        if errno != 0 {
+            s.set(EOF, true);
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
-        if s.eof.get() {
+        if s.has(EOF) {
             return Poll::Ready(Ok(ReadOutcome::Eof));
         }
-        if s.recv.get().is_none() {
+        if s.recv_op().is_none() {
             driver.arm_recv(&self.state);
         }
         s.reader.wait(cx.waker());
@@ -830,7 +863,7 @@ impl Conn {
                 *started = false;
                 return Poll::Ready(result);
             }
-        } else if s.send.get().is_none() {
+        } else if s.send_op().is_none() {
             // A result left by a caller that went away is stale now.
             s.send_result.set(None);
             driver.start_send(&self.state, bytes);
@@ -853,10 +886,10 @@ impl Conn {
         if *started {
             if let Some(result) = s.send_result.take() {
                 *started = false;
-                *buf = s.returned.borrow_mut().take();
+                *buf = s.returned.take();
                 return Poll::Ready(result);
             }
-        } else if s.send.get().is_none() {
+        } else if s.send_op().is_none() {
             s.send_result.set(None);
             match buf.take() {
                 Some(v) if !v.is_empty() => {
@@ -877,7 +910,7 @@ impl Conn {
     /// collected it.
     pub(crate) fn poll_send_idle(&self, cx: &mut Context<'_>) -> Poll<Option<(usize, i32)>> {
         let s = &*self.state;
-        if s.send.get().is_some() {
+        if s.send_op().is_some() {
             s.writer.wait(cx.waker());
             return Poll::Pending;
         }
@@ -897,7 +930,7 @@ impl Conn {
 
     /// Cancels the send in flight (a timed-out write then waits for its outcome).
     pub(crate) fn cancel_send(&self, driver: &Uring) {
-        if let Some(ud) = self.state.send.get() {
+        if let Some(ud) = self.state.send_op() {
             driver.cancel(ud);
         }
     }
@@ -906,8 +939,8 @@ impl Conn {
     pub(crate) fn abandon_send(&self, driver: &Uring) {
         let s = &*self.state;
         s.writer.cancel();
-        if let Some(ud) = s.send.get() {
-            s.send_orphan.set(true);
+        if let Some(ud) = s.send_op() {
+            s.set(SEND_ORPHAN, true);
             driver.cancel(ud);
         } else {
             s.send_result.set(None);
@@ -924,9 +957,9 @@ impl Conn {
     /// number that the kernel reuses.
     pub(crate) fn close(&self, driver: &Uring) {
         let s = &*self.state;
-        s.closed.set(true);
-        let recv = s.recv.get();
-        let send = s.send.get();
+        s.set(CLOSED, true);
+        let recv = s.recv_op();
+        let send = s.send_op();
         if recv.is_none() && send.is_none() {
             return;
         }
@@ -934,12 +967,12 @@ impl Conn {
             driver.submit_now();
         }
         if let Some(ud) = recv
-            && !s.recv_cancelled.replace(true)
+            && !s.set(RECV_CANCELLED, true)
         {
             driver.cancel(ud);
         }
         if let Some(ud) = send {
-            s.send_orphan.set(true);
+            s.set(SEND_ORPHAN, true);
             driver.cancel(ud);
         }
         // Drop the wakers now: the state may outlive the socket until the cancellations land.

@@ -750,7 +750,7 @@ pub struct Write<'a> {
 #[derive(Default)]
 struct RingWrite {
     started: bool,
-    cancelling: Option<Duration>,
+    cancelling: bool,
     progress: u32,
 }
 
@@ -909,7 +909,7 @@ impl Socket {
                     if sent > 0 {
                         op.progress();
                     }
-                    let timed_out = ring.cancelling;
+                    let timed_out = ring.cancelling.then(|| op.timeout.unwrap_or_default());
                     if errno != 0 && !(errno == libc::ECANCELED && timed_out.is_some()) {
                         return Poll::Ready(Err(SocketError::Write {
                             peer,
@@ -934,7 +934,7 @@ impl Socket {
                     }
                 }
                 Poll::Pending => {
-                    if ring.cancelling.is_some() {
+                    if ring.cancelling {
                         return Poll::Pending;
                     }
                     let progress = r.conn.send_progress();
@@ -952,7 +952,7 @@ impl Socket {
                                 written: *written,
                             }));
                         }
-                        ring.cancelling = Some(after);
+                        ring.cancelling = true;
                         r.conn.cancel_send(&r.uring);
                     }
                     return Poll::Pending;
