@@ -40,6 +40,9 @@ const BUF_GROUP: u16 = 0;
 /// Completions that carry no operation of ours.
 const EPOLL_UD: u64 = u64::MAX - 1;
 const CANCEL_UD: u64 = u64::MAX;
+/// The most one receive completion carries (smaller completions bound how far a multishot
+/// receive overshoots `INBOX_HIGH` before its cancellation lands).
+const RECV_MAX: u32 = 16 * 1024;
 /// Above this many unread bytes in a connection's inbox its receive is cancelled (the peer then
 /// fills the kernel's buffers and TCP flow control slows it), and re-armed once the task has
 /// read everything.
@@ -81,7 +84,8 @@ struct BufRing {
 /// `IOU_PBUF_RING_INC` from the kernel's uapi (not re-exported by the io-uring crate).
 const IOU_PBUF_RING_INC: u16 = 2;
 
-/// Incremental layout: 32 buffers of 64 KiB. Fallback: 1024 buffers of 4 KiB.
+/// Incremental layout: 32 buffers of 64 KiB (the ring also bounds how far a receive overshoots
+/// the inbox limit before its cancellation lands: at most the whole ring, 2 MiB). Fallback: 1024 buffers of 4 KiB.
 const INC_COUNT: u16 = 32;
 const INC_SIZE: usize = 64 * 1024;
 const PAGE_COUNT: u16 = 1024;
@@ -224,7 +228,9 @@ impl Drop for BufRing {
 
 /// The state of one connection, shared by its socket and by its operations in flight.
 pub(crate) struct ConnState {
-    fd: RawFd,
+    /// The socket's descriptor; after the socket is dropped with write-behind bytes still in
+    /// flight, a duplicate the driver owns until that send ends (see `Conn::close`).
+    fd: Cell<RawFd>,
     /// errno of a receive that failed (0: none), delivered after the bytes before it.
     error: Cell<i32>,
     /// Bytes received and not yet read by the task (`inbox[pos..]`).
@@ -239,22 +245,43 @@ pub(crate) struct ConnState {
     returned: Cell<Option<Vec<u8>>>,
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
-    /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `SEND_ORPHAN`.
-    flags: Cell<u8>,
+    /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `SEND_ORPHAN`, `BEHIND`, `SEND_CANCELLED`,
+    /// `SHUTDOWN_PENDING`, `LINGER`, `PAUSED`.
+    flags: Cell<u16>,
     reader: Waiter,
     writer: Waiter,
 }
 
 /// The peer closed its side (after the bytes in the inbox).
-const EOF: u8 = 1;
+const EOF: u16 = 1;
 /// The socket was dropped: completions are reaped, nothing more is started.
-const CLOSED: u8 = 2;
+const CLOSED: u16 = 2;
 /// The receive's cancellation was requested.
-const RECV_CANCELLED: u8 = 4;
+const RECV_CANCELLED: u16 = 4;
 /// The future that started the send in flight is gone.
-const SEND_ORPHAN: u8 = 8;
+const SEND_ORPHAN: u16 = 8;
+/// The send in flight carries write-behind bytes (the traits' `poll_write` already reported
+/// them written): closing the socket lets it finish instead of cancelling it.
+const BEHIND: u16 = 16;
+/// The send in flight was cancelled: a short completion is final, not continued.
+const SEND_CANCELLED: u16 = 32;
+/// `shutdown_write` came while a write-behind send was in flight: shut down when it ends.
+const SHUTDOWN_PENDING: u16 = 64;
+/// The socket is gone and `fd` is the driver's duplicate, closed when the send in flight ends.
+const LINGER: u16 = 128;
+/// The inbox went over `INBOX_HIGH`: the multishot receive was cancelled, and single receives
+/// sized to the room left keep the data flowing as the task reads (like a TCP window that opens
+/// as the application reads), until a read finds the inbox empty and streaming resumes.
+const PAUSED: u16 = 256;
+/// How long a dropped socket's write-behind bytes may take to leave before they are given up.
+const LINGER_FOR: Duration = Duration::from_secs(30);
 
 impl ConnState {
+    /// Bytes in the inbox not yet read.
+    fn unread(&self) -> usize {
+        self.inbox.borrow().len() - self.pos.get()
+    }
+
     fn recv_op(&self) -> Option<u64> {
         Some(self.recv.get()).filter(|&ud| ud != 0)
     }
@@ -271,12 +298,12 @@ impl ConnState {
         self.send.set(ud.unwrap_or(0));
     }
 
-    fn has(&self, flag: u8) -> bool {
+    fn has(&self, flag: u16) -> bool {
         self.flags.get() & flag != 0
     }
 
     /// Sets or clears `flag`; returns whether it was set before.
-    fn set(&self, flag: u8, on: bool) -> bool {
+    fn set(&self, flag: u16, on: bool) -> bool {
         let old = self.flags.get();
         self.flags.set(if on { old | flag } else { old & !flag });
         old & flag != 0
@@ -316,6 +343,8 @@ pub(crate) struct Uring {
     epoll_fd: RawFd,
     epoll_armed: Cell<bool>,
     epoll_ready: Cell<bool>,
+    /// Dropped sockets whose write-behind send is still going: (give up at, state, send op).
+    lingering: RefCell<Vec<(Instant, Rc<ConnState>, u64)>>,
 }
 
 fn errno_of(res: i32) -> i32 {
@@ -374,6 +403,7 @@ impl Uring {
             epoll_fd,
             epoll_armed: Cell::new(false),
             epoll_ready: Cell::new(false),
+            lingering: RefCell::new(Vec::new()),
         })
     }
 
@@ -417,14 +447,29 @@ impl Uring {
     fn arm_recv(&self, conn: &Rc<ConnState>) {
         let ud = self.insert(conn, OpKind::Recv);
         conn.set_recv_op(Some(ud));
-        let entry = opcode::RecvMulti::new(types::Fd(conn.fd), BUF_GROUP)
+        let entry = opcode::RecvMulti::new(types::Fd(conn.fd.get()), BUF_GROUP)
+            .len(RECV_MAX)
             .build()
             .user_data(ud);
         self.push(entry);
     }
 
+    /// Arms one receive of at most `len` bytes (a paused connection's window).
+    fn arm_recv_once(&self, conn: &Rc<ConnState>, len: usize) {
+        let ud = self.insert(conn, OpKind::Recv);
+        conn.set_recv_op(Some(ud));
+        let entry = opcode::Recv::new(types::Fd(conn.fd.get()), std::ptr::null_mut(), len as u32)
+            .buf_group(BUF_GROUP)
+            .build()
+            .flags(squeue::Flags::BUFFER_SELECT)
+            .user_data(ud);
+        self.push(entry);
+    }
+
     fn push_send(&self, fd: RawFd, ud: u64, buf: &[u8]) {
-        let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), buf.len() as u32)
+        // One operation sends at most 1 GiB; the completion continues with the rest.
+        let len = buf.len().min(1 << 30) as u32;
+        let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
             .user_data(ud);
@@ -457,8 +502,12 @@ impl Uring {
         let (ptr, len) = (buf.as_ptr(), buf.len());
         let ud = self.insert(conn, OpKind::Send(Box::new(SendOp { buf, off: 0, owned })));
         conn.set_send_op(Some(ud));
+        conn.set(SEND_CANCELLED, false);
+        conn.set(BEHIND, false);
         // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
-        self.push_send(conn.fd, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
+        self.push_send(conn.fd.get(), ud, unsafe {
+            std::slice::from_raw_parts(ptr, len)
+        });
     }
 
     fn cancel(&self, ud: u64) {
@@ -469,20 +518,78 @@ impl Uring {
     /// that no entry can reach a descriptor number the kernel hands out again).
     fn submit_now(&self) {
         let mut ring = self.ring.borrow_mut();
-        let queued = ring.submission().len() as u32;
-        // SAFETY: no argument is passed; `queued` entries are initialised in the queue. A plain
-        // submission (no GETEVENTS) is not refused for an overflowed completion queue.
-        let _ = unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) };
+        for _ in 0..100 {
+            let queued = ring.submission().len() as u32;
+            if queued == 0 {
+                return;
+            }
+            // SAFETY: no argument is passed; `queued` entries are initialised in the queue. A
+            // plain submission (no GETEVENTS) is not refused for an overflowed completion queue.
+            if unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) }.is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
-    fn sq_len(&self) -> usize {
-        self.ring.borrow_mut().submission().len()
+    /// Submits what is queued and runs the deferred completion work now, without waiting:
+    /// cancellations finish here and let go of their descriptors' files (their completions are
+    /// handled at the next turn).
+    fn submit_and_run(&self) {
+        let mut ring = self.ring.borrow_mut();
+        let queued = ring.submission().len() as u32;
+        let flags = io_uring::EnterFlags::GETEVENTS.bits();
+        // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
+        let _ = unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(queued, 0, flags, None)
+        };
+    }
+
+    /// Keeps a dropped socket's write-behind send going for at most `LINGER_FOR`.
+    fn linger(&self, conn: &Rc<ConnState>, ud: u64) {
+        let until = Instant::now() + LINGER_FOR;
+        self.lingering.borrow_mut().push((until, conn.clone(), ud));
+    }
+
+    /// The lingering send of `conn` ended: close the driver's duplicate descriptor.
+    fn end_linger(&self, conn: &Rc<ConnState>) {
+        self.lingering
+            .borrow_mut()
+            .retain(|(_, c, _)| !Rc::ptr_eq(c, conn));
+        // SAFETY: under LINGER, `fd` is the duplicate made by `Conn::close`, owned by the driver
+        // and closed exactly once, here (its operation has just ended).
+        unsafe { libc::close(conn.fd.get()) };
+        conn.fd.set(-1);
+    }
+
+    /// Gives up on lingering sends past their time (cancelled; `end_linger` follows).
+    fn expire_lingering(&self) {
+        let now = Instant::now();
+        let expired: Vec<u64> = self
+            .lingering
+            .borrow()
+            .iter()
+            .filter(|(until, c, _)| *until <= now && !c.has(SEND_CANCELLED))
+            .map(|(_, c, ud)| {
+                c.set(SEND_CANCELLED, true);
+                *ud
+            })
+            .collect();
+        for ud in expired {
+            self.cancel(ud);
+        }
     }
 
     /// One turn of the loop's wait: submits everything queued, waits for at least one completion
     /// (or `timeout`; zero means do not wait), handles the completions, and polls the readiness
     /// reactor when its descriptor fired. Returns whether the cross-thread waker fired.
     pub(crate) fn turn(&self, timeout: Option<Duration>, reactor: &Reactor) -> io::Result<bool> {
+        let timeout = if self.lingering.borrow().is_empty() {
+            timeout
+        } else {
+            self.expire_lingering();
+            Some(timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))))
+        };
         if !self.epoll_armed.get() {
             self.epoll_armed.set(true);
             let entry = opcode::PollAdd::new(types::Fd(self.epoll_fd), libc::POLLIN as u32)
@@ -619,6 +726,7 @@ impl Uring {
                         && conn.inbox.borrow().len() - conn.pos.get() > INBOX_HIGH
                     {
                         conn.set(RECV_CANCELLED, true);
+                        conn.set(PAUSED, true);
                         self.cancel(ud);
                     }
                 } else if res == 0 {
@@ -626,7 +734,12 @@ impl Uring {
                 } else if res == -libc::ENOBUFS {
                     // The buffer ring ran dry (they are all back now): receive again.
                     if !more && !conn.has(CLOSED) && !conn.has(RECV_CANCELLED) {
-                        self.arm_recv(&conn);
+                        if conn.has(PAUSED) {
+                            let room = INBOX_HIGH.saturating_sub(conn.unread()).max(4096);
+                            self.arm_recv_once(&conn, room);
+                        } else {
+                            self.arm_recv(&conn);
+                        }
                     }
                 } else if res != -libc::ECANCELED {
                     conn.error.set(errno_of(res));
@@ -640,7 +753,7 @@ impl Uring {
                 let SendOp { buf, off, .. } = &mut **send;
                 if res > 0 {
                     *off += res as usize;
-                    if *off < buf.len() && !conn.has(CLOSED) {
+                    if *off < buf.len() && !conn.has(SEND_CANCELLED) {
                         // A short send: the rest goes out from the same buffer.
                         let rest = &buf[*off..];
                         let (ptr, len) = (rest.as_ptr(), rest.len());
@@ -648,7 +761,7 @@ impl Uring {
                         conn.send_progress
                             .set(conn.send_progress.get().wrapping_add(1));
                         // SAFETY: the op's own buffer, alive until its last completion.
-                        self.push_send(conn.fd, ud, unsafe {
+                        self.push_send(conn.fd.get(), ud, unsafe {
                             std::slice::from_raw_parts(ptr, len)
                         });
                         conn.writer.wake();
@@ -659,8 +772,8 @@ impl Uring {
                 let errno = if res < 0 {
                     errno_of(res)
                 } else if sent < buf.len() {
-                    // The kernel took nothing (or the socket is closing): never "success, short".
-                    if conn.has(CLOSED) {
+                    // The kernel took nothing, or the send was cancelled: never "success, short".
+                    if conn.has(SEND_CANCELLED) || conn.has(CLOSED) {
                         libc::ECANCELED
                     } else {
                         libc::EPIPE
@@ -671,6 +784,15 @@ impl Uring {
                 let op = ops.remove(index);
                 drop(ops);
                 conn.set_send_op(None);
+                conn.set(BEHIND, false);
+                if conn.set(SHUTDOWN_PENDING, false) && (!conn.has(CLOSED) || conn.has(LINGER)) {
+                    // SAFETY: `fd` is the live socket's descriptor, or (LINGER) the duplicate the
+                    // driver owns until `end_linger` below; never a closed descriptor's number.
+                    unsafe { libc::shutdown(conn.fd.get(), libc::SHUT_WR) };
+                }
+                if conn.set(LINGER, false) {
+                    self.end_linger(&conn);
+                }
                 let orphan = conn.set(SEND_ORPHAN, false);
                 if !orphan {
                     conn.send_result.set(Some((sent, errno)));
@@ -745,7 +867,7 @@ impl Conn {
     pub(crate) fn new(fd: RawFd) -> Conn {
         Conn {
             state: Rc::new(ConnState {
-                fd,
+                fd: Cell::new(fd),
                 error: Cell::new(0),
                 inbox: RefCell::new(Vec::new()),
                 pos: Cell::new(0),
@@ -772,7 +894,7 @@ impl Conn {
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<io::Result<ReadOutcome<R>>> {
         self.poll_inbox(driver, cx, |inbox, pos| {
-            let end = inbox.len().min(pos + max);
+            let end = pos + max.min(inbox.len() - pos);
             (deliver(&inbox[pos..end]), end)
         })
     }
@@ -793,7 +915,7 @@ impl Conn {
                 std::mem::swap(inbox, dst);
                 (dst.len(), usize::MAX)
             } else {
-                let end = inbox.len().min(pos + max);
+                let end = pos + max.min(inbox.len() - pos);
                 dst.extend_from_slice(&inbox[pos..end]);
                 (end - pos, end)
             }
@@ -811,21 +933,34 @@ impl Conn {
     ) -> Poll<io::Result<ReadOutcome<R>>> {
         let s = &*self.state;
         let pos = s.pos.get();
-        {
+        let taken = {
             let mut inbox = s.inbox.borrow_mut();
             if pos < inbox.len() {
                 let (r, end) = take(&mut inbox, pos);
                 if end >= inbox.len() {
                     inbox.clear();
-                    if inbox.capacity() > INBOX_HIGH * 2 {
-                        inbox.shrink_to(INBOX_HIGH);
+                    if inbox.capacity() > INBOX_HIGH {
+                        // A burst is over: an idle connection keeps no large buffer.
+                        *inbox = Vec::new();
                     }
                     s.pos.set(0);
                 } else {
                     s.pos.set(end);
                 }
-                return Poll::Ready(Ok(ReadOutcome::Data(r)));
+                Some(r)
+            } else {
+                None
             }
+        };
+        if let Some(r) = taken {
+            if s.has(PAUSED) && s.recv_op().is_none() && !s.has(EOF) && s.error.get() == 0 {
+                // The task read: open the window by what it took.
+                let room = INBOX_HIGH.saturating_sub(s.unread());
+                if room >= 4096 {
+                    driver.arm_recv_once(&self.state, room);
+                }
+            }
+            return Poll::Ready(Ok(ReadOutcome::Data(r)));
         }
         let errno = s.error.replace(0);
         if errno != 0 {
@@ -836,6 +971,8 @@ impl Conn {
             return Poll::Ready(Ok(ReadOutcome::Eof));
         }
         if s.recv_op().is_none() {
+            // The task caught up: stream again.
+            s.set(PAUSED, false);
             driver.arm_recv(&self.state);
         }
         s.reader.wait(cx.waker());
@@ -920,7 +1057,21 @@ impl Conn {
     /// Starts a send whose outcome is collected later by `poll_send_idle` (the trait writer's
     /// write-behind). The caller checked that no send is in flight.
     pub(crate) fn send_behind(&self, driver: &Uring, slices: &[io::IoSlice<'_>]) -> usize {
-        driver.start_send_vectored(&self.state, slices)
+        let n = driver.start_send_vectored(&self.state, slices);
+        self.state.set(BEHIND, true);
+        n
+    }
+
+    /// `shutdown_write` while write-behind bytes are in flight: returns true after arranging
+    /// for the shutdown to follow them (at the send's last completion).
+    pub(crate) fn defer_shutdown(&self) -> bool {
+        let s = &*self.state;
+        if s.send_op().is_some() && s.has(BEHIND) {
+            s.set(SHUTDOWN_PENDING, true);
+            true
+        } else {
+            false
+        }
     }
 
     /// How often sends made partial progress so far.
@@ -930,7 +1081,9 @@ impl Conn {
 
     /// Cancels the send in flight (a timed-out write then waits for its outcome).
     pub(crate) fn cancel_send(&self, driver: &Uring) {
-        if let Some(ud) = self.state.send_op() {
+        if let Some(ud) = self.state.send_op()
+            && !self.state.set(SEND_CANCELLED, true)
+        {
             driver.cancel(ud);
         }
     }
@@ -941,7 +1094,9 @@ impl Conn {
         s.writer.cancel();
         if let Some(ud) = s.send_op() {
             s.set(SEND_ORPHAN, true);
-            driver.cancel(ud);
+            if !s.set(SEND_CANCELLED, true) {
+                driver.cancel(ud);
+            }
         } else {
             s.send_result.set(None);
         }
@@ -963,9 +1118,7 @@ impl Conn {
         if recv.is_none() && send.is_none() {
             return;
         }
-        if driver.sq_len() > 0 {
-            driver.submit_now();
-        }
+        driver.submit_now();
         if let Some(ud) = recv
             && !s.set(RECV_CANCELLED, true)
         {
@@ -973,8 +1126,28 @@ impl Conn {
         }
         if let Some(ud) = send {
             s.set(SEND_ORPHAN, true);
-            driver.cancel(ud);
+            let fd = s.fd.get();
+            // SAFETY: `fd` is the socket's open descriptor (closed by the caller after this);
+            // F_DUPFD_CLOEXEC only duplicates it.
+            let dup = if s.has(BEHIND) && !s.has(SEND_CANCELLED) {
+                unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }
+            } else {
+                -1
+            };
+            if dup >= 0 {
+                // Bytes the traits reported written: let them leave, on a duplicate descriptor
+                // the driver owns (the FIN follows them), for at most LINGER_FOR.
+                s.fd.set(dup);
+                s.set(LINGER, true);
+                driver.linger(&self.state, ud);
+            } else {
+                s.set(SEND_CANCELLED, true);
+                driver.cancel(ud);
+            }
         }
+        // Run the cancellations now, so the connection closes with the descriptor even if the
+        // loop does not turn again.
+        driver.submit_and_run();
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
         let wakers = (s.reader.take(), s.writer.take());
         drop(wakers);

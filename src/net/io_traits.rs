@@ -22,6 +22,8 @@ use crate::reactor::Direction;
 pub(crate) struct TraitOps {
     read: OpState,
     write: OpState,
+    /// io_uring: the driver's send progress count when last seen.
+    ring_progress: u32,
 }
 
 impl Socket {
@@ -105,13 +107,23 @@ impl Socket {
             }
             Poll::Ready(_) => self.trait_done(Direction::Write, Ok(())),
             Poll::Pending => {
-                let timed_out = self.trait_wait::<()>(cx, Direction::Write);
-                if timed_out.is_ready() {
-                    // Give up on the stalled send (a later write waits for its cancellation).
-                    r.conn.abandon_send(&r.uring);
-                }
-                timed_out
+                // The bytes in flight were reported written: a timeout says so, but the send
+                // goes on (a later write or flush waits for it), so the stream has no gap.
+                self.note_send_progress(r);
+                self.trait_wait::<()>(cx, Direction::Write)
             }
+        }
+    }
+
+    /// A send that moved restarts the trait write's stall timeout.
+    #[cfg(target_os = "linux")]
+    fn note_send_progress(&self, r: &super::stream::RingIo) {
+        let progress = r.conn.send_progress();
+        if let Some(ops) = self.trait_ops().borrow_mut().as_mut()
+            && ops.ring_progress != progress
+        {
+            ops.ring_progress = progress;
+            ops.write.progress();
         }
     }
 

@@ -403,6 +403,14 @@ impl Socket {
     /// Closes the write side (half-close): the peer reads end-of-stream once it has read
     /// everything written before, and can still send to us.
     pub fn shutdown_write(&self) -> Result<(), SocketError> {
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &self.drv
+            && r.conn.defer_shutdown()
+        {
+            // Bytes the traits already reported written are still going out: the shutdown
+            // follows them.
+            return Ok(());
+        }
         self.io
             .shutdown(Shutdown::Write)
             .map_err(|source| SocketError::Io {
