@@ -476,10 +476,6 @@ impl Uring {
         self.push(entry);
     }
 
-    fn start_send(&self, conn: &Rc<ConnState>, bytes: &[u8]) -> usize {
-        self.start_send_vectored(conn, &[io::IoSlice::new(bytes)])
-    }
-
     /// Copies at most `SEND_CHUNK` bytes of `slices` into a driver buffer and queues their send.
     fn start_send_vectored(&self, conn: &Rc<ConnState>, slices: &[io::IoSlice<'_>]) -> usize {
         let mut buf = self.pool.borrow_mut().pop().unwrap_or_default();
@@ -984,34 +980,9 @@ impl Conn {
         self.state.reader.cancel();
     }
 
-    /// Sends a chunk of `bytes` (`started` says whether this caller already has one in flight):
-    /// the first call copies at most `SEND_CHUNK` bytes into a driver buffer and queues the send;
-    /// later calls return `(bytes sent, errno or 0)` once it completed.
-    pub(crate) fn poll_send(
-        &self,
-        driver: &Uring,
-        cx: &mut Context<'_>,
-        bytes: &[u8],
-        started: &mut bool,
-    ) -> Poll<(usize, i32)> {
-        let s = &*self.state;
-        if *started {
-            if let Some(result) = s.send_result.take() {
-                *started = false;
-                return Poll::Ready(result);
-            }
-        } else if s.send_op().is_none() {
-            // A result left by a caller that went away is stale now.
-            s.send_result.set(None);
-            driver.start_send(&self.state, bytes);
-            *started = true;
-        }
-        s.writer.wait(cx.waker());
-        Poll::Pending
-    }
-
-    /// `poll_send` for a caller that hands over its vector (`write_owned`): the driver sends
-    /// from it without a copy and gives it back in `buf` with the outcome.
+    /// A send for a caller that hands over its vector (`write_owned`): the driver sends from it
+    /// without a copy and gives it back in `buf` with the outcome (`started` says whether this
+    /// caller already has its send in flight).
     pub(crate) fn poll_send_owned(
         &self,
         driver: &Uring,
@@ -1054,12 +1025,30 @@ impl Conn {
         Poll::Ready(s.send_result.take())
     }
 
-    /// Starts a send whose outcome is collected later by `poll_send_idle` (the trait writer's
-    /// write-behind). The caller checked that no send is in flight.
-    pub(crate) fn send_behind(&self, driver: &Uring, slices: &[io::IoSlice<'_>]) -> usize {
+    /// Write-behind: once the previous send has ended (its failure, if any, is reported here),
+    /// copies at most `SEND_CHUNK` bytes of `slices` into a driver buffer, queues their send
+    /// and returns how many it took. The bytes count as written from then on: the send goes on
+    /// whatever happens to the caller, and dropping the socket lets it finish.
+    pub(crate) fn poll_write_behind(
+        &self,
+        driver: &Uring,
+        cx: &mut Context<'_>,
+        slices: &[io::IoSlice<'_>],
+    ) -> Poll<Result<usize, i32>> {
+        let s = &*self.state;
+        if s.send_op().is_some() {
+            s.writer.wait(cx.waker());
+            return Poll::Pending;
+        }
+        if let Some((_, errno)) = s.send_result.take()
+            && errno != 0
+            && errno != libc::ECANCELED
+        {
+            return Poll::Ready(Err(errno));
+        }
         let n = driver.start_send_vectored(&self.state, slices);
-        self.state.set(BEHIND, true);
-        n
+        s.set(BEHIND, true);
+        Poll::Ready(Ok(n))
     }
 
     /// `shutdown_write` while write-behind bytes are in flight: returns true after arranging

@@ -78,10 +78,15 @@ impl Socket {
         r: &super::stream::RingIo,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.poll_ring_flush(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(r.conn.send_behind(&r.uring, bufs))),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
+        match r.conn.poll_write_behind(&r.uring, cx, bufs) {
+            Poll::Ready(Ok(n)) => self.trait_done(Direction::Write, Ok(n)),
+            Poll::Ready(Err(errno)) => {
+                self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
+            }
+            Poll::Pending => {
+                self.note_send_progress(r);
+                self.trait_wait(cx, Direction::Write)
+            }
         }
     }
 

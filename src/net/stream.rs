@@ -784,15 +784,9 @@ impl Future for Write<'_> {
                 socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
             }
             #[cfg(target_os = "linux")]
-            Driver::Ring(r) => socket.poll_write_ring(
-                r,
-                cx,
-                buf.len(),
-                &mut this.written,
-                &mut this.op,
-                &mut this.ring,
-                |cx, started, written| r.conn.poll_send(&r.uring, cx, &buf[written..], started),
-            ),
+            Driver::Ring(r) => {
+                socket.poll_write_behind(r, cx, buf, &mut this.written, &mut this.op, &mut this.ring)
+            }
         }
     }
 }
@@ -886,6 +880,55 @@ impl Socket {
                         written: *written,
                         source,
                     }));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The io_uring write: chunks go out write-behind (each is copied into a driver buffer and
+    /// counts as written once queued; the next waits for the previous send to end), so a write
+    /// that fits one chunk completes at once and its send goes to the kernel with the loop's
+    /// next wait. A timeout (no send progress for that long) reports the bytes taken so far;
+    /// the send in flight goes on, so the stream has no gap.
+    #[cfg(target_os = "linux")]
+    fn poll_write_behind(
+        &self,
+        r: &RingIo,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        written: &mut usize,
+        op: &mut OpState,
+        ring: &mut RingWrite,
+    ) -> Poll<Result<(), SocketError>> {
+        while *written < buf.len() {
+            let rest = [io::IoSlice::new(&buf[*written..])];
+            match r.conn.poll_write_behind(&r.uring, cx, &rest) {
+                Poll::Ready(Ok(n)) => {
+                    *written += n;
+                    op.progress();
+                }
+                Poll::Ready(Err(errno)) => {
+                    return Poll::Ready(Err(SocketError::Write {
+                        peer: self.peer,
+                        written: *written,
+                        source: io::Error::from_raw_os_error(errno),
+                    }));
+                }
+                Poll::Pending => {
+                    let progress = r.conn.send_progress();
+                    if progress != ring.progress {
+                        ring.progress = progress;
+                        op.progress();
+                    }
+                    if let Some(after) = op.poll_deadline(&r.core, cx) {
+                        r.conn.cancel_write_wait();
+                        return Poll::Ready(Err(SocketError::WriteTimeout {
+                            after,
+                            written: *written,
+                        }));
+                    }
+                    return Poll::Pending;
                 }
             }
         }
@@ -1012,6 +1055,12 @@ read_future_common!(Read, ReadInto, ReadBuf);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
+        // On io_uring the bytes taken so far went out write-behind: their send goes on.
+        #[cfg(target_os = "linux")]
+        if let Driver::Ring(r) = &self.socket.drv {
+            r.conn.cancel_write_wait();
+            return;
+        }
         self.socket.drop_write(&mut self.op, &self.ring);
     }
 }
