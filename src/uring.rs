@@ -241,8 +241,6 @@ pub(crate) struct ConnState {
     send: Cell<u64>,
     /// The outcome of the last send nobody has collected yet: (bytes sent, errno or 0).
     send_result: Cell<Option<(usize, i32)>>,
-    /// The caller's vector of a finished `write_owned`, until it collects it.
-    returned: Cell<Option<Vec<u8>>>,
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
     /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `SEND_ORPHAN`, `BEHIND`, `SEND_CANCELLED`,
@@ -316,12 +314,10 @@ enum OpKind {
     Send(Box<SendOp>),
 }
 
-/// A send of `buf[off..]` (`off` counts what went out already). An `owned` buffer is the
-/// caller's (`write_owned`) and goes back to it; the others return to the pool.
+/// A send of `buf[off..]` (`off` counts what went out already); the buffer returns to the pool.
 struct SendOp {
     buf: Vec<u8>,
     off: usize,
-    owned: bool,
 }
 
 struct Op {
@@ -487,16 +483,16 @@ impl Uring {
             }
         }
         let len = buf.len();
-        self.send_buffer(conn, buf, false);
+        self.send_buffer(conn, buf);
         len
     }
 
     /// Queues the send of all of `buf`, which the driver owns until the send completes.
-    fn send_buffer(&self, conn: &Rc<ConnState>, buf: Vec<u8>, owned: bool) {
+    fn send_buffer(&self, conn: &Rc<ConnState>, buf: Vec<u8>) {
         // The vector's heap buffer does not move when the vector moves into the table, and it
         // stays there, unchanged, until the operation's last completion.
         let (ptr, len) = (buf.as_ptr(), buf.len());
-        let ud = self.insert(conn, OpKind::Send(Box::new(SendOp { buf, off: 0, owned })));
+        let ud = self.insert(conn, OpKind::Send(Box::new(SendOp { buf, off: 0 })));
         conn.set_send_op(Some(ud));
         conn.set(SEND_CANCELLED, false);
         conn.set(BEHIND, false);
@@ -794,10 +790,8 @@ impl Uring {
                     conn.send_result.set(Some((sent, errno)));
                 }
                 if let OpKind::Send(send) = op.kind {
-                    let SendOp { mut buf, owned, .. } = *send;
-                    if owned && !orphan {
-                        conn.returned.set(Some(buf));
-                    } else if buf.capacity() <= POOL_BUF_MAX {
+                    let mut buf = send.buf;
+                    if buf.capacity() <= POOL_BUF_MAX {
                         let mut pool = self.pool.borrow_mut();
                         if pool.len() < POOL_MAX {
                             buf.clear();
@@ -870,7 +864,6 @@ impl Conn {
                 recv: Cell::new(0),
                 send: Cell::new(0),
                 send_result: Cell::new(None),
-                returned: Cell::new(None),
                 send_progress: Cell::new(0),
                 flags: Cell::new(0),
                 reader: Waiter::default(),
@@ -980,38 +973,35 @@ impl Conn {
         self.state.reader.cancel();
     }
 
-    /// A send for a caller that hands over its vector (`write_owned`): the driver sends from it
-    /// without a copy and gives it back in `buf` with the outcome (`started` says whether this
-    /// caller already has its send in flight).
-    pub(crate) fn poll_send_owned(
+    /// `write_owned`: once the previous send has ended (its failure, if any, is reported here),
+    /// takes the vector out of `buf` and queues its send write-behind, putting a recycled empty
+    /// vector in its place.
+    pub(crate) fn poll_write_owned(
         &self,
         driver: &Uring,
         cx: &mut Context<'_>,
         buf: &mut Option<Vec<u8>>,
-        started: &mut bool,
-    ) -> Poll<(usize, i32)> {
+    ) -> Poll<Result<(), i32>> {
         let s = &*self.state;
-        if *started {
-            if let Some(result) = s.send_result.take() {
-                *started = false;
-                *buf = s.returned.take();
-                return Poll::Ready(result);
-            }
-        } else if s.send_op().is_none() {
-            s.send_result.set(None);
-            match buf.take() {
-                Some(v) if !v.is_empty() => {
-                    driver.send_buffer(&self.state, v, true);
-                    *started = true;
-                }
-                other => {
-                    *buf = other;
-                    return Poll::Ready((0, 0));
-                }
-            }
+        if s.send_op().is_some() {
+            s.writer.wait(cx.waker());
+            return Poll::Pending;
         }
-        s.writer.wait(cx.waker());
-        Poll::Pending
+        if let Some((_, errno)) = s.send_result.take()
+            && errno != 0
+            && errno != libc::ECANCELED
+        {
+            return Poll::Ready(Err(errno));
+        }
+        match buf.take() {
+            Some(v) if !v.is_empty() => {
+                driver.send_buffer(&self.state, v);
+                s.set(BEHIND, true);
+                *buf = Some(driver.pool.borrow_mut().pop().unwrap_or_default());
+            }
+            other => *buf = other,
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Waits until no send is in flight; returns the outcome of the last one if nobody
@@ -1066,29 +1056,6 @@ impl Conn {
     /// How often sends made partial progress so far.
     pub(crate) fn send_progress(&self) -> u32 {
         self.state.send_progress.get()
-    }
-
-    /// Cancels the send in flight (a timed-out write then waits for its outcome).
-    pub(crate) fn cancel_send(&self, driver: &Uring) {
-        if let Some(ud) = self.state.send_op()
-            && !self.state.set(SEND_CANCELLED, true)
-        {
-            driver.cancel(ud);
-        }
-    }
-
-    /// The writer's future went away with a send in flight: cancel it and let its outcome go.
-    pub(crate) fn abandon_send(&self, driver: &Uring) {
-        let s = &*self.state;
-        s.writer.cancel();
-        if let Some(ud) = s.send_op() {
-            s.set(SEND_ORPHAN, true);
-            if !s.set(SEND_CANCELLED, true) {
-                driver.cancel(ud);
-            }
-        } else {
-            s.send_result.set(None);
-        }
     }
 
     /// Withdraws the writer's waker.

@@ -342,6 +342,13 @@ impl Socket {
     /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout): the
     /// peer took no byte for that long) the error says how many bytes went out. Never raises
     /// `SIGPIPE`.
+    ///
+    /// On io_uring the write is write-behind: bytes count as written once the driver has copied
+    /// them into its own buffer (at most 256 KiB at a time, one buffer in flight per socket, so
+    /// backpressure holds), and the write returns without waiting for the kernel; the send goes
+    /// out with the loop's next wait. A later failure of that send is reported by the next write
+    /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
+    /// and dropping the socket let it finish first (for at most 30 s).
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
         Write {
             socket: self,
@@ -352,27 +359,28 @@ impl Socket {
         }
     }
 
-    /// Writes every byte of `buf`, handing the vector over instead of lending bytes: on io_uring
-    /// the driver sends straight from it (no copy into a driver buffer); on epoll it behaves as
-    /// [`write`](Socket::write). The vector comes back with the outcome, unchanged, for reuse.
+    /// Writes every byte of `buf`, handing the vector over instead of lending bytes, and gives
+    /// back an empty vector for the next message. On io_uring the driver sends straight from
+    /// your vector, write-behind (no copy), and hands you a recycled one, whose capacity is
+    /// whatever the driver had; on epoll you get your own vector back, cleared. On an error or
+    /// a timeout the vector comes back unchanged and the error says how many of its bytes went
+    /// out.
     ///
     /// ```
     /// # use event::{Socket, SocketError};
     /// async fn echo(client: Socket) -> Result<(), SocketError> {
     ///     let mut buf = Vec::new();
     ///     loop {
-    ///         buf.clear();
     ///         client.read_buf(&mut buf, 64 * 1024).await?;
-    ///         let (result, back) = client.write_owned(buf).await;
+    ///         let (result, empty) = client.write_owned(buf).await;
     ///         result?;
-    ///         buf = back;
+    ///         buf = empty;
     ///     }
     /// }
     /// ```
     pub fn write_owned(&self, buf: Vec<u8>) -> WriteOwned<'_> {
         WriteOwned {
             socket: self,
-            len: buf.len(),
             buf: Some(buf),
             written: 0,
             op: OpState::new(self.write_timeout.get()),
@@ -752,13 +760,9 @@ pub struct Write<'a> {
     ring: RingWrite,
 }
 
-/// The io_uring side of a write future: whether a send of ours is in flight; whether its stall
-/// timeout ran out (the send is being cancelled and the write waits to learn how much went out);
-/// the driver's progress count when last seen.
+/// The io_uring side of a write future: the driver's send progress count when last seen.
 #[derive(Default)]
 struct RingWrite {
-    started: bool,
-    cancelling: bool,
     progress: u32,
 }
 
@@ -784,9 +788,14 @@ impl Future for Write<'_> {
                 socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
             }
             #[cfg(target_os = "linux")]
-            Driver::Ring(r) => {
-                socket.poll_write_behind(r, cx, buf, &mut this.written, &mut this.op, &mut this.ring)
-            }
+            Driver::Ring(r) => socket.poll_write_behind(
+                r,
+                cx,
+                buf,
+                &mut this.written,
+                &mut this.op,
+                &mut this.ring,
+            ),
         }
     }
 }
@@ -797,7 +806,6 @@ pub struct WriteOwned<'a> {
     socket: &'a Socket,
     /// `None` while the driver holds the vector.
     buf: Option<Vec<u8>>,
-    len: usize,
     written: usize,
     op: OpState,
     ring: RingWrite,
@@ -820,21 +828,31 @@ impl Future for WriteOwned<'_> {
         let result = match &socket.drv {
             Driver::Poll(reg) => {
                 let buf = this.buf.as_deref().unwrap_or_default();
-                socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
+                let r = socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op);
+                if let Poll::Ready(Ok(())) = r
+                    && let Some(buf) = &mut this.buf
+                {
+                    buf.clear();
+                }
+                r
             }
             #[cfg(target_os = "linux")]
-            Driver::Ring(r) => {
-                let slot = &mut this.buf;
-                socket.poll_write_ring(
-                    r,
-                    cx,
-                    this.len,
-                    &mut this.written,
-                    &mut this.op,
-                    &mut this.ring,
-                    |cx, started, _| r.conn.poll_send_owned(&r.uring, cx, slot, started),
-                )
-            }
+            Driver::Ring(r) => match r.conn.poll_write_owned(&r.uring, cx, &mut this.buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+                Poll::Ready(Err(errno)) => Poll::Ready(Err(SocketError::Write {
+                    peer: socket.peer,
+                    written: 0,
+                    source: io::Error::from_raw_os_error(errno),
+                })),
+                Poll::Pending => {
+                    match socket.ring_write_stalled(r, cx, &mut this.op, &mut this.ring) {
+                        Some(after) => {
+                            Poll::Ready(Err(SocketError::WriteTimeout { after, written: 0 }))
+                        }
+                        None => Poll::Pending,
+                    }
+                }
+            },
         };
         match result {
             Poll::Ready(r) => Poll::Ready((r, this.buf.take().unwrap_or_default())),
@@ -916,114 +934,47 @@ impl Socket {
                     }));
                 }
                 Poll::Pending => {
-                    let progress = r.conn.send_progress();
-                    if progress != ring.progress {
-                        ring.progress = progress;
-                        op.progress();
-                    }
-                    if let Some(after) = op.poll_deadline(&r.core, cx) {
-                        r.conn.cancel_write_wait();
-                        return Poll::Ready(Err(SocketError::WriteTimeout {
+                    return match self.ring_write_stalled(r, cx, op, ring) {
+                        Some(after) => Poll::Ready(Err(SocketError::WriteTimeout {
                             after,
                             written: *written,
-                        }));
-                    }
-                    return Poll::Pending;
+                        })),
+                        None => Poll::Pending,
+                    };
                 }
             }
         }
         Poll::Ready(Ok(()))
     }
 
-    /// The io_uring write loop: `send` starts (or collects) one send of the bytes from
-    /// `written` on; a timed-out write cancels its send and waits for the count.
+    /// A write on io_uring waits for the previous send: restarts the stall clock when the send
+    /// made progress, and returns the timeout once it has run out (withdrawing the waiter).
     #[cfg(target_os = "linux")]
-    #[allow(clippy::too_many_arguments)]
-    fn poll_write_ring(
+    fn ring_write_stalled(
         &self,
         r: &RingIo,
         cx: &mut Context<'_>,
-        len: usize,
-        written: &mut usize,
         op: &mut OpState,
         ring: &mut RingWrite,
-        mut send: impl FnMut(&mut Context<'_>, &mut bool, usize) -> Poll<(usize, i32)>,
-    ) -> Poll<Result<(), SocketError>> {
-        let peer = self.peer;
-        loop {
-            if *written >= len && !ring.started {
-                return Poll::Ready(Ok(()));
-            }
-            match send(cx, &mut ring.started, *written) {
-                Poll::Ready((sent, errno)) => {
-                    *written += sent;
-                    if sent > 0 {
-                        op.progress();
-                    }
-                    let timed_out = ring.cancelling.then(|| op.timeout.unwrap_or_default());
-                    if errno != 0 && !(errno == libc::ECANCELED && timed_out.is_some()) {
-                        return Poll::Ready(Err(SocketError::Write {
-                            peer,
-                            written: *written,
-                            source: io::Error::from_raw_os_error(errno),
-                        }));
-                    }
-                    if let Some(after) = timed_out
-                        && *written < len
-                    {
-                        return Poll::Ready(Err(SocketError::WriteTimeout {
-                            after,
-                            written: *written,
-                        }));
-                    }
-                    if sent == 0 && *written < len {
-                        return Poll::Ready(Err(SocketError::Write {
-                            peer,
-                            written: *written,
-                            source: io::ErrorKind::WriteZero.into(),
-                        }));
-                    }
-                }
-                Poll::Pending => {
-                    if ring.cancelling {
-                        return Poll::Pending;
-                    }
-                    let progress = r.conn.send_progress();
-                    if progress != ring.progress {
-                        ring.progress = progress;
-                        op.progress();
-                    }
-                    if let Some(after) = op.poll_deadline(&r.core, cx) {
-                        if !ring.started {
-                            // Still waiting for an abandoned send to finish: nothing of ours
-                            // went out.
-                            r.conn.cancel_write_wait();
-                            return Poll::Ready(Err(SocketError::WriteTimeout {
-                                after,
-                                written: *written,
-                            }));
-                        }
-                        ring.cancelling = true;
-                        r.conn.cancel_send(&r.uring);
-                    }
-                    return Poll::Pending;
-                }
-            }
+    ) -> Option<Duration> {
+        let progress = r.conn.send_progress();
+        if progress != ring.progress {
+            ring.progress = progress;
+            op.progress();
         }
+        let after = op.poll_deadline(&r.core, cx)?;
+        r.conn.cancel_write_wait();
+        Some(after)
     }
 
-    /// A write future is dropped: withdraw its waiter, and on io_uring abandon its send.
-    fn drop_write(&self, op: &mut OpState, ring: &RingWrite) {
+    /// A write future is dropped: withdraw its waiter (on io_uring, bytes already taken go out
+    /// write-behind whatever happens to the future).
+    fn drop_write(&self, op: &mut OpState) {
         #[cfg(target_os = "linux")]
         if let Driver::Ring(r) = &self.drv {
-            if ring.started {
-                r.conn.abandon_send(&r.uring);
-            } else {
-                r.conn.cancel_write_wait();
-            }
+            r.conn.cancel_write_wait();
             return;
         }
-        let _ = ring;
         if op.take_waiting() {
             self.cancel_wait(Direction::Write);
         }
@@ -1055,18 +1006,12 @@ read_future_common!(Read, ReadInto, ReadBuf);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        // On io_uring the bytes taken so far went out write-behind: their send goes on.
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.socket.drv {
-            r.conn.cancel_write_wait();
-            return;
-        }
-        self.socket.drop_write(&mut self.op, &self.ring);
+        self.socket.drop_write(&mut self.op);
     }
 }
 
 impl Drop for WriteOwned<'_> {
     fn drop(&mut self) {
-        self.socket.drop_write(&mut self.op, &self.ring);
+        self.socket.drop_write(&mut self.op);
     }
 }
