@@ -1,8 +1,10 @@
 //! # event: async TCP servers and clients with almost no ceremony
 //!
-//! One event loop per thread over the operating system's multiplexer (epoll on Linux, kqueue on
-//! macOS and the BSDs), tasks that need not be `Send`, and sockets whose reads and writes take a
-//! timeout. The whole echo server:
+//! One event loop per thread, over io_uring where the Linux kernel allows it and otherwise the
+//! operating system's readiness multiplexer (epoll on Linux, kqueue on macOS and the BSDs):
+//! [`Backend`] chooses, or the `EVENT_BACKEND` environment variable. Tasks need not be `Send`,
+//! and every socket read and write can take a timeout; the API is the same on every driver.
+//! The whole echo server:
 //!
 //! ```no_run
 //! use event::{Socket, SocketError};
