@@ -982,17 +982,11 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &mut Option<Vec<u8>>,
     ) -> Poll<Result<(), i32>> {
+        match self.poll_previous_send(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other.map(|r| r.map(|()| Default::default())),
+        }
         let s = &*self.state;
-        if s.send_op().is_some() {
-            s.writer.wait(cx.waker());
-            return Poll::Pending;
-        }
-        if let Some((_, errno)) = s.send_result.take()
-            && errno != 0
-            && errno != libc::ECANCELED
-        {
-            return Poll::Ready(Err(errno));
-        }
         match buf.take() {
             Some(v) if !v.is_empty() => {
                 driver.send_buffer(&self.state, v);
@@ -1004,15 +998,19 @@ impl Conn {
         Poll::Ready(Ok(()))
     }
 
-    /// Waits until no send is in flight; returns the outcome of the last one if nobody
-    /// collected it.
-    pub(crate) fn poll_send_idle(&self, cx: &mut Context<'_>) -> Poll<Option<(usize, i32)>> {
+    /// Waits until no send is in flight, then reports the failure of the last one if it failed
+    /// and nobody has heard of it yet (a write-behind send's error surfaces at the next write
+    /// or flush).
+    pub(crate) fn poll_previous_send(&self, cx: &mut Context<'_>) -> Poll<Result<(), i32>> {
         let s = &*self.state;
         if s.send_op().is_some() {
             s.writer.wait(cx.waker());
             return Poll::Pending;
         }
-        Poll::Ready(s.send_result.take())
+        match s.send_result.take() {
+            Some((_, errno)) if errno != 0 && errno != libc::ECANCELED => Poll::Ready(Err(errno)),
+            _ => Poll::Ready(Ok(())),
+        }
     }
 
     /// Write-behind: once the previous send has ended (its failure, if any, is reported here),
@@ -1025,17 +1023,11 @@ impl Conn {
         cx: &mut Context<'_>,
         slices: &[io::IoSlice<'_>],
     ) -> Poll<Result<usize, i32>> {
+        match self.poll_previous_send(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other.map(|r| r.map(|()| Default::default())),
+        }
         let s = &*self.state;
-        if s.send_op().is_some() {
-            s.writer.wait(cx.waker());
-            return Poll::Pending;
-        }
-        if let Some((_, errno)) = s.send_result.take()
-            && errno != 0
-            && errno != libc::ECANCELED
-        {
-            return Poll::Ready(Err(errno));
-        }
         let n = driver.start_send_vectored(&self.state, slices);
         s.set(BEHIND, true);
         Poll::Ready(Ok(n))

@@ -26,6 +26,21 @@ pub(crate) struct TraitOps {
     ring_progress: u32,
 }
 
+/// The trait-level `OpState` of `direction`, made on first use, with the socket's timeout.
+fn trait_op(
+    ops: &mut Option<Box<TraitOps>>,
+    direction: Direction,
+    timeout: std::time::Duration,
+) -> &mut OpState {
+    let ops = ops.get_or_insert_with(Box::default);
+    let op = match direction {
+        Direction::Read => &mut ops.read,
+        Direction::Write => &mut ops.write,
+    };
+    op.timeout = Some(timeout);
+    op
+}
+
 impl Socket {
     pub(crate) fn poll_read_io(
         &self,
@@ -106,11 +121,11 @@ impl Socket {
         let Driver::Ring(r) = self.driver() else {
             return Poll::Ready(Ok(()));
         };
-        match r.conn.poll_send_idle(cx) {
-            Poll::Ready(Some((_, errno))) if errno != 0 && errno != libc::ECANCELED => {
+        match r.conn.poll_previous_send(cx) {
+            Poll::Ready(Err(errno)) => {
                 self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
             }
-            Poll::Ready(_) => self.trait_done(Direction::Write, Ok(())),
+            Poll::Ready(Ok(())) => self.trait_done(Direction::Write, Ok(())),
             Poll::Pending => {
                 // The bytes in flight were reported written: a timeout says so, but the send
                 // goes on (a later write or flush waits for it), so the stream has no gap.
@@ -160,12 +175,7 @@ impl Socket {
             Driver::Poll(reg) => reg.core().clone(),
         };
         let mut ops = self.trait_ops().borrow_mut();
-        let ops = ops.get_or_insert_with(Box::default);
-        let op = match direction {
-            Direction::Read => &mut ops.read,
-            Direction::Write => &mut ops.write,
-        };
-        op.timeout = Some(timeout);
+        let op = trait_op(&mut ops, direction, timeout);
         match op.poll_deadline(&core, cx) {
             Some(after) => {
                 op.progress();
@@ -214,12 +224,7 @@ impl Socket {
             return reg.poll_io(cx, direction, attempt);
         };
         let mut ops = self.trait_ops().borrow_mut();
-        let ops = ops.get_or_insert_with(Box::default);
-        let op = match direction {
-            Direction::Read => &mut ops.read,
-            Direction::Write => &mut ops.write,
-        };
-        op.timeout = Some(timeout);
+        let op = trait_op(&mut ops, direction, timeout);
         match op.poll(reg, direction, cx, attempt) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(OpPoll::Done(result)) => {
