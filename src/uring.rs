@@ -805,31 +805,73 @@ impl Uring {
     }
 }
 
+impl Uring {
+    /// One bounded wait for completions, then handles them (used while the loop is dropped).
+    /// Returns false if the ring failed.
+    fn wait_and_reap(&self, at_most: Duration) -> bool {
+        let r = {
+            let ring = self.ring.borrow();
+            let ts = types::Timespec::from(at_most);
+            let args = types::SubmitArgs::new().timespec(&ts);
+            ring.submitter().submit_with_args(1, &args)
+        };
+        if let Err(e) = r
+            && !matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+            )
+        {
+            return false;
+        }
+        self.reap();
+        true
+    }
+}
+
+/// How long dropping a loop waits for the write-behind sends of dropped sockets to finish.
+const TEARDOWN_LINGER: Duration = Duration::from_secs(3);
+
 impl Drop for Uring {
     fn drop(&mut self) {
-        // Cancel what is still in flight and reap it, so the kernel lets go of our buffers.
+        // Bytes reported written still on their way: give them a bounded time to leave.
+        let until = Instant::now() + TEARDOWN_LINGER;
+        loop {
+            let next = self.lingering.borrow().iter().map(|(t, _, _)| *t).min();
+            let Some(next) = next else { break };
+            let now = Instant::now();
+            if now >= until.min(next) || !self.wait_and_reap(Duration::from_millis(50)) {
+                break;
+            }
+        }
+        // Cancel what is still in flight and reap it, so the kernel lets go of our buffers. A
+        // cancelled send is final: a short completion is not continued.
         if !self.ops.borrow().is_empty() {
+            for op in self.ops.borrow().iter().map(|(_, op)| op) {
+                if let OpKind::Send(_) = op.kind {
+                    op.conn.set(SEND_CANCELLED, true);
+                }
+            }
             let cancel = opcode::AsyncCancel2::new(types::CancelBuilder::any())
                 .build()
                 .user_data(CANCEL_UD);
             self.push(cancel);
             let deadline = Instant::now() + Duration::from_millis(500);
             while !self.ops.borrow().is_empty() && Instant::now() < deadline {
-                let r = {
-                    let ring = self.ring.borrow();
-                    let ts = types::Timespec::from(Duration::from_millis(10));
-                    let args = types::SubmitArgs::new().timespec(&ts);
-                    ring.submitter().submit_with_args(1, &args)
-                };
-                if let Err(e) = r
-                    && !matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
-                    )
-                {
+                if !self.wait_and_reap(Duration::from_millis(10)) {
                     break;
                 }
-                self.reap();
+            }
+        }
+        // Duplicates of dropped sockets whose send never ended: the driver owns them.
+        let lingering: Vec<_> = self
+            .lingering
+            .borrow()
+            .iter()
+            .map(|(_, c, _)| c.clone())
+            .collect();
+        for conn in lingering {
+            if conn.set(LINGER, false) {
+                self.end_linger(&conn);
             }
         }
         if !self.ops.borrow().is_empty() {
@@ -943,10 +985,14 @@ impl Conn {
         };
         if let Some(r) = taken {
             if s.has(PAUSED) && s.recv_op().is_none() && !s.has(EOF) && s.error.get() == 0 {
-                // The task read: open the window by what it took.
-                let room = INBOX_HIGH.saturating_sub(s.unread());
-                if room >= 4096 {
-                    driver.arm_recv_once(&self.state, room);
+                let unread = s.unread();
+                if unread == 0 {
+                    // The task caught up: stream again.
+                    s.set(PAUSED, false);
+                    driver.arm_recv(&self.state);
+                } else if INBOX_HIGH.saturating_sub(unread) >= 4096 {
+                    // The task read: open the window by what it took.
+                    driver.arm_recv_once(&self.state, INBOX_HIGH - unread);
                 }
             }
             return Poll::Ready(Ok(ReadOutcome::Data(r)));
