@@ -828,18 +828,36 @@ impl Uring {
     }
 }
 
-/// How long dropping a loop waits for the write-behind sends of dropped sockets to finish.
-const TEARDOWN_LINGER: Duration = Duration::from_secs(3);
+/// How long dropping a loop waits for a lingering write-behind send that makes no progress.
+const TEARDOWN_STALL: Duration = Duration::from_secs(2);
 
 impl Drop for Uring {
     fn drop(&mut self) {
-        // Bytes reported written still on their way: give them a bounded time to leave.
-        let until = Instant::now() + TEARDOWN_LINGER;
+        // Bytes reported written still on their way: let them leave while they make progress
+        // (a peer that reads slowly), but give up on a peer that stalls them for
+        // TEARDOWN_STALL, and at the linger deadline in any case.
+        let mut moved_at = Instant::now();
+        let mut last = None;
         loop {
-            let next = self.lingering.borrow().iter().map(|(t, _, _)| *t).min();
+            let (next, progress) = {
+                let lingering = self.lingering.borrow();
+                let next = lingering.iter().map(|(t, _, _)| *t).min();
+                let progress: u64 = lingering
+                    .iter()
+                    .map(|(_, c, _)| u64::from(c.send_progress.get()))
+                    .sum();
+                (next, (lingering.len(), progress))
+            };
             let Some(next) = next else { break };
             let now = Instant::now();
-            if now >= until.min(next) || !self.wait_and_reap(Duration::from_millis(50)) {
+            if last != Some(progress) {
+                last = Some(progress);
+                moved_at = now;
+            }
+            if now >= next
+                || now.duration_since(moved_at) >= TEARDOWN_STALL
+                || !self.wait_and_reap(Duration::from_millis(50))
+            {
                 break;
             }
         }

@@ -80,13 +80,7 @@ fn dropped_write_then_write_keeps_the_stream_consistent() {
 #[test]
 fn writes_dropped_at_random_points_keep_the_stream_consistent() {
     common::run(async {
-        let (a, b) = common::pair().await;
-        socket2::SockRef::from(&a)
-            .set_send_buffer_size(64 * 1024)
-            .unwrap();
-        socket2::SockRef::from(&b)
-            .set_recv_buffer_size(64 * 1024)
-            .unwrap();
+        let (a, b) = common::small_buffer_pair().await;
         let b = Rc::new(b);
         let reader = {
             let b = b.clone();

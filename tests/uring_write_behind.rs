@@ -74,14 +74,8 @@ fn trait_write_then_native_shutdown_write_delivers_every_byte() {
 #[test]
 fn trait_write_then_drop_delivers_every_accepted_byte() {
     common::run(async {
-        let (a, b) = common::pair().await;
         // Keep the kernel's buffers small so that the writer stalls early.
-        socket2::SockRef::from(&a)
-            .set_send_buffer_size(64 * 1024)
-            .unwrap();
-        socket2::SockRef::from(&b)
-            .set_recv_buffer_size(64 * 1024)
-            .unwrap();
+        let (a, b) = common::small_buffer_pair().await;
         let data = common::pattern(16 << 20, 11);
         let mut accepted = 0;
         // The peer does not read yet: write until a write stays pending (the writer stalled).
@@ -115,13 +109,7 @@ fn trait_write_then_drop_delivers_every_accepted_byte() {
 #[test]
 fn trait_write_timeout_then_more_writes_leave_no_gap() {
     common::run(async {
-        let (a, b) = common::pair().await;
-        socket2::SockRef::from(&a)
-            .set_send_buffer_size(64 * 1024)
-            .unwrap();
-        socket2::SockRef::from(&b)
-            .set_recv_buffer_size(64 * 1024)
-            .unwrap();
+        let (a, b) = common::small_buffer_pair().await;
         a.set_write_timeout(Some(Duration::from_millis(100)));
         let data = common::pattern(16 << 20, 12);
         let mut accepted = 0;
@@ -207,13 +195,7 @@ fn trait_write_flush_close_delivers_everything() {
 #[test]
 fn trait_write_timeout_bounds_a_stall_not_a_slow_steady_reader() {
     common::run(async {
-        let (a, b) = common::pair().await;
-        socket2::SockRef::from(&a)
-            .set_send_buffer_size(64 * 1024)
-            .unwrap();
-        socket2::SockRef::from(&b)
-            .set_recv_buffer_size(64 * 1024)
-            .unwrap();
+        let (a, b) = common::small_buffer_pair().await;
         a.set_write_timeout(Some(Duration::from_millis(250)));
         let data = common::pattern(1 << 20, 15);
         let n = data.len();

@@ -348,8 +348,8 @@ impl Socket {
     /// backpressure holds), and the write returns without waiting for the kernel; the send goes
     /// out with the loop's next wait. A later failure of that send is reported by the next write
     /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
-    /// and dropping the socket let it finish first (for at most 30 s while the loop runs; a
-    /// loop being dropped waits at most 3 s for such sends).
+    /// and dropping the socket let it finish first (for at most 30 s; a loop being dropped
+    /// waits for such sends while they make progress, and gives up after 2 s without any).
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
         Write {
             socket: self,

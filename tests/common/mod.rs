@@ -48,6 +48,19 @@ pub fn spawn_echo_server() -> SocketAddress {
     addr
 }
 
+/// A connected pair whose kernel buffers are small (64 KiB send on `a`, receive on `b`), so a
+/// writer stalls early when the reader is slow.
+pub async fn small_buffer_pair() -> (Socket, Socket) {
+    let (a, b) = pair().await;
+    socket2::SockRef::from(&a)
+        .set_send_buffer_size(64 * 1024)
+        .unwrap();
+    socket2::SockRef::from(&b)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    (a, b)
+}
+
 /// Reads exactly `n` bytes.
 pub async fn read_exact(socket: &Socket, n: usize) -> Result<Vec<u8>, event::SocketError> {
     let mut out = Vec::with_capacity(n);
