@@ -50,9 +50,8 @@ const INBOX_HIGH: usize = 64 * 1024;
 /// The most bytes one `send` operation takes: a larger write goes out in chunks of this size, so
 /// the driver never holds a second copy of a large write.
 pub(crate) const SEND_CHUNK: usize = 256 * 1024;
-/// Send buffers kept for reuse, and the largest one kept.
-const POOL_MAX: usize = 256;
-const POOL_BUF_MAX: usize = 64 * 1024;
+/// A connection's send buffer larger than this after a send is freed rather than kept.
+const SEND_KEEP: usize = 64 * 1024;
 
 /// Why io_uring could not be used; the loop falls back to epoll with this reason when allowed.
 pub(crate) fn probe_error(e: &io::Error, step: &str) -> String {
@@ -239,11 +238,16 @@ pub(crate) struct ConnState {
     /// The armed multishot receive and the send in flight (`user_data`, 0: none).
     recv: Cell<u64>,
     send: Cell<u64>,
-    /// The outcome of the last send nobody has collected yet: (bytes sent, errno or 0).
-    send_result: Cell<Option<(usize, i32)>>,
+    /// The bytes of the send in flight (`send_buf[send_off..]` still to go). One send at a
+    /// time per connection, so the buffer lives here, reused from message to message; the
+    /// kernel reads it only while `send` is set, and the operation keeps this state alive.
+    send_buf: RefCell<Vec<u8>>,
+    send_off: Cell<usize>,
+    /// errno of the last send if it failed and nobody has heard of it yet (0: none).
+    send_error: Cell<i32>,
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
-    /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `SEND_ORPHAN`, `BEHIND`, `SEND_CANCELLED`,
+    /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `BEHIND`, `SEND_CANCELLED`,
     /// `SHUTDOWN_PENDING`, `LINGER`, `PAUSED`.
     flags: Cell<u16>,
     reader: Waiter,
@@ -256,8 +260,6 @@ const EOF: u16 = 1;
 const CLOSED: u16 = 2;
 /// The receive's cancellation was requested.
 const RECV_CANCELLED: u16 = 4;
-/// The future that started the send in flight is gone.
-const SEND_ORPHAN: u16 = 8;
 /// The send in flight carries write-behind bytes (the traits' `poll_write` already reported
 /// them written): closing the socket lets it finish instead of cancelling it.
 const BEHIND: u16 = 16;
@@ -310,14 +312,8 @@ impl ConnState {
 
 enum OpKind {
     Recv,
-    /// A send (boxed: the table holds one entry per connection, most of them receives).
-    Send(Box<SendOp>),
-}
-
-/// A send of `buf[off..]` (`off` counts what went out already); the buffer returns to the pool.
-struct SendOp {
-    buf: Vec<u8>,
-    off: usize,
+    /// The connection's send (its bytes are in `ConnState::send_buf`).
+    Send,
 }
 
 struct Op {
@@ -332,8 +328,6 @@ pub(crate) struct Uring {
     ops: RefCell<Slab<Op>>,
     generation: Cell<u32>,
     bufs: BufRing,
-    /// Send buffers kept for reuse.
-    pool: RefCell<Vec<Vec<u8>>>,
     /// Completions copied out of the queue before they are handled (kept for its allocation).
     cqes: RefCell<Vec<(u64, i32, u32)>>,
     epoll_fd: RawFd,
@@ -394,7 +388,6 @@ impl Uring {
             ops: RefCell::new(Slab::with_capacity(256)),
             generation: Cell::new(0),
             bufs,
-            pool: RefCell::new(Vec::new()),
             cqes: RefCell::new(Vec::with_capacity(256)),
             epoll_fd,
             epoll_armed: Cell::new(false),
@@ -472,31 +465,46 @@ impl Uring {
         self.push(entry);
     }
 
-    /// Copies at most `SEND_CHUNK` bytes of `slices` into a driver buffer and queues their send.
+    /// Copies at most `SEND_CHUNK` bytes of `slices` into the connection's send buffer and
+    /// queues their send. The caller checked that no send is in flight.
     fn start_send_vectored(&self, conn: &Rc<ConnState>, slices: &[io::IoSlice<'_>]) -> usize {
-        let mut buf = self.pool.borrow_mut().pop().unwrap_or_default();
-        for slice in slices {
-            let room = SEND_CHUNK - buf.len();
-            buf.extend_from_slice(&slice[..slice.len().min(room)]);
-            if buf.len() == SEND_CHUNK {
-                break;
+        let len = {
+            let mut buf = conn.send_buf.borrow_mut();
+            buf.clear();
+            for slice in slices {
+                let room = SEND_CHUNK - buf.len();
+                buf.extend_from_slice(&slice[..slice.len().min(room)]);
+                if buf.len() == SEND_CHUNK {
+                    break;
+                }
             }
-        }
-        let len = buf.len();
-        self.send_buffer(conn, buf);
+            buf.len()
+        };
+        self.send_buffer(conn);
         len
     }
 
-    /// Queues the send of all of `buf`, which the driver owns until the send completes.
-    fn send_buffer(&self, conn: &Rc<ConnState>, buf: Vec<u8>) {
-        // The vector's heap buffer does not move when the vector moves into the table, and it
-        // stays there, unchanged, until the operation's last completion.
-        let (ptr, len) = (buf.as_ptr(), buf.len());
-        let ud = self.insert(conn, OpKind::Send(Box::new(SendOp { buf, off: 0 })));
+    /// Queues the send of the connection's whole send buffer. Neither the buffer nor the state
+    /// holding it changes until the operation's last completion (one send at a time, and the
+    /// operation keeps the state alive).
+    fn send_buffer(&self, conn: &Rc<ConnState>) {
+        let ud = self.insert(conn, OpKind::Send);
         conn.set_send_op(Some(ud));
+        conn.send_off.set(0);
         conn.set(SEND_CANCELLED, false);
         conn.set(BEHIND, false);
-        // SAFETY: `ptr..ptr+len` is the op's own buffer, alive until its completion.
+        self.push_send_rest(conn, ud);
+    }
+
+    /// Queues the send of what is left of the connection's send buffer (`send_buf[send_off..]`).
+    fn push_send_rest(&self, conn: &ConnState, ud: u64) {
+        let (ptr, len) = {
+            let buf = conn.send_buf.borrow();
+            let rest = &buf[conn.send_off.get().min(buf.len())..];
+            (rest.as_ptr(), rest.len())
+        };
+        // SAFETY: the connection's send buffer, which stays unchanged and alive (the operation
+        // holds its state) until the operation's last completion.
         self.push_send(conn.fd.get(), ud, unsafe {
             std::slice::from_raw_parts(ptr, len)
         });
@@ -598,15 +606,11 @@ impl Uring {
             };
             let ready = !ring.completion().is_empty();
             let ring = &*ring;
+            // Something to handle already (or no time to wait): submit, without waiting, and
+            // only if there is anything to submit or deferred completion work to run.
+            let no_wait = self.epoll_ready.get() || ready || timeout == Some(Duration::ZERO);
             match timeout {
-                _ if self.epoll_ready.get() || ready => {
-                    if pending > 0 || taskrun || overflow {
-                        ring.submit()
-                    } else {
-                        Ok(0)
-                    }
-                }
-                Some(d) if d.is_zero() => {
+                _ if no_wait => {
                     if pending > 0 || taskrun || overflow {
                         ring.submit()
                     } else {
@@ -741,29 +745,24 @@ impl Uring {
                 }
                 conn.reader.wake();
             }
-            OpKind::Send(send) => {
-                let SendOp { buf, off, .. } = &mut **send;
+            OpKind::Send => {
+                drop(ops);
+                let len = conn.send_buf.borrow().len();
                 if res > 0 {
-                    *off += res as usize;
-                    if *off < buf.len() && !conn.has(SEND_CANCELLED) {
+                    conn.send_off.set(conn.send_off.get() + res as usize);
+                    if conn.send_off.get() < len && !conn.has(SEND_CANCELLED) {
                         // A short send: the rest goes out from the same buffer.
-                        let rest = &buf[*off..];
-                        let (ptr, len) = (rest.as_ptr(), rest.len());
-                        drop(ops);
                         conn.send_progress
                             .set(conn.send_progress.get().wrapping_add(1));
-                        // SAFETY: the op's own buffer, alive until its last completion.
-                        self.push_send(conn.fd.get(), ud, unsafe {
-                            std::slice::from_raw_parts(ptr, len)
-                        });
+                        self.push_send_rest(&conn, ud);
                         conn.writer.wake();
                         return;
                     }
                 }
-                let sent = *off;
+                let sent = conn.send_off.get();
                 let errno = if res < 0 {
                     errno_of(res)
-                } else if sent < buf.len() {
+                } else if sent < len {
                     // The kernel took nothing, or the send was cancelled: never "success, short".
                     if conn.has(SEND_CANCELLED) || conn.has(CLOSED) {
                         libc::ECANCELED
@@ -773,8 +772,7 @@ impl Uring {
                 } else {
                     0
                 };
-                let op = ops.remove(index);
-                drop(ops);
+                self.ops.borrow_mut().remove(index);
                 conn.set_send_op(None);
                 conn.set(BEHIND, false);
                 if conn.set(SHUTDOWN_PENDING, false) && (!conn.has(CLOSED) || conn.has(LINGER)) {
@@ -785,20 +783,13 @@ impl Uring {
                 if conn.set(LINGER, false) {
                     self.end_linger(&conn);
                 }
-                let orphan = conn.set(SEND_ORPHAN, false);
-                if !orphan {
-                    conn.send_result.set(Some((sent, errno)));
+                conn.send_error.set(errno);
+                let mut buf = conn.send_buf.borrow_mut();
+                if buf.capacity() > SEND_KEEP {
+                    // A large write is over: an idle connection keeps no large buffer.
+                    *buf = Vec::new();
                 }
-                if let OpKind::Send(send) = op.kind {
-                    let mut buf = send.buf;
-                    if buf.capacity() <= POOL_BUF_MAX {
-                        let mut pool = self.pool.borrow_mut();
-                        if pool.len() < POOL_MAX {
-                            buf.clear();
-                            pool.push(buf);
-                        }
-                    }
-                }
+                drop(buf);
                 conn.writer.wake();
             }
         }
@@ -865,7 +856,7 @@ impl Drop for Uring {
         // cancelled send is final: a short completion is not continued.
         if !self.ops.borrow().is_empty() {
             for op in self.ops.borrow().iter().map(|(_, op)| op) {
-                if let OpKind::Send(_) = op.kind {
+                if let OpKind::Send = op.kind {
                     op.conn.set(SEND_CANCELLED, true);
                 }
             }
@@ -923,7 +914,9 @@ impl Conn {
                 pos: Cell::new(0),
                 recv: Cell::new(0),
                 send: Cell::new(0),
-                send_result: Cell::new(None),
+                send_buf: RefCell::new(Vec::new()),
+                send_off: Cell::new(0),
+                send_error: Cell::new(0),
                 send_progress: Cell::new(0),
                 flags: Cell::new(0),
                 reader: Waiter::default(),
@@ -1038,8 +1031,8 @@ impl Conn {
     }
 
     /// `write_owned`: once the previous send has ended (its failure, if any, is reported here),
-    /// takes the vector out of `buf` and queues its send write-behind, putting a recycled empty
-    /// vector in its place.
+    /// trades the vector in `buf` for the connection's (empty) send buffer and queues its send
+    /// write-behind: no byte is copied, and the caller gets the previous buffer back.
     pub(crate) fn poll_write_owned(
         &self,
         driver: &Uring,
@@ -1051,13 +1044,13 @@ impl Conn {
             other => return other.map(|r| r.map(|()| Default::default())),
         }
         let s = &*self.state;
-        match buf.take() {
-            Some(v) if !v.is_empty() => {
-                driver.send_buffer(&self.state, v);
-                s.set(BEHIND, true);
-                *buf = Some(driver.pool.borrow_mut().pop().unwrap_or_default());
-            }
-            other => *buf = other,
+        if let Some(v) = buf.as_mut()
+            && !v.is_empty()
+        {
+            std::mem::swap(&mut *s.send_buf.borrow_mut(), v);
+            v.clear();
+            driver.send_buffer(&self.state);
+            s.set(BEHIND, true);
         }
         Poll::Ready(Ok(()))
     }
@@ -1071,9 +1064,9 @@ impl Conn {
             s.writer.wait(cx.waker());
             return Poll::Pending;
         }
-        match s.send_result.take() {
-            Some((_, errno)) if errno != 0 && errno != libc::ECANCELED => Poll::Ready(Err(errno)),
-            _ => Poll::Ready(Ok(())),
+        match s.send_error.replace(0) {
+            0 | libc::ECANCELED => Poll::Ready(Ok(())),
+            errno => Poll::Ready(Err(errno)),
         }
     }
 
@@ -1137,7 +1130,6 @@ impl Conn {
             driver.cancel(ud);
         }
         if let Some(ud) = send {
-            s.set(SEND_ORPHAN, true);
             let fd = s.fd.get();
             // SAFETY: `fd` is the socket's open descriptor (closed by the caller after this);
             // F_DUPFD_CLOEXEC only duplicates it.

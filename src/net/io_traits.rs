@@ -238,6 +238,14 @@ impl Socket {
         }
     }
 
+    /// The traits' close: flush, then shut the write side down.
+    fn poll_close_io(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_flush_io(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(self.shutdown_io()),
+            other => other,
+        }
+    }
+
     fn shutdown_io(&self) -> io::Result<()> {
         match self.shutdown_write() {
             Ok(()) => Ok(()),
@@ -283,10 +291,7 @@ macro_rules! futures_io_impls {
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                match self.poll_flush_io(cx) {
-                    Poll::Ready(Ok(())) => Poll::Ready(self.shutdown_io()),
-                    other => other,
-                }
+                self.poll_close_io(cx)
             }
         }
     )*};
@@ -356,10 +361,7 @@ mod tokio_io {
                     self: Pin<&mut Self>,
                     cx: &mut Context<'_>,
                 ) -> Poll<io::Result<()>> {
-                    match self.poll_flush_io(cx) {
-                        Poll::Ready(Ok(())) => Poll::Ready(self.shutdown_io()),
-                        other => other,
-                    }
+                    self.poll_close_io(cx)
                 }
             }
         )*};
