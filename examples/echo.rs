@@ -43,7 +43,7 @@ async fn echo(client: Socket) -> Result<(), SocketError> {
     // message, and none at all while the connection is idle. On io_uring no byte is copied in
     // user space: `read_buf` into an empty vector trades it for the received bytes, and
     // `write_owned` hands the vector to the driver, which sends from it after the loop's next
-    // wait (write-behind) and gives back a recycled empty one.
+    // wait (write-behind) and gives back the previous send buffer, empty.
     let mut buf = Vec::new();
     loop {
         client.read_buf(&mut buf, 64 * 1024).await?;

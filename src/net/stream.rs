@@ -362,8 +362,8 @@ impl Socket {
 
     /// Writes every byte of `buf`, handing the vector over instead of lending bytes, and gives
     /// back an empty vector for the next message. On io_uring the driver sends straight from
-    /// your vector, write-behind (no copy), and hands you a recycled one, whose capacity is
-    /// whatever the driver had; on epoll you get your own vector back, cleared. On an error or
+    /// your vector, write-behind (no copy), and hands you the connection's previous send
+    /// buffer, empty, whose capacity is whatever it had; on epoll you get your own vector back, cleared. On an error or
     /// a timeout the vector comes back unchanged and the error says how many of its bytes went
     /// out.
     ///
