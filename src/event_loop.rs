@@ -1,7 +1,7 @@
 //! `EventLoop`: one per thread; it owns the reactor, the timer wheel and the run queue, and
 //! drives them from `block_on`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -35,7 +35,9 @@ pub(crate) struct Core {
     pub(crate) uring: Option<Rc<crate::uring::Uring>>,
     pub(crate) reactor: Reactor,
     pub(crate) timers: RefCell<Wheel>,
-    pub(crate) queue: RefCell<VecDeque<Runnable>>,
+    /// The run queue while the loop is not running; while it runs the queue lives in the
+    /// thread-local `RUN_QUEUE` (see there).
+    queue: RefCell<VecDeque<Runnable>>,
     pub(crate) shared: Arc<Shared>,
     /// The wakers of the timers that fired this turn (kept to reuse its allocation).
     pub(crate) fired: RefCell<Vec<Waker>>,
@@ -48,6 +50,37 @@ pub(crate) struct Core {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// The run queue of the loop running on this thread. A wake-up on the loop's thread (one per
+    /// message on a busy server) reaches it with one thread-local access and an id comparison,
+    /// without going through `CURRENT` and the loop's core.
+    static RUN_QUEUE: RunQueue = const {
+        RunQueue {
+            owner: Cell::new(0),
+            queue: RefCell::new(VecDeque::new()),
+        }
+    };
+}
+
+/// The thread's run queue and the id of the loop that owns it (0: none).
+struct RunQueue {
+    owner: Cell<usize>,
+    queue: RefCell<VecDeque<Runnable>>,
+}
+
+/// Queues `runnable` on the loop identified by `id` if that loop is running on this thread;
+/// otherwise gives it back.
+pub(crate) fn schedule_local(id: usize, runnable: Runnable) -> Option<Runnable> {
+    let mut runnable = Some(runnable);
+    // `try_with` fails only while the thread's thread-locals are being destroyed: the caller
+    // then injects the task.
+    let _ = RUN_QUEUE.try_with(|r| {
+        if r.owner.get() == id
+            && let Some(runnable) = runnable.take()
+        {
+            r.queue.borrow_mut().push_back(runnable);
+        }
+    });
+    runnable
 }
 
 /// The loop running on this thread, if `block_on` is active.
@@ -55,12 +88,9 @@ pub(crate) fn current() -> Option<Rc<Core>> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
-/// Runs `f` with the current loop's core if it is the one identified by `id`.
-pub(crate) fn with_current_if<R>(id: usize, f: impl FnOnce(&Core) -> R) -> Option<R> {
-    CURRENT.with(|c| match &*c.borrow() {
-        Some(core) if core.shared.id == id => Some(f(core)),
-        _ => None,
-    })
+/// Whether the loop identified by `id` is running on this thread.
+pub(crate) fn is_running(id: usize) -> bool {
+    RUN_QUEUE.try_with(|r| r.owner.get() == id).unwrap_or(false)
 }
 
 /// Restores the previous (empty) current loop on drop, also when unwinding.
@@ -75,6 +105,7 @@ impl Enter {
                 "event: block_on called from inside a running event loop on this thread; \
                  await the future instead, or spawn it with event::spawn"
             );
+            core.install_queue();
             *c = Some(core);
         });
         Enter
@@ -86,13 +117,26 @@ struct SwapCurrent(Option<Rc<Core>>);
 
 impl SwapCurrent {
     fn new(core: Rc<Core>) -> SwapCurrent {
-        SwapCurrent(CURRENT.with(|c| c.borrow_mut().replace(core)))
+        let previous = CURRENT.with(|c| c.borrow_mut().take());
+        if let Some(previous) = &previous {
+            previous.park_queue();
+        }
+        core.install_queue();
+        CURRENT.with(|c| *c.borrow_mut() = Some(core));
+        SwapCurrent(previous)
     }
 }
 
 impl Drop for SwapCurrent {
     fn drop(&mut self) {
-        let ours = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), self.0.take()));
+        let ours = CURRENT.with(|c| c.borrow_mut().take());
+        if let Some(ours) = &ours {
+            ours.park_queue();
+        }
+        if let Some(previous) = &self.0 {
+            previous.install_queue();
+        }
+        CURRENT.with(|c| *c.borrow_mut() = self.0.take());
         drop(ours);
     }
 }
@@ -100,6 +144,9 @@ impl Drop for SwapCurrent {
 impl Drop for Enter {
     fn drop(&mut self) {
         let core = CURRENT.with(|c| c.borrow_mut().take());
+        if let Some(core) = &core {
+            core.park_queue();
+        }
         drop(core);
     }
 }
@@ -213,7 +260,7 @@ impl fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventLoop")
             .field("backend", &self.backend())
-            .field("tasks_queued", &self.core.queue.borrow().len())
+            .field("tasks_queued", &self.core.with_queue(|q| q.len()))
             .finish()
     }
 }
@@ -314,7 +361,7 @@ impl EventLoop {
             sources: self.core.reactor.len(),
             operations,
             timers: self.core.timers.borrow().len(),
-            queued_tasks: self.core.queue.borrow().len(),
+            queued_tasks: self.core.with_queue(|q| q.len()),
         }
     }
 
@@ -389,7 +436,7 @@ impl Drop for EventLoop {
         // thread, with this loop current (another may be running: it is set aside meanwhile).
         let _current = SwapCurrent::new(self.core.clone());
         loop {
-            let queued: Vec<Runnable> = self.core.queue.borrow_mut().drain(..).collect();
+            let queued: Vec<Runnable> = self.core.with_queue(|q| q.drain(..).collect());
             let injected = self.core.shared.take_injected();
             let wakers = self.core.reactor.take_wakers();
             let timers = self.core.timers.borrow_mut().take_wakers();
@@ -414,6 +461,33 @@ impl Drop for EventLoop {
 }
 
 impl Core {
+    /// Moves this loop's run queue into the thread's slot: wake-ups on this thread now push to it.
+    fn install_queue(&self) {
+        RUN_QUEUE.with(|r| {
+            std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
+            r.owner.set(self.shared.id);
+        });
+    }
+
+    /// Takes this loop's run queue back from the thread's slot (the loop stops running here).
+    fn park_queue(&self) {
+        let _ = RUN_QUEUE.try_with(|r| {
+            if r.owner.get() == self.shared.id {
+                r.owner.set(0);
+                std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
+            }
+        });
+    }
+
+    /// Runs `f` on the loop's run queue, wherever it lives at the moment.
+    fn with_queue<R>(&self, f: impl FnOnce(&mut VecDeque<Runnable>) -> R) -> R {
+        if is_running(self.shared.id) {
+            RUN_QUEUE.with(|r| f(&mut r.queue.borrow_mut()))
+        } else {
+            f(&mut self.queue.borrow_mut())
+        }
+    }
+
     pub(crate) fn backend(&self) -> &'static str {
         #[cfg(target_os = "linux")]
         if self.uring.is_some() {
@@ -446,25 +520,27 @@ impl Core {
 
     /// One turn: run the queued tasks (up to the budget), then poll I/O, then fire timers.
     fn tick(&self, root_woken: &AtomicBool) {
-        let n = self.queue.borrow().len().min(BUDGET);
-        for _ in 0..n {
-            let next = self.queue.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => {
-                    runnable.run();
+        // The loop is running, so its queue is the thread's.
+        let busy = RUN_QUEUE.with(|r| {
+            let n = r.queue.borrow().len().min(BUDGET);
+            for _ in 0..n {
+                let next = r.queue.borrow_mut().pop_front();
+                match next {
+                    Some(runnable) => {
+                        runnable.run();
+                    }
+                    None => break,
                 }
-                None => break,
             }
-        }
+            !r.queue.borrow().is_empty()
+        });
 
         #[cfg(target_os = "linux")]
         let leftover = self.uring.as_ref().is_some_and(|u| u.has_pending());
         #[cfg(not(target_os = "linux"))]
         let leftover = false;
-        let busy = !self.queue.borrow().is_empty()
-            || root_woken.load(Ordering::Acquire)
-            || self.shared.has_injected()
-            || leftover;
+        let busy =
+            busy || root_woken.load(Ordering::Acquire) || self.shared.has_injected() || leftover;
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
@@ -483,7 +559,7 @@ impl Core {
         match polled {
             Ok(woken) => {
                 if woken || self.shared.has_injected() {
-                    self.shared.drain_injected(&mut self.queue.borrow_mut());
+                    self.with_queue(|q| self.shared.drain_injected(q));
                 }
             }
             // epoll_wait fails only on a programming error (EBADF, EFAULT, EINVAL). Back off
@@ -569,7 +645,7 @@ impl Wake for RootWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        if with_current_if(self.shared.id, |_| ()).is_none() {
+        if !is_running(self.shared.id) {
             self.shared.notify();
         }
     }

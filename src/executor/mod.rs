@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 use async_task::Runnable;
 use slab::Slab;
 
-use crate::event_loop::{self, Core};
+use crate::event_loop;
 use crate::reactor::WAKE_TOKEN;
 
 /// The part of a loop other threads may touch.
@@ -63,13 +63,7 @@ impl Shared {
 
     /// The schedule function of every task of this loop.
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        let mut runnable = Some(runnable);
-        event_loop::with_current_if(self.id, |core: &Core| {
-            if let Some(r) = runnable.take() {
-                core.queue.borrow_mut().push_back(r);
-            }
-        });
-        if let Some(r) = runnable {
+        if let Some(r) = event_loop::schedule_local(self.id, runnable) {
             self.inject(r);
         }
     }
