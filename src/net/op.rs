@@ -45,16 +45,42 @@ impl OpState {
                 self.waiting = false;
                 Poll::Ready(OpPoll::Done(r))
             }
-            Poll::Pending => {
-                self.waiting = true;
-                match self.poll_deadline(reg.core(), cx) {
-                    Some(after) => {
-                        self.cancel(reg, direction);
-                        Poll::Ready(OpPoll::TimedOut(after))
-                    }
-                    None => Poll::Pending,
-                }
+            Poll::Pending => self.pending(reg, direction, cx),
+        }
+    }
+
+    /// The source is not ready: waits for it, unless the timeout has run out (`Ready(TimedOut)`).
+    /// Lets a caller skip its preparations for an attempt that cannot succeed.
+    #[inline]
+    pub(crate) fn wait<R>(
+        &mut self,
+        reg: &Registration,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<OpPoll<R>> {
+        reg.wait(cx, direction);
+        self.pending(reg, direction, cx)
+    }
+
+    /// The waker is registered: `Pending`, or `Ready(TimedOut)` (withdrawing it) once the
+    /// deadline has passed.
+    #[inline]
+    fn pending<R>(
+        &mut self,
+        reg: &Registration,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<OpPoll<R>> {
+        self.waiting = true;
+        if self.timeout.is_none() {
+            return Poll::Pending;
+        }
+        match self.poll_deadline(reg.core(), cx) {
+            Some(after) => {
+                self.cancel(reg, direction);
+                Poll::Ready(OpPoll::TimedOut(after))
             }
+            None => Poll::Pending,
         }
     }
 
@@ -71,8 +97,11 @@ impl OpState {
 
     /// The operation made progress: its timeout starts again from the next wait (so a write
     /// timeout bounds a stall, not the time a large write takes).
+    #[inline]
     pub(crate) fn progress(&mut self) {
-        self.deadline = None;
+        if self.deadline.is_some() {
+            self.deadline = None;
+        }
     }
 
     /// Withdraws the waker if this operation registered one.

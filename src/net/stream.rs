@@ -104,16 +104,6 @@ impl Drop for RingIo {
     }
 }
 
-impl Driver {
-    fn core(&self) -> &Rc<Core> {
-        match self {
-            Driver::Poll(reg) => reg.core(),
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => &r.core,
-        }
-    }
-}
-
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
@@ -538,11 +528,22 @@ impl Socket {
         max: usize,
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Result<R, SocketError>> {
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.drv {
-            return self.poll_read_ring(r, op, cx, max, deliver);
+        let reg = match &self.drv {
+            Driver::Poll(reg) => reg,
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => return self.poll_read_ring(r, op, cx, max, deliver),
+        };
+        if !reg.is_ready(Direction::Read) {
+            // Nothing to read (the common case right after a message was handled): wait without
+            // touching the scratch buffer.
+            return match op.wait::<()>(reg, Direction::Read, cx) {
+                Poll::Ready(OpPoll::TimedOut(after)) => {
+                    Poll::Ready(Err(SocketError::Timeout { after }))
+                }
+                _ => Poll::Pending,
+            };
         }
-        let mut scratch = self.drv.core().scratch.borrow_mut();
+        let mut scratch = reg.core().scratch.borrow_mut();
         let len = max.min(scratch.len());
         match self.poll_read_op(op, cx, &mut scratch[..len]) {
             Poll::Ready(Ok(n)) => Poll::Ready(Ok(deliver(&scratch[..n]))),

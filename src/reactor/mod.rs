@@ -327,16 +327,19 @@ impl Registration {
         self.slot.waiter(direction).wake();
     }
 
-    fn is_ready(&self, direction: Direction) -> bool {
+    #[inline]
+    pub(crate) fn is_ready(&self, direction: Direction) -> bool {
         self.slot.readiness.get() & direction.ready_mask() != 0
     }
 
+    #[inline]
     fn clear(&self, direction: Direction) {
         let readiness = &self.slot.readiness;
         readiness.set(readiness.get() & !direction.clear_mask());
     }
 
-    fn wait(&self, cx: &mut Context<'_>, direction: Direction) {
+    #[inline]
+    pub(crate) fn wait(&self, cx: &mut Context<'_>, direction: Direction) {
         self.slot.waiter(direction).wait(cx.waker());
     }
 }
