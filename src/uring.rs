@@ -1118,6 +1118,27 @@ impl Conn {
     pub(crate) fn close(&self, driver: &Uring) {
         let s = &*self.state;
         s.set(CLOSED, true);
+        if s.unread() > 0 {
+            // Received bytes nobody read: the kernel answers a close with unread data with a
+            // reset, and so does this driver (the bytes left the kernel for the inbox, so it
+            // would send an orderly FIN instead). Like the kernel's, the reset also discards
+            // what is still queued to send.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: `fd` is the socket's open descriptor; `linger` is a valid `struct linger`
+            // of the size passed, read by the kernel during the call only.
+            unsafe {
+                libc::setsockopt(
+                    s.fd.get(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&raw const linger).cast(),
+                    size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+        }
         let recv = s.recv_op();
         let send = s.send_op();
         if recv.is_none() && send.is_none() {

@@ -419,6 +419,9 @@ impl Socket {
     }
 
     /// Closes the socket. The descriptor is closed exactly once, here (dropping does the same).
+    ///
+    /// If bytes were received that nobody read, the peer gets a reset (RST) instead of an
+    /// orderly end of stream, as a kernel does for a close with unread data, on either driver.
     pub fn close(self) {
         drop(self);
     }
