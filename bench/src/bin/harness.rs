@@ -221,6 +221,8 @@ fn env_str(env: &[(String, String)]) -> String {
 
 /// The two runs of the library's echo example: (server name, EVENT_BACKEND value).
 const OURS_VARIANTS: &[(&str, &str)] = &[("ours_epoll", "epoll"), ("ours_uring", "io_uring")];
+/// The same two variants of the `--base` build (a change's "before").
+const BASE_VARIANTS: &[(&str, &str)] = &[("base_epoll", "epoll"), ("base_uring", "io_uring")];
 
 fn is_ours(name: &str) -> bool {
     OURS_VARIANTS.iter().any(|(n, _)| *n == name)
@@ -263,6 +265,8 @@ Options:
                      binary is missing). ours_epoll / ours_uring = the echo example with
                      EVENT_BACKEND=epoll / io_uring
   --ours PATH        the library's echo example (default /work/main/target/release/examples/echo)
+  --base PATH        another build of the echo example (a change's \"before\"), run beside ours as
+                     base_epoll / base_uring, so before and after are measured side by side
   --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
   --idle             memory per idle connection instead of the load runs
   --idle-conns N     connections for --idle (default 19000)
@@ -281,7 +285,7 @@ fn parse_opts() -> Opts {
     }
     let known = [
         "--seconds", "--window-ms", "--configs", "--servers", "--ours", "--syscalls", "--idle", "--idle-conns", "--idle-servers",
-        "--self-check", "--help", "--multicore",
+        "--self-check", "--help", "--multicore", "--base",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -297,10 +301,17 @@ fn parse_opts() -> Opts {
     let bindir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
     let ours_path = PathBuf::from(arg_value("ours").unwrap_or_else(|| "/work/main/target/release/examples/echo".into()));
     let ours_ok = ours_path.is_file();
+    let base_path = arg_value("base").map(PathBuf::from);
+    if let Some(base) = base_path.as_ref().filter(|b| !b.is_file()) {
+        eprintln!("harness: --base {}: not a file", base.display());
+        std::process::exit(2);
+    }
     let spec = |name: &str| -> Spec {
         let plain = |path: PathBuf| Spec { name: name.into(), path, args: vec![], env: vec![], backend: None, listeners: 1 };
         if let Some(&(_, backend)) = OURS_VARIANTS.iter().find(|(n, _)| *n == name) {
             Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain(ours_path.clone()) }
+        } else if let (Some(&(_, backend)), Some(base)) = (BASE_VARIANTS.iter().find(|(n, _)| *n == name), &base_path) {
+            Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain(base.clone()) }
         } else if name == "tokio_ct2" {
             plain(bindir.join("tokio_ct"))
         } else {
@@ -317,10 +328,21 @@ fn parse_opts() -> Opts {
         // `ours` expands to both variants; duplicates are dropped (first position wins).
         let mut wanted: Vec<&str> = Vec::new();
         for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let expanded: Vec<&str> = if n == "ours" { OURS_VARIANTS.iter().map(|(n, _)| *n).collect() } else { vec![n] };
+            let expanded: Vec<&str> = match n {
+                "ours" => OURS_VARIANTS.iter().map(|(n, _)| *n).collect(),
+                "base" => BASE_VARIANTS.iter().map(|(n, _)| *n).collect(),
+                _ => vec![n],
+            };
             for n in expanded {
-                if !is_ours(n) && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n) {
-                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, tokio_ct2)");
+                if BASE_VARIANTS.iter().any(|(b, _)| *b == n) && base_path.is_none() {
+                    eprintln!("harness: {n} needs --base PATH");
+                    std::process::exit(2);
+                }
+                if !is_ours(n)
+                    && !BASE_VARIANTS.iter().any(|(b, _)| *b == n)
+                    && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n)
+                {
+                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, tokio_ct2)");
                     std::process::exit(2);
                 }
                 if !wanted.contains(&n) {
@@ -378,7 +400,12 @@ fn parse_opts() -> Opts {
             vec![spec("tokio_mt")]
         }
     } else {
-        resolve(&arg_value("servers").unwrap_or_else(|| "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop".into()))
+        let default = if base_path.is_some() {
+            "ours,base,tokio_ct,tokio_mt,smol_local,monoio,mio_loop"
+        } else {
+            "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop"
+        };
+        resolve(&arg_value("servers").unwrap_or_else(|| default.into()))
     };
     let default_configs = if multicore.is_some() { "50x64,500x64" } else { "1x64,50x64,500x64,50x16384" };
     let configs: Vec<(usize, usize)> = arg_value("configs")
@@ -395,7 +422,7 @@ fn parse_opts() -> Opts {
     let mut idle_servers =
         if has_flag("idle") { resolve(&arg_value("idle-servers").unwrap_or_else(|| "ours,tokio_ct".into())) } else { Vec::new() };
     for s in idle_servers.iter_mut() {
-        if is_ours(&s.name) {
+        if is_ours(&s.name) || BASE_VARIANTS.iter().any(|(b, _)| *b == s.name) {
             // The example's default --max-connections is 10000; raise it above the test size.
             let max = arg_value("idle-conns").and_then(|v| v.parse::<usize>().ok()).unwrap_or(19_000) + 1000;
             s.args = vec!["--idle-timeout".into(), "600".into(), "--max-connections".into(), max.to_string()];
