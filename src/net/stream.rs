@@ -830,38 +830,39 @@ impl Future for WriteOwned<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let socket = this.socket;
-        let result = match &socket.drv {
+        match &socket.drv {
             Driver::Poll(reg) => {
                 let buf = this.buf.as_deref().unwrap_or_default();
-                let r = socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op);
-                if let Poll::Ready(Ok(())) = r
-                    && let Some(buf) = &mut this.buf
-                {
-                    buf.clear();
-                }
-                r
-            }
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => match r.conn.poll_write_owned(&r.uring, cx, &mut this.buf) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-                Poll::Ready(Err(errno)) => Poll::Ready(Err(SocketError::Write {
-                    peer: socket.peer,
-                    written: 0,
-                    source: io::Error::from_raw_os_error(errno),
-                })),
-                Poll::Pending => {
-                    match socket.ring_write_stalled(r, cx, &mut this.op, &mut this.ring) {
-                        Some(after) => {
-                            Poll::Ready(Err(SocketError::WriteTimeout { after, written: 0 }))
-                        }
-                        None => Poll::Pending,
+                match socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(())) => {
+                        let mut buf = this.buf.take().unwrap_or_default();
+                        buf.clear();
+                        Poll::Ready((Ok(()), buf))
+                    }
+                    Poll::Ready(Err(e)) => {
+                        Poll::Ready((Err(e), this.buf.take().unwrap_or_default()))
                     }
                 }
-            },
-        };
-        match result {
-            Poll::Ready(r) => Poll::Ready((r, this.buf.take().unwrap_or_default())),
-            Poll::Pending => Poll::Pending,
+            }
+            #[cfg(target_os = "linux")]
+            Driver::Ring(r) => {
+                let result = match r.conn.poll_write_owned(&r.uring, cx, &mut this.buf) {
+                    Poll::Ready(Ok(())) => Ok(()),
+                    Poll::Ready(Err(errno)) => Err(SocketError::Write {
+                        peer: socket.peer,
+                        written: 0,
+                        source: io::Error::from_raw_os_error(errno),
+                    }),
+                    Poll::Pending => {
+                        match socket.ring_write_stalled(r, cx, &mut this.op, &mut this.ring) {
+                            Some(after) => Err(SocketError::WriteTimeout { after, written: 0 }),
+                            None => return Poll::Pending,
+                        }
+                    }
+                };
+                Poll::Ready((result, this.buf.take().unwrap_or_default()))
+            }
         }
     }
 }
