@@ -69,6 +69,7 @@ struct RunQueue {
 
 /// Queues `runnable` on the loop identified by `id` if that loop is running on this thread;
 /// otherwise gives it back.
+#[inline]
 pub(crate) fn schedule_local(id: usize, runnable: Runnable) -> Option<Runnable> {
     let mut runnable = Some(runnable);
     // `try_with` fails only while the thread's thread-locals are being destroyed: the caller

@@ -62,12 +62,14 @@ impl Shared {
     }
 
     /// The schedule function of every task of this loop.
+    #[inline]
     pub(crate) fn schedule(&self, runnable: Runnable) {
         if let Some(r) = event_loop::schedule_local(self.id, runnable) {
             self.inject(r);
         }
     }
 
+    #[cold]
     fn inject(&self, runnable: Runnable) {
         if self.closed.load(Ordering::Acquire) {
             // The loop is gone. A local task must not be dropped on a foreign thread, so the
