@@ -514,12 +514,20 @@ impl Socket {
         };
         match op.poll(reg, Direction::Read, cx, || self.try_read(buf)) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::TimedOut(after)) => {
-                Poll::Ready(Err(SocketError::Timeout { after }))
-            }
-            Poll::Ready(OpPoll::Done(Ok(0))) => Poll::Ready(Err(SocketError::ConnectionClosed)),
-            Poll::Ready(OpPoll::Done(Ok(n))) => Poll::Ready(Ok(n)),
-            Poll::Ready(OpPoll::Done(Err(e))) => Poll::Ready(Err(self.read_error(e))),
+            Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => Poll::Ready(Ok(n)),
+            Poll::Ready(other) => Poll::Ready(Err(self.read_failure(other))),
+        }
+    }
+
+    /// What a read that brought no bytes means: end of stream, a timeout or an error. Kept out
+    /// of line: the bytes' path only carries a count.
+    #[cold]
+    #[inline(never)]
+    fn read_failure(&self, outcome: OpPoll<usize>) -> SocketError {
+        match outcome {
+            OpPoll::TimedOut(after) => SocketError::Timeout { after },
+            OpPoll::Done(Ok(_)) => SocketError::ConnectionClosed,
+            OpPoll::Done(Err(e)) => self.read_error(e),
         }
     }
 
@@ -548,10 +556,11 @@ impl Socket {
         }
         let mut scratch = reg.core().scratch.borrow_mut();
         let len = max.min(scratch.len());
-        match self.poll_read_op(op, cx, &mut scratch[..len]) {
-            Poll::Ready(Ok(n)) => Poll::Ready(Ok(deliver(&scratch[..n]))),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        let buf = &mut scratch[..len];
+        match op.poll(reg, Direction::Read, cx, || self.try_read(buf)) {
             Poll::Pending => Poll::Pending,
+            Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => Poll::Ready(Ok(deliver(&scratch[..n]))),
+            Poll::Ready(other) => Poll::Ready(Err(self.read_failure(other))),
         }
     }
 
@@ -881,33 +890,33 @@ impl Socket {
             let rest = &buf[*written..];
             match op.poll(reg, Direction::Write, cx, || self.try_write(rest)) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(OpPoll::TimedOut(after)) => {
-                    return Poll::Ready(Err(SocketError::WriteTimeout {
-                        after,
-                        written: *written,
-                    }));
-                }
-                Poll::Ready(OpPoll::Done(Ok(0))) => {
-                    return Poll::Ready(Err(SocketError::Write {
-                        peer: self.peer,
-                        written: *written,
-                        source: io::ErrorKind::WriteZero.into(),
-                    }));
-                }
-                Poll::Ready(OpPoll::Done(Ok(n))) => {
+                Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => {
                     *written += n;
                     op.progress();
                 }
-                Poll::Ready(OpPoll::Done(Err(source))) => {
-                    return Poll::Ready(Err(SocketError::Write {
-                        peer: self.peer,
-                        written: *written,
-                        source,
-                    }));
-                }
+                Poll::Ready(other) => return Poll::Ready(Err(self.write_failure(other, *written))),
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// What a send that took no bytes means: a timeout or an error (out of line, as for reads).
+    #[cold]
+    #[inline(never)]
+    fn write_failure(&self, outcome: OpPoll<usize>, written: usize) -> SocketError {
+        match outcome {
+            OpPoll::TimedOut(after) => SocketError::WriteTimeout { after, written },
+            OpPoll::Done(Ok(_)) => SocketError::Write {
+                peer: self.peer,
+                written,
+                source: io::ErrorKind::WriteZero.into(),
+            },
+            OpPoll::Done(Err(source)) => SocketError::Write {
+                peer: self.peer,
+                written,
+                source,
+            },
+        }
     }
 
     /// The io_uring write: chunks go out write-behind (each is copied into a driver buffer and
