@@ -93,6 +93,9 @@ const PAGE_SIZE: usize = 4096;
 impl BufRing {
     fn new(count: u16, size: usize, incremental: bool) -> io::Result<BufRing> {
         let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
+        if !count.is_power_of_two() {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
         let entries_layout =
             Layout::from_size_align(count as usize * size_of::<types::BufRingEntry>(), 4096)
                 .map_err(invalid)?;
@@ -186,7 +189,8 @@ impl BufRing {
     /// Passes the `len` bytes a completion delivered in buffer `bid` to `f`, then gives the
     /// buffer back if the kernel is done with it (`more`: incremental mode keeps filling it).
     fn take<R>(&self, bid: u16, len: usize, more: bool, f: impl FnOnce(&[u8]) -> R) -> R {
-        let bid = bid % self.count;
+        // `count` is a power of two (the ring's size must be), so this is `bid % count`.
+        let bid = bid & (self.count - 1);
         let start = if self.incremental {
             let used = &self.used[bid as usize];
             let start = used.get() as usize;
