@@ -175,58 +175,50 @@ fn read_buf_appends_and_reuses_the_vector() {
     });
 }
 
+/// A peer (a std thread) sends `sent`, then waits for what comes back; the socket reads
+/// `read` bytes of it and is dropped. Returns what the peer's next read saw.
+async fn peer_outcome_after_drop(sent: &'static [u8], read: usize) -> std::io::Result<usize> {
+    use std::io::{Read, Write};
+    let server = common::listen_local();
+    let addr: std::net::SocketAddr = server.local_address().into();
+    let peer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(sent).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 16];
+        s.read(&mut buf)
+    });
+    let conn = server.accept().await.unwrap();
+    assert_eq!(
+        common::read_exact(&conn, read).await.unwrap(),
+        &sent[..read]
+    );
+    // Let the rest arrive (on io_uring: into the driver's inbox), then drop the socket.
+    event::sleep(Duration::from_millis(100)).await;
+    drop(conn);
+    peer.join().unwrap()
+}
+
 /// Dropping a socket whose received bytes were never read resets the connection (RST, as the
 /// kernel does for a close with unread data), on either driver: the peer learns that what it
 /// sent was not consumed, instead of seeing an orderly end of stream. On io_uring the bytes
 /// have already left the kernel for the driver's inbox, so the driver asks for the reset.
 #[test]
 fn dropping_a_socket_with_unread_bytes_resets_the_connection() {
-    use std::io::{Read, Write};
-    common::run(async {
-        let server = common::listen_local();
-        let addr: std::net::SocketAddr = server.local_address().into();
-        let peer = std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.write_all(b"hello, unread").unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            let mut buf = [0u8; 16];
-            s.read(&mut buf)
-        });
-        let conn = server.accept().await.unwrap();
-        // Read one byte, let the rest arrive, and drop the socket without reading it.
-        assert_eq!(conn.read(1).await.unwrap(), b"h");
-        event::sleep(Duration::from_millis(100)).await;
-        drop(conn);
-        let outcome = peer.join().unwrap();
-        assert!(
-            matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
-            "the peer should see a reset, got {outcome:?}"
-        );
-    });
+    let outcome = common::run(peer_outcome_after_drop(b"hello, unread", 1));
+    assert!(
+        matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the peer should see a reset, got {outcome:?}"
+    );
 }
 
 /// Dropping a socket that read everything it was sent closes it in order: the peer sees end
 /// of stream, not a reset (the counterpart of the test above).
 #[test]
 fn dropping_a_socket_that_read_everything_closes_in_order() {
-    use std::io::{Read, Write};
-    common::run(async {
-        let server = common::listen_local();
-        let addr: std::net::SocketAddr = server.local_address().into();
-        let peer = std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.write_all(b"hello").unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            let mut buf = [0u8; 16];
-            s.read(&mut buf)
-        });
-        let conn = server.accept().await.unwrap();
-        assert_eq!(common::read_exact(&conn, 5).await.unwrap(), b"hello");
-        drop(conn);
-        let outcome = peer.join().unwrap();
-        assert!(
-            matches!(outcome, Ok(0)),
-            "the peer should see end of stream, got {outcome:?}"
-        );
-    });
+    let outcome = common::run(peer_outcome_after_drop(b"hello", 5));
+    assert!(
+        matches!(outcome, Ok(0)),
+        "the peer should see end of stream, got {outcome:?}"
+    );
 }
