@@ -86,7 +86,9 @@ pub(crate) fn schedule_local(id: usize, runnable: Runnable) -> Option<Runnable> 
 
 /// The loop running on this thread, if `block_on` is active.
 pub(crate) fn current() -> Option<Rc<Core>> {
-    CURRENT.with(|c| c.borrow().clone())
+    // `try_with`: during the thread's teardown (a loop kept in a thread-local being dropped)
+    // there is no current loop.
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// Whether the loop identified by `id` is running on this thread.
@@ -114,37 +116,42 @@ impl Enter {
 }
 
 /// Makes `core` current until dropped, then restores whatever was current before.
+///
+/// Used when a loop is dropped, which can happen while the thread's thread-locals are being
+/// destroyed (a loop kept in a thread-local): then the thread-locals may be gone already, and
+/// the loop is torn down without being current (its run queue stays in its `Core`).
 struct SwapCurrent(Option<Rc<Core>>);
 
 impl SwapCurrent {
     fn new(core: Rc<Core>) -> SwapCurrent {
-        let previous = CURRENT.with(|c| c.borrow_mut().take());
+        let previous = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(previous) = &previous {
             previous.park_queue();
         }
         core.install_queue();
-        CURRENT.with(|c| *c.borrow_mut() = Some(core));
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(core));
         SwapCurrent(previous)
     }
 }
 
 impl Drop for SwapCurrent {
     fn drop(&mut self) {
-        let ours = CURRENT.with(|c| c.borrow_mut().take());
+        let ours = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(ours) = &ours {
             ours.park_queue();
         }
         if let Some(previous) = &self.0 {
             previous.install_queue();
         }
-        CURRENT.with(|c| *c.borrow_mut() = self.0.take());
+        let previous = self.0.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
         drop(ours);
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        let core = CURRENT.with(|c| c.borrow_mut().take());
+        let core = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(core) = &core {
             core.park_queue();
         }
@@ -461,10 +468,28 @@ impl Drop for EventLoop {
     }
 }
 
+/// Runs the tasks queued in `queue` at the start of the call, at most `BUDGET`; returns whether
+/// tasks are still queued.
+fn run_queued(queue: &RefCell<VecDeque<Runnable>>) -> bool {
+    let n = queue.borrow().len().min(BUDGET);
+    for _ in 0..n {
+        let next = queue.borrow_mut().pop_front();
+        match next {
+            Some(runnable) => {
+                runnable.run();
+            }
+            None => break,
+        }
+    }
+    !queue.borrow().is_empty()
+}
+
 impl Core {
     /// Moves this loop's run queue into the thread's slot: wake-ups on this thread now push to it.
+    /// (If the thread-local is gone, in the thread's teardown, the queue stays in the `Core`:
+    /// wake-ups then go through the injection queue.)
     fn install_queue(&self) {
-        RUN_QUEUE.with(|r| {
+        let _ = RUN_QUEUE.try_with(|r| {
             std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
             r.owner.set(self.shared.id);
         });
@@ -521,20 +546,14 @@ impl Core {
 
     /// One turn: run the queued tasks (up to the budget), then poll I/O, then fire timers.
     fn tick(&self, root_woken: &AtomicBool) {
-        // The loop is running, so its queue is the thread's.
-        let busy = RUN_QUEUE.with(|r| {
-            let n = r.queue.borrow().len().min(BUDGET);
-            for _ in 0..n {
-                let next = r.queue.borrow_mut().pop_front();
-                match next {
-                    Some(runnable) => {
-                        runnable.run();
-                    }
-                    None => break,
-                }
-            }
-            !r.queue.borrow().is_empty()
-        });
+        // The loop is running, so its queue is the thread's (unless the thread-local is gone:
+        // then it stayed in the `Core`).
+        let busy = match RUN_QUEUE
+            .try_with(|r| (r.owner.get() == self.shared.id).then(|| run_queued(&r.queue)))
+        {
+            Ok(Some(busy)) => busy,
+            _ => run_queued(&self.queue),
+        };
 
         #[cfg(target_os = "linux")]
         let leftover = self.uring.as_ref().is_some_and(|u| u.has_pending());

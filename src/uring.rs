@@ -252,7 +252,7 @@ pub(crate) struct ConnState {
     /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
     send_progress: Cell<u32>,
     /// `EOF`, `CLOSED`, `RECV_CANCELLED`, `BEHIND`, `SEND_CANCELLED`,
-    /// `SHUTDOWN_PENDING`, `LINGER`, `PAUSED`.
+    /// `SHUTDOWN_PENDING`, `LINGER`, `PAUSED`, `DISCARDED`.
     flags: Cell<u16>,
     reader: Waiter,
     writer: Waiter,
@@ -277,6 +277,9 @@ const LINGER: u16 = 128;
 /// sized to the room left keep the data flowing as the task reads (like a TCP window that opens
 /// as the application reads), until a read finds the inbox empty and streaming resumes.
 const PAUSED: u16 = 256;
+/// A receive completion brought bytes after the socket was dropped: they were discarded unread
+/// (so the close must reset the connection, see `Conn::close`).
+const DISCARDED: u16 = 512;
 /// How long a dropped socket's write-behind bytes may take to leave before they are given up.
 const LINGER_FOR: Duration = Duration::from_secs(30);
 
@@ -717,6 +720,8 @@ impl Uring {
                         .take(bid, len, cqueue::buffer_more(flags), |bytes| {
                             if !conn.has(CLOSED) {
                                 conn.inbox.borrow_mut().extend_from_slice(bytes);
+                            } else if !bytes.is_empty() {
+                                conn.set(DISCARDED, true);
                             }
                         });
                 }
@@ -1121,18 +1126,61 @@ impl Conn {
     /// number that the kernel reuses.
     pub(crate) fn close(&self, driver: &Uring) {
         let s = &*self.state;
+        let recv = s.recv_op();
+        if recv.is_some() {
+            // Completions already posted may hold bytes for this connection: into the inbox
+            // with them, so the check below sees them.
+            driver.reap();
+        }
         s.set(CLOSED, true);
-        if s.unread() > 0 {
+        let recv = s.recv_op();
+        let send = s.send_op();
+        if recv.is_some() || send.is_some() {
+            driver.submit_now();
+            if let Some(ud) = recv
+                && !s.set(RECV_CANCELLED, true)
+            {
+                driver.cancel(ud);
+            }
+            if let Some(ud) = send {
+                let fd = s.fd.get();
+                // SAFETY: `fd` is the socket's open descriptor (closed by the caller after
+                // this); F_DUPFD_CLOEXEC only duplicates it.
+                let dup = if s.has(BEHIND) && !s.has(SEND_CANCELLED) {
+                    unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }
+                } else {
+                    -1
+                };
+                if dup >= 0 {
+                    // Bytes the traits reported written: let them leave, on a duplicate
+                    // descriptor the driver owns (the FIN follows them), for at most LINGER_FOR.
+                    s.fd.set(dup);
+                    s.set(LINGER, true);
+                    driver.linger(&self.state, ud);
+                } else {
+                    s.set(SEND_CANCELLED, true);
+                    driver.cancel(ud);
+                }
+            }
+            // Run the cancellations now, so the connection closes with the descriptor even if
+            // the loop does not turn again; then handle what they completed, including bytes
+            // the receive pulled from the socket before its cancellation landed.
+            driver.submit_and_run();
+            if recv.is_some() {
+                driver.reap();
+            }
+        }
+        if s.unread() > 0 || s.has(DISCARDED) {
             // Received bytes nobody read: the kernel answers a close with unread data with a
-            // reset, and so does this driver (the bytes left the kernel for the inbox, so it
-            // would send an orderly FIN instead). Like the kernel's, the reset also discards
-            // what is still queued to send.
+            // reset, and so does this driver (the bytes left the kernel for the driver, so the
+            // kernel alone would send an orderly FIN). Like the kernel's, the reset also
+            // discards what is still queued to send.
             let linger = libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
             };
-            // SAFETY: `fd` is the socket's open descriptor; `linger` is a valid `struct linger`
-            // of the size passed, read by the kernel during the call only.
+            // SAFETY: `fd` is the socket's open descriptor (or the driver's duplicate of it);
+            // `linger` is a valid `struct linger` of the size passed, read during the call only.
             unsafe {
                 libc::setsockopt(
                     s.fd.get(),
@@ -1143,40 +1191,6 @@ impl Conn {
                 )
             };
         }
-        let recv = s.recv_op();
-        let send = s.send_op();
-        if recv.is_none() && send.is_none() {
-            return;
-        }
-        driver.submit_now();
-        if let Some(ud) = recv
-            && !s.set(RECV_CANCELLED, true)
-        {
-            driver.cancel(ud);
-        }
-        if let Some(ud) = send {
-            let fd = s.fd.get();
-            // SAFETY: `fd` is the socket's open descriptor (closed by the caller after this);
-            // F_DUPFD_CLOEXEC only duplicates it.
-            let dup = if s.has(BEHIND) && !s.has(SEND_CANCELLED) {
-                unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }
-            } else {
-                -1
-            };
-            if dup >= 0 {
-                // Bytes the traits reported written: let them leave, on a duplicate descriptor
-                // the driver owns (the FIN follows them), for at most LINGER_FOR.
-                s.fd.set(dup);
-                s.set(LINGER, true);
-                driver.linger(&self.state, ud);
-            } else {
-                s.set(SEND_CANCELLED, true);
-                driver.cancel(ud);
-            }
-        }
-        // Run the cancellations now, so the connection closes with the descriptor even if the
-        // loop does not turn again.
-        driver.submit_and_run();
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
         let wakers = (s.reader.take(), s.writer.take());
         drop(wakers);

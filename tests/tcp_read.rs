@@ -222,3 +222,44 @@ fn dropping_a_socket_that_read_everything_closes_in_order() {
         "the peer should see end of stream, got {outcome:?}"
     );
 }
+
+/// The same with the unread bytes on their way when the socket is dropped: another socket is
+/// dropped in the same turn first (on io_uring its close runs the ring's pending work, which
+/// can move this socket's bytes into a completion not handled yet). Still a reset.
+#[test]
+fn dropping_a_socket_resets_even_when_its_unread_bytes_are_still_on_their_way() {
+    use std::io::{Read, Write};
+    common::run(async {
+        let server = common::listen_local();
+        let addr: std::net::SocketAddr = server.local_address().into();
+        let peer = |first: &'static [u8], later: &'static [u8]| {
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.write_all(first).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                s.write_all(later).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut buf = [0u8; 16];
+                s.read(&mut buf).map_err(|e| e.kind())
+            })
+        };
+        let y = peer(b"h", b"ello");
+        let conn_y = server.accept().await.unwrap();
+        let x = peer(b"", b"");
+        let conn_x = server.accept().await.unwrap();
+        // X has a receive armed (a read that gave up), Y has read its first byte.
+        let gave_up = conn_x.read(1).timeout(Duration::from_millis(1)).await;
+        assert!(gave_up.unwrap_err().is_timeout());
+        assert_eq!(conn_y.read(1).await.unwrap(), b"h");
+        // Without turning the loop, let "ello" reach Y's socket; then drop X, then Y.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(conn_x);
+        drop(conn_y);
+        let (y, _x) = (y.join().unwrap(), x.join().unwrap());
+        assert_eq!(
+            y,
+            Err(std::io::ErrorKind::ConnectionReset),
+            "peer Y should see a reset"
+        );
+    });
+}

@@ -2,7 +2,9 @@
 //! the peer, in order, whatever the caller does next (a native half-close, dropping the socket,
 //! a flush that timed out followed by more writes). On epoll `poll_write` puts the bytes in the
 //! kernel; on io_uring it is write-behind (the bytes sit in a driver buffer with a send in
-//! flight), and these tests pin down that the difference is not observable by the peer.
+//! flight), and these tests pin down that the difference is not observable by the peer. (The
+//! exception on both drivers: a socket dropped with received bytes nobody read resets the
+//! connection, which discards what the kernel has not delivered; these tests read everything.)
 mod common;
 
 use std::future::poll_fn;

@@ -340,6 +340,8 @@ impl Socket {
     /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
     /// and dropping the socket let it finish first (for at most 30 s; a loop being dropped
     /// waits for such sends while they make progress, and gives up after 2 s without any).
+    /// As on epoll, dropping a socket with received bytes nobody read resets the connection,
+    /// which discards whatever the kernel has not delivered yet (see [`close`](Socket::close)).
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
         Write {
             socket: self,
