@@ -18,7 +18,7 @@
 //! pinned to CPUs 0..N-1, the load generator on the remaining CPUs (unpinned, with a
 //! printed caveat, when there are none); same windows and columns, ratio vs tokio_mt.
 
-use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats::median_ci};
+use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats, stats::median_ci};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -235,6 +235,8 @@ struct Opts {
     servers: Vec<Spec>,
     syscalls: bool,
     idle: bool,
+    /// `--churn`: connections opened and closed, instead of messages on open connections.
+    churn: bool,
     idle_conns: usize,
     idle_servers: Vec<Spec>,
     /// `--multicore N`: N, else None (single-core mode).
@@ -269,6 +271,9 @@ Options:
                      base_epoll / base_uring, so before and after are measured side by side
   --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
   --idle             memory per idle connection instead of the load runs
+  --churn            connection churn instead of the load runs: each window opens connections
+                     one after another (connect, 64 B echoed, orderly close by the client) and
+                     reports the server's CPU per connection
   --idle-conns N     connections for --idle (default 19000)
   --idle-servers L   servers for --idle (default ours,tokio_ct, i.e. ours_epoll,ours_uring,tokio_ct)
   --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00
@@ -285,7 +290,7 @@ fn parse_opts() -> Opts {
     }
     let known = [
         "--seconds", "--window-ms", "--configs", "--servers", "--ours", "--syscalls", "--idle", "--idle-conns", "--idle-servers",
-        "--self-check", "--help", "--multicore", "--base",
+        "--self-check", "--help", "--multicore", "--base", "--churn",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -294,7 +299,7 @@ fn parse_opts() -> Opts {
             eprintln!("harness: unknown argument {a:?} (try --help)");
             std::process::exit(2);
         }
-        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help"].contains(&key.as_str()) {
+        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help", "--churn"].contains(&key.as_str()) {
             it.next();
         }
     }
@@ -461,6 +466,7 @@ fn parse_opts() -> Opts {
         servers,
         syscalls: has_flag("syscalls"),
         idle: has_flag("idle"),
+        churn: has_flag("churn"),
         idle_conns: arg_value("idle-conns").map(|v| v.parse().expect("--idle-conns")).unwrap_or(19_000),
         idle_servers,
     }
@@ -706,6 +712,107 @@ fn ratio_vs(accs: &[Acc], names: &[String], i: usize, reference: &str) -> Option
     median_ci(&v)
 }
 
+/// One churn window: connections to `addr` one after another for `dur`, each echoing 64 bytes
+/// and closed by the client (orderly; loopback reuses TIME_WAIT ports, `tcp_tw_reuse` = 2 by
+/// default). Returns how many completed.
+fn churn_window(addr: SocketAddr, dur: Duration) -> std::io::Result<u64> {
+    use std::io::{Read, Write};
+    let msg = [0x5au8; 64];
+    let mut buf = [0u8; 64];
+    let end = Instant::now() + dur;
+    let mut n = 0;
+    while Instant::now() < end {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, DRAIN_TIMEOUT)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(DRAIN_TIMEOUT))?;
+        s.write_all(&msg)?;
+        s.read_exact(&mut buf)?;
+        if buf != msg {
+            return Err(std::io::Error::other("echoed bytes differ"));
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `--churn`: every server at once on CPU 0; windows of connection churn in a shuffled order per
+/// cycle; server CPU per connection, and its per-cycle ratio to tokio_ct (median, 95% CI).
+fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
+    println!("\n=== connection churn: connect, 64 B echoed, close ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
+    let mut servers: Vec<Server> = Vec::new();
+    for spec in &opts.servers {
+        match Server::start(spec, &[], &opts.server_cpus) {
+            Ok(s) => servers.push(s),
+            Err(e) => eprintln!("harness: {} FAILED to start: {e}; left out", spec.name),
+        }
+    }
+    let n = servers.len();
+    let mut failed: Vec<Option<String>> = vec![None; n];
+    let (mut cpu_ns, mut conns, mut busy) = (vec![0u64; n], vec![0u64; n], vec![Duration::ZERO; n]);
+    let mut per_cycle: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for (i, s) in servers.iter().enumerate() {
+        if let Err(e) = churn_window(s.addr, opts.window) {
+            failed[i] = Some(e.to_string());
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    let t_start = Instant::now();
+    let mut cycles = 0;
+    while t_start.elapsed().as_secs_f64() < opts.seconds || cycles < 6 {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            if failed[i].is_some() {
+                per_cycle[i].push(f64::NAN);
+                continue;
+            }
+            let pid = servers[i].pid;
+            let t0 = Instant::now();
+            let c0 = procfs::cpu_ns(pid).unwrap_or(0);
+            let r = churn_window(servers[i].addr, opts.window);
+            let c1 = procfs::cpu_ns(pid).unwrap_or(0);
+            match r {
+                Ok(k) if c1 >= c0 && servers[i].alive() => {
+                    cpu_ns[i] += c1 - c0;
+                    conns[i] += k;
+                    busy[i] += t0.elapsed();
+                    per_cycle[i].push((c1 - c0) as f64 / k.max(1) as f64);
+                }
+                r => {
+                    let e = r.err().map_or("server process died".to_string(), |e| e.to_string());
+                    eprintln!("harness: {} FAILED: {e}; excluded from the rest of the run", servers[i].name);
+                    failed[i] = Some(e);
+                    per_cycle[i].push(f64::NAN);
+                }
+            }
+        }
+        cycles += 1;
+    }
+    let reference = servers.iter().position(|s| s.name == "tokio_ct");
+    println!("{cycles} cycles; CPU = server process CPU time per connection; ratio = median over cycles of per-cycle ratio [95% CI of the median]");
+    println!("{:<12} {:>9} {:>12} {:>24}", "server", "conns/s", "CPU/conn(us)", "vs tokio_ct");
+    for i in 0..n {
+        if let Some(e) = &failed[i] {
+            println!("{:<12} FAILED: {e}", servers[i].name);
+            continue;
+        }
+        let rate = conns[i] as f64 / busy[i].as_secs_f64().max(1e-9);
+        let cpu = cpu_ns[i] as f64 / conns[i].max(1) as f64 / 1000.0;
+        let ratio = match reference {
+            Some(r) => {
+                let xs: Vec<f64> = per_cycle[i].iter().zip(&per_cycle[r]).map(|(a, b)| a / b).collect();
+                match stats::median_ci(&xs) {
+                    Some((m, lo, hi)) => format!("{m:.3} [{lo:.3},{hi:.3}]"),
+                    None => "-".into(),
+                }
+            }
+            None => "-".into(),
+        };
+        println!("{:<12} {:>9.0} {:>12.2} {:>24}", servers[i].name, rate, cpu, ratio);
+    }
+    drop(servers);
+    failed.iter().all(|f| f.is_none())
+}
+
 fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(String, String)]) -> bool {
     println!("{cycles} cycles; CPU = server process CPU time per echoed message; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
     let mut header = format!(
@@ -901,8 +1008,12 @@ fn main() {
             }
         }
         let mut ok = true;
-        for &(c, s) in &opts.configs {
-            ok &= run_config(&opts, c, s, &mut rng);
+        if opts.churn {
+            ok &= run_churn(&opts, &mut rng);
+        } else {
+            for &(c, s) in &opts.configs {
+                ok &= run_config(&opts, c, s, &mut rng);
+            }
         }
         ok
     };
