@@ -45,43 +45,40 @@ impl OpState {
                 self.waiting = false;
                 Poll::Ready(OpPoll::Done(r))
             }
-            Poll::Pending => self.pending(reg, direction, cx),
+            Poll::Pending => match self.wait_registered(reg, direction, cx) {
+                Some(after) => Poll::Ready(OpPoll::TimedOut(after)),
+                None => Poll::Pending,
+            },
         }
     }
 
-    /// The source is not ready: waits for it, unless the timeout has run out (`Ready(TimedOut)`).
-    /// Lets a caller skip its preparations for an attempt that cannot succeed.
+    /// The source is not ready: registers the waker and waits; `Some(timeout)` (waker withdrawn)
+    /// once the timeout has run out. Lets a caller skip its preparations for an attempt that
+    /// cannot succeed.
     #[inline]
-    pub(crate) fn wait<R>(
+    pub(crate) fn wait(
         &mut self,
         reg: &Registration,
         direction: Direction,
         cx: &mut Context<'_>,
-    ) -> Poll<OpPoll<R>> {
+    ) -> Option<Duration> {
         reg.wait(cx, direction);
-        self.pending(reg, direction, cx)
+        self.wait_registered(reg, direction, cx)
     }
 
-    /// The waker is registered: `Pending`, or `Ready(TimedOut)` (withdrawing it) once the
-    /// deadline has passed.
+    /// The waker is registered: `None` while waiting, `Some(timeout)` (withdrawing the waker)
+    /// once the deadline has passed.
     #[inline]
-    fn pending<R>(
+    fn wait_registered(
         &mut self,
         reg: &Registration,
         direction: Direction,
         cx: &mut Context<'_>,
-    ) -> Poll<OpPoll<R>> {
+    ) -> Option<Duration> {
         self.waiting = true;
-        if self.timeout.is_none() {
-            return Poll::Pending;
-        }
-        match self.poll_deadline(reg.core(), cx) {
-            Some(after) => {
-                self.cancel(reg, direction);
-                Poll::Ready(OpPoll::TimedOut(after))
-            }
-            None => Poll::Pending,
-        }
+        let after = self.poll_deadline(reg.core(), cx)?;
+        self.cancel(reg, direction);
+        Some(after)
     }
 
     /// `Some(timeout)` once the deadline has passed.

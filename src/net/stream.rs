@@ -549,11 +549,9 @@ impl Socket {
         if !reg.is_ready(Direction::Read) {
             // Nothing to read (the common case right after a message was handled): wait without
             // touching the scratch buffer.
-            return match op.wait::<()>(reg, Direction::Read, cx) {
-                Poll::Ready(OpPoll::TimedOut(after)) => {
-                    Poll::Ready(Err(SocketError::Timeout { after }))
-                }
-                _ => Poll::Pending,
+            return match op.wait(reg, Direction::Read, cx) {
+                Some(after) => Poll::Ready(Err(SocketError::Timeout { after })),
+                None => Poll::Pending,
             };
         }
         let mut scratch = reg.core().scratch.borrow_mut();
