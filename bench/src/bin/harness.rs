@@ -262,10 +262,11 @@ Options:
   --window-ms N      window length per server (default 100)
   --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
   --servers LIST     subset/order of: ours_epoll,ours_uring,tokio_ct,tokio_mt,smol_local,monoio,
-                     mio_loop,tokio_ct2; `ours` = ours_epoll,ours_uring (default: ours,tokio_ct,
-                     tokio_mt,smol_local,monoio,mio_loop; tokio_ct2 stands in for ours when ours'
-                     binary is missing). ours_epoll / ours_uring = the echo example with
-                     EVENT_BACKEND=epoll / io_uring
+                     mio_loop,uring_loop,uring_loop_plain,tokio_ct2; `ours` = ours_epoll,ours_uring
+                     (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop; tokio_ct2 stands
+                     in for ours when ours' binary is missing). ours_epoll / ours_uring = the echo
+                     example with EVENT_BACKEND=epoll / io_uring; uring_loop_plain = uring_loop
+                     --plain (no direct descriptors, no registered ring fd)
   --ours PATH        the library's echo example (default /work/main/target/release/examples/echo)
   --base PATH        another build of the echo example (a change's \"before\"), run beside ours as
                      base_epoll / base_uring, so before and after are measured side by side
@@ -319,6 +320,8 @@ fn parse_opts() -> Opts {
             Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain(base.clone()) }
         } else if name == "tokio_ct2" {
             plain(bindir.join("tokio_ct"))
+        } else if name == "uring_loop_plain" {
+            Spec { args: vec!["--plain".into()], ..plain(bindir.join("uring_loop")) }
         } else {
             plain(bindir.join(name))
         }
@@ -345,9 +348,10 @@ fn parse_opts() -> Opts {
                 }
                 if !is_ours(n)
                     && !BASE_VARIANTS.iter().any(|(b, _)| *b == n)
-                    && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "tokio_ct2"].contains(&n)
+                    && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "uring_loop", "uring_loop_plain", "tokio_ct2"]
+                        .contains(&n)
                 {
-                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, tokio_ct2)");
+                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, uring_loop, uring_loop_plain, tokio_ct2)");
                     std::process::exit(2);
                 }
                 if !wanted.contains(&n) {

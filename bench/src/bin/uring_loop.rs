@@ -1,0 +1,443 @@
+//! Reference echo server: hand-written io_uring loop, no async, no runtime. The practical floor
+//! for completion-based I/O, as `mio_loop` is for readiness I/O. It uses what a hand-written C
+//! liburing server needs to get cheapest per message:
+//!
+//! - a `SINGLE_ISSUER | DEFER_TASKRUN` ring (+ `COOP_TASKRUN`), 1024 SQ / 8192 CQ entries: the
+//!   kernel does completion work only inside our own `io_uring_enter`, in one batch;
+//! - a registered ring fd (`IORING_REGISTER_RING_FDS`, `Submitter::register_ring_fd`), so
+//!   `io_uring_enter` skips the fd lookup;
+//! - one multishot accept into direct descriptors (a sparse fixed file table, kernel-allocated
+//!   slots): receives, sends and the close name the socket by `types::Fixed(slot)`, so no
+//!   operation looks up or reference-counts a file;
+//! - TCP_NODELAY like the other servers, set with an io_uring `SetSockOpt` command (works on a
+//!   direct descriptor; Linux 6.7+), its success completion skipped;
+//! - one multishot receive per connection from a provided buffer ring, consumed incrementally
+//!   (`IOU_PBUF_RING_INC`, Linux 6.12+: small receives of any connection pack into one 64 KiB
+//!   buffer) with a fallback to 1024 page-sized buffers; each completion's bytes are COPIED into
+//!   the connection's send buffer and the ring buffer is handed back at once;
+//! - sends (`MSG_NOSIGNAL`) from the connection's own buffer, one in flight per connection
+//!   (bytes arriving meanwhile wait in a pending buffer; short sends resend the rest); every
+//!   queued operation goes out with the same `io_uring_enter` that waits
+//!   (`submit_and_wait(1)` once per loop turn), and every completion available is handled;
+//! - a multishot that ends without an error (no `IORING_CQE_F_MORE`, or `ENOBUFS`) is re-armed;
+//!   end of stream or an error closes the connection (`Close` on the slot) once nothing of it is
+//!   in flight any more.
+//!
+//! `--plain`: no direct descriptors and no registered ring fd (accept returns regular fds, used
+//! as `types::Fd`), to measure what those two buy. `--no-nodelay`: skip TCP_NODELAY (to check
+//! that it does not matter for a ping-pong load).
+use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use std::alloc::{self, Layout};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+const SQ_ENTRIES: u32 = 1024;
+const CQ_ENTRIES: u32 = 8192;
+/// The buffer group of the provided receive buffers.
+const BGID: u16 = 0;
+/// `IOU_PBUF_RING_INC` from the kernel's uapi.
+const IOU_PBUF_RING_INC: u16 = 2;
+/// Incremental buffer ring: 32 buffers of 64 KiB; fallback: 1024 buffers of 4 KiB.
+const INC_COUNT: u16 = 32;
+const INC_SIZE: usize = 64 * 1024;
+const PAGE_COUNT: u16 = 1024;
+const PAGE_SIZE: usize = 4096;
+/// A connection buffer bigger than this is freed once it is no longer in use.
+const KEEP: usize = 64 * 1024;
+
+/// `user_data` = kind << 32 | connection key.
+const ACCEPT: u64 = 1;
+const RECV: u64 = 2;
+const SEND: u64 = 3;
+const CLOSE: u64 = 4;
+const SOCKOPT: u64 = 5;
+const CANCEL: u64 = 6;
+
+fn ud(kind: u64, key: usize) -> u64 {
+    kind << 32 | key as u64
+}
+
+/// TCP_NODELAY's option value; static, so it outlives the `SetSockOpt` that points at it.
+static ONE: libc::c_int = 1;
+
+/// A connection's socket: a direct descriptor (slot in the fixed file table) or, with
+/// `--plain`, a regular fd.
+#[derive(Clone, Copy)]
+enum Sock {
+    Fixed(u32),
+    Fd(i32),
+}
+
+/// Builds an SQE with the socket as `types::Fixed` or `types::Fd` (the crate's fd argument is
+/// generic over both).
+macro_rules! on_sock {
+    ($sock:expr, |$t:ident| $body:expr) => {
+        match $sock {
+            Sock::Fixed(i) => {
+                let $t = types::Fixed(i);
+                $body
+            }
+            Sock::Fd(fd) => {
+                let $t = types::Fd(fd);
+                $body
+            }
+        }
+    };
+}
+
+struct Conn {
+    sock: Sock,
+    /// The bytes of the send in flight; `out[off..]` still to go. The kernel reads this heap
+    /// buffer while `sending`, so it is not touched then.
+    out: Vec<u8>,
+    off: usize,
+    /// Bytes received while a send was in flight: the next send.
+    pending: Vec<u8>,
+    sending: bool,
+    recv_armed: bool,
+    /// No more receives (end of stream or error): close once nothing is in flight.
+    closing: bool,
+}
+
+/// The ring of provided receive buffers. Lives for the whole process (the server runs until
+/// killed), so its memory is never freed.
+struct BufRing {
+    entries: *mut types::BufRingEntry,
+    data: *mut u8,
+    count: u16,
+    size: usize,
+    incremental: bool,
+    /// Incremental mode: how much of each buffer the kernel has filled so far.
+    used: Vec<u32>,
+    tail: u16,
+}
+
+impl BufRing {
+    /// Allocates and registers the ring: incremental if the kernel takes it, else page buffers.
+    fn new(sub: &Submitter) -> BufRing {
+        match Self::try_new(sub, INC_COUNT, INC_SIZE, true) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("uring_loop: incremental buffer ring unavailable ({e}); using {PAGE_COUNT} x {PAGE_SIZE} B");
+                Self::try_new(sub, PAGE_COUNT, PAGE_SIZE, false).expect("register buffer ring")
+            }
+        }
+    }
+
+    fn try_new(sub: &Submitter, count: u16, size: usize, incremental: bool) -> io::Result<BufRing> {
+        let entries_layout = Layout::from_size_align(count as usize * size_of::<types::BufRingEntry>(), 4096).unwrap();
+        let data_layout = Layout::from_size_align(count as usize * size, 4096).unwrap();
+        // SAFETY: both layouts have a non-zero size. The memory is never freed (a failed
+        // registration leaks it; this happens at most once, at start-up).
+        let (entries, data) = unsafe {
+            (alloc::alloc_zeroed(entries_layout).cast::<types::BufRingEntry>(), alloc::alloc(data_layout))
+        };
+        assert!(!entries.is_null() && !data.is_null(), "out of memory");
+        let mut ring =
+            BufRing { entries, data, count, size, incremental, used: vec![0; count as usize], tail: 0 };
+        for bid in 0..count {
+            ring.push(bid);
+        }
+        ring.publish();
+        let flags = if incremental { IOU_PBUF_RING_INC } else { 0 };
+        // SAFETY: the ring memory is page-aligned, holds `count` (a power of two) initialised
+        // entries, and is never freed, so it stays valid as long as the io_uring exists.
+        unsafe { sub.register_buf_ring_with_flags(entries as u64, count, BGID, flags)? };
+        Ok(ring)
+    }
+
+    /// Hands buffer `bid` back to the kernel, whole (visible after `publish`).
+    fn push(&mut self, bid: u16) {
+        let index = (self.tail & (self.count - 1)) as usize;
+        // SAFETY: `index` < count, inside the entries allocation. The slot lies past the
+        // kernel's view (it reads only entries between its head and the published tail), and
+        // with single issuer + deferred task work the kernel touches the ring only inside our
+        // own system calls. The setters leave entry 0's `resv` (the tail) alone.
+        unsafe {
+            let e = &mut *self.entries.add(index);
+            e.set_addr(self.data.add(bid as usize * self.size) as u64);
+            e.set_len(self.size as u32);
+            e.set_bid(bid);
+        }
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Publishes the tail: the kernel may use every buffer pushed so far.
+    fn publish(&self) {
+        // SAFETY: `entries` is the page-aligned base of the ring, as `tail` requires; the tail
+        // is a u16 the kernel reads atomically (acquire), so a release store orders the entries.
+        unsafe {
+            let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+
+    /// Passes the `len` bytes a completion delivered in buffer `bid` to `f`, then gives the
+    /// buffer back unless the kernel keeps filling it (`more`: incremental mode, BUF_MORE).
+    fn take(&mut self, bid: u16, len: usize, more: bool, f: impl FnOnce(&[u8])) {
+        let bid = bid & (self.count - 1);
+        let start = if self.incremental {
+            let used = &mut self.used[bid as usize];
+            let start = *used as usize;
+            *used = if more { (start + len) as u32 } else { 0 };
+            start
+        } else {
+            0
+        };
+        let start = start.min(self.size);
+        let len = len.min(self.size - start);
+        // SAFETY: the range lies inside buffer `bid` of the data allocation. The kernel wrote it
+        // before posting the completion being handled and does not write it again before the
+        // buffer is pushed back (after `f` returns); in incremental mode it writes only past
+        // `start + len`.
+        f(unsafe { std::slice::from_raw_parts(self.data.add(bid as usize * self.size + start), len) });
+        if !more || !self.incremental {
+            self.push(bid);
+        }
+    }
+}
+
+/// The submission side: the queue and the submitter (which remembers the registered ring fd).
+struct Sq<'a> {
+    sub: Submitter<'a>,
+    sq: SubmissionQueue<'a>,
+}
+
+impl Sq<'_> {
+    /// Queues `e`; if the queue is full, first submits what is queued.
+    ///
+    /// # Safety
+    /// Every buffer `e` points at must stay valid until its operation completes.
+    unsafe fn push(&mut self, e: &squeue::Entry) {
+        // SAFETY: forwarded from the caller.
+        while unsafe { self.sq.push(e) }.is_err() {
+            self.sq.sync();
+            match self.sub.submit() {
+                Ok(_) => {}
+                Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
+                Err(err) => panic!("io_uring_enter: {err}"),
+            }
+            self.sq.sync();
+        }
+    }
+
+    fn push_accept(&mut self, lfd: i32, direct: bool) {
+        let e = opcode::AcceptMulti::new(types::Fd(lfd)).allocate_file_index(direct).build().user_data(ud(ACCEPT, 0));
+        // SAFETY: a multishot accept without an address buffer points at no memory of ours.
+        unsafe { self.push(&e) };
+    }
+
+    fn push_recv(&mut self, key: usize, c: &mut Conn) {
+        let e = on_sock!(c.sock, |t| opcode::RecvMulti::new(t, BGID).build()).user_data(ud(RECV, key));
+        // SAFETY: the receive writes only into provided buffers, which are never freed.
+        unsafe { self.push(&e) };
+        c.recv_armed = true;
+    }
+
+    /// Sends `c.out[c.off..]` (non-empty).
+    fn push_send(&mut self, key: usize, c: &mut Conn) {
+        let rest = &c.out[c.off..];
+        let e = on_sock!(c.sock, |t| opcode::Send::new(t, rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build())
+        .user_data(ud(SEND, key));
+        // SAFETY: `c.out`'s heap buffer is neither written, resized nor dropped while `sending`
+        // is set (a connection is removed from the slab only once its send completed).
+        unsafe { self.push(&e) };
+        c.sending = true;
+    }
+}
+
+/// Echoes `bytes`: sends them now, or after the send in flight.
+fn echo(sq: &mut Sq, key: usize, c: &mut Conn, bytes: &[u8]) {
+    if c.sending {
+        c.pending.extend_from_slice(bytes);
+    } else {
+        c.out.clear();
+        c.out.extend_from_slice(bytes);
+        c.off = 0;
+        sq.push_send(key, c);
+    }
+}
+
+fn main() {
+    let addr = event_bench::server_addr();
+    let plain = std::env::args().any(|a| a == "--plain");
+    let nodelay = !std::env::args().any(|a| a == "--no-nodelay");
+    let direct = !plain;
+
+    // mio binds with SO_REUSEADDR and a 1024 backlog, like the other servers; io_uring's accept
+    // then wants a blocking listener (it polls by itself).
+    // A previous io_uring server's listener can outlive its process for a few milliseconds (the
+    // kernel tears the ring, and with it the multishot accept's file reference, down
+    // asynchronously), so a quick restart on the same port retries for a while.
+    let mut tries = 0;
+    let listener = loop {
+        match mio::net::TcpListener::bind(addr) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => break r.expect("bind"),
+        }
+    };
+    // SAFETY: the fd comes from `into_raw_fd`, so this is its only owner.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    listener.set_nonblocking(false).expect("set_nonblocking");
+    let lfd = listener.as_raw_fd();
+
+    let mut ring: IoUring = IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .setup_coop_taskrun()
+        .setup_cqsize(CQ_ENTRIES)
+        .build(SQ_ENTRIES)
+        .expect("io_uring setup");
+    let (mut sub, sq, mut cq) = ring.split();
+    if direct {
+        sub.register_ring_fd().expect("register ring fd");
+        // The table must not exceed RLIMIT_NOFILE.
+        let slots = event_bench::procfs::raise_nofile().min(65536) as u32;
+        sub.register_files_sparse(slots).expect("register sparse file table");
+    }
+    let mut bufs = BufRing::new(&sub);
+    let mut sq = Sq { sub, sq };
+    let mut conns: slab::Slab<Conn> = slab::Slab::new();
+    sq.push_accept(lfd, direct);
+
+    loop {
+        bufs.publish();
+        sq.sq.sync();
+        cq.sync(); // hands the handled completions back before waiting
+        match sq.sub.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
+            Err(e) => panic!("io_uring_enter: {e}"),
+        }
+        cq.sync();
+        for cqe in &mut cq {
+            let (res, flags, data) = (cqe.result(), cqe.flags(), cqe.user_data());
+            let key = data as u32 as usize;
+            match data >> 32 {
+                ACCEPT => {
+                    if res >= 0 {
+                        let sock = if direct { Sock::Fixed(res as u32) } else { Sock::Fd(res) };
+                        if nodelay {
+                            let e = on_sock!(sock, |t| opcode::SetSockOpt::new(
+                                t,
+                                libc::IPPROTO_TCP as u32,
+                                libc::TCP_NODELAY as u32,
+                                (&raw const ONE).cast(),
+                                size_of::<libc::c_int>() as u32,
+                            )
+                            .build())
+                            .flags(squeue::Flags::SKIP_SUCCESS)
+                            .user_data(ud(SOCKOPT, 0));
+                            // SAFETY: the option value is a static.
+                            unsafe { sq.push(&e) };
+                        }
+                        let entry = conns.vacant_entry();
+                        let key = entry.key();
+                        let c = entry.insert(Conn {
+                            sock,
+                            out: Vec::new(),
+                            off: 0,
+                            pending: Vec::new(),
+                            sending: false,
+                            recv_armed: false,
+                            closing: false,
+                        });
+                        sq.push_recv(key, c);
+                    } else {
+                        eprintln!("uring_loop: accept: {}", io::Error::from_raw_os_error(-res));
+                    }
+                    if !cqueue::more(flags) {
+                        sq.push_accept(lfd, direct);
+                    }
+                }
+                RECV => {
+                    let c = &mut conns[key];
+                    let more = cqueue::more(flags);
+                    if !more {
+                        c.recv_armed = false;
+                    }
+                    if let Some(bid) = cqueue::buffer_select(flags) {
+                        let closing = c.closing;
+                        bufs.take(bid, res.max(0) as usize, cqueue::buffer_more(flags), |bytes| {
+                            if !bytes.is_empty() && !closing {
+                                echo(&mut sq, key, c, bytes);
+                            }
+                        });
+                    }
+                    if res == 0 || (res < 0 && res != -libc::ENOBUFS) {
+                        // End of stream, an error, or our cancellation.
+                        c.closing = true;
+                    } else if !more && !c.closing {
+                        // The multishot ended (e.g. the buffer ring ran dry): arm it again.
+                        sq.push_recv(key, c);
+                    }
+                    maybe_close(&mut sq, &mut conns, key);
+                }
+                SEND => {
+                    let c = &mut conns[key];
+                    if res > 0 {
+                        c.off += res as usize;
+                        if c.off < c.out.len() {
+                            sq.push_send(key, c); // short send: the rest
+                            continue;
+                        }
+                    }
+                    c.sending = false;
+                    if res <= 0 {
+                        // The peer is gone: drop what is left, stop receiving, close.
+                        c.pending.clear();
+                        if !c.closing && c.recv_armed {
+                            let e = opcode::AsyncCancel::new(ud(RECV, key))
+                                .build()
+                                .flags(squeue::Flags::SKIP_SUCCESS)
+                                .user_data(ud(CANCEL, 0));
+                            // SAFETY: a cancel points at no memory.
+                            unsafe { sq.push(&e) };
+                        }
+                        c.closing = true;
+                    } else if !c.pending.is_empty() {
+                        std::mem::swap(&mut c.out, &mut c.pending);
+                        c.pending.clear();
+                        c.off = 0;
+                        sq.push_send(key, c);
+                    }
+                    if c.out.capacity() > KEEP && !c.sending {
+                        c.out = Vec::new();
+                    }
+                    if c.pending.capacity() > KEEP {
+                        c.pending = Vec::new();
+                    }
+                    maybe_close(&mut sq, &mut conns, key);
+                }
+                SOCKOPT => {
+                    eprintln!("uring_loop: TCP_NODELAY: {}", io::Error::from_raw_os_error(-res));
+                }
+                CLOSE => {
+                    eprintln!("uring_loop: close: {}", io::Error::from_raw_os_error(-res));
+                }
+                _ => {} // CANCEL: the receive already ended (ENOENT/EALREADY)
+            }
+        }
+    }
+}
+
+/// Closes and forgets a closing connection once none of its operations is in flight (so no
+/// completion can name its key any more, and its slot/fd is not reused under one).
+fn maybe_close(sq: &mut Sq, conns: &mut slab::Slab<Conn>, key: usize) {
+    let c = &conns[key];
+    if !c.closing || c.sending || c.recv_armed {
+        return;
+    }
+    let e = on_sock!(c.sock, |t| opcode::Close::new(t).build())
+        .flags(squeue::Flags::SKIP_SUCCESS)
+        .user_data(ud(CLOSE, key));
+    // SAFETY: a close points at no memory.
+    unsafe { sq.push(&e) };
+    conns.remove(key);
+}
