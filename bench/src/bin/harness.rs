@@ -263,7 +263,7 @@ Options:
   --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
   --servers LIST     subset/order of: ours_epoll,ours_uring,tokio_ct,tokio_mt,smol_local,monoio,
                      mio_loop,uring_loop,uring_loop_plain,tokio_ct2; `ours` = ours_epoll,ours_uring
-                     (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop; tokio_ct2 stands
+                     (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop; tokio_ct2 stands
                      in for ours when ours' binary is missing). ours_epoll / ours_uring = the echo
                      example with EVENT_BACKEND=epoll / io_uring; uring_loop_plain = uring_loop
                      --plain (no direct descriptors, no registered ring fd)
@@ -410,9 +410,9 @@ fn parse_opts() -> Opts {
         }
     } else {
         let default = if base_path.is_some() {
-            "ours,base,tokio_ct,tokio_mt,smol_local,monoio,mio_loop"
+            "ours,base,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop"
         } else {
-            "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop"
+            "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop"
         };
         resolve(&arg_value("servers").unwrap_or_else(|| default.into()))
     };
@@ -457,7 +457,7 @@ fn parse_opts() -> Opts {
             (n..ncpu).collect::<Vec<usize>>(),
             vec!["tokio_mt"],
         ),
-        None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop"]),
+        None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop", "uring_loop"]),
     };
     Opts {
         multicore,
@@ -820,10 +820,12 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
 fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(String, String)]) -> bool {
     println!("{cycles} cycles; CPU = server process CPU time per echoed message; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
     let mut header = format!(
-        "{:<11} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "{:<16} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "server", "msgs/s", "p50(us)", "p99(us)", "p99.9", "CPU/msg", "user/msg", "sys/msg", "RSS(MiB)"
     );
-    for r in &opts.refs {
+    // A reference column only for a reference that ran.
+    let refs: Vec<&str> = opts.refs.iter().copied().filter(|r| names.iter().any(|n| n == r)).collect();
+    for r in &refs {
         header.push_str(&format!(" {:>22}", format!("vs {r}")));
     }
     println!("{header}");
@@ -831,7 +833,7 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
     for (i, a) in accs.iter().enumerate() {
         let name = &names[i];
         if a.msgs == 0 {
-            println!("{name:<11} FAILED: {}", a.failed.as_deref().unwrap_or("no messages"));
+            println!("{name:<16} FAILED: {}", a.failed.as_deref().unwrap_or("no messages"));
             ok = false;
             continue;
         }
@@ -844,11 +846,11 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
         };
         let us = |ns: u64| ns as f64 / 1000.0;
         let mut ratios = String::new();
-        for r in &opts.refs {
+        for r in &refs {
             ratios.push_str(&format!(" {:>22}", fmt_ratio(ratio_vs(accs, names, i, r))));
         }
         println!(
-            "{:<11} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1}{}",
+            "{:<16} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1}{}",
             name,
             a.msgs_in_window as f64 / a.busy.as_secs_f64(),
             us(a.hist.quantile(0.5)),
@@ -880,9 +882,9 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
             match &a.syscalls {
                 Some(Ok((total, top))) => {
                     let tops: Vec<String> = top.iter().take(6).map(|(n, c)| format!("{n} {c:.2}")).collect();
-                    println!("  {:<11} {:>6.2}  ({})", names[i], total, tops.join(", "));
+                    println!("  {:<16} {:>6.2}  ({})", names[i], total, tops.join(", "));
                 }
-                Some(Err(e)) => println!("  {:<11} unavailable: {e}", names[i]),
+                Some(Err(e)) => println!("  {:<16} unavailable: {e}", names[i]),
                 None => {}
             }
         }
