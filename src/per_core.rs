@@ -12,6 +12,9 @@ use crate::{Backend, Builder, ListenOptions, ServerSocket, SocketAddress, Socket
 
 /// Runs a server on several event loops, one thread each.
 ///
+/// With a single loop (`threads(1)`) no thread is started: the loop runs on the calling thread,
+/// which `run` and `listen` block until it is done in any case.
+///
 /// The kernel spreads incoming connections over the loops' listeners (`SO_REUSEPORT`), and each
 /// connection's task stays on the loop that accepted it, so nothing needs to be `Send`. The default
 /// is one loop per available core.
@@ -138,8 +141,8 @@ impl PerCore {
     }
 }
 
-/// Starts one loop thread per seed; each builds its loop, learns its siblings' handles, then
-/// runs `make(ctx, seed)` to completion.
+/// Starts one loop thread per seed (one seed: the calling thread runs the loop); each builds its
+/// loop, learns its siblings' handles, then runs `make(ctx, seed)` to completion.
 fn run_seeded<S, F, Fut>(
     builder: Builder,
     seeds: Vec<S>,
@@ -151,6 +154,24 @@ where
     Fut: Future + 'static,
     Fut::Output: Send + 'static,
 {
+    if seeds.len() == 1 {
+        // One loop runs on the calling thread: no thread to start and join, and the process
+        // stays single-threaded, so the kernel looks up its descriptors without atomic
+        // reference counts (`fdget` on an unshared descriptor table).
+        let seed = seeds.into_iter().next().expect("one seed");
+        let lp = match builder.build() {
+            Ok(lp) => lp,
+            Err(e) => return vec![Err(JoinError::LoopFailed(e.to_string()))],
+        };
+        let ctx = LoopContext {
+            index: 0,
+            loops: Arc::from([lp.handle()]),
+        };
+        return vec![
+            catch_unwind(AssertUnwindSafe(|| lp.block_on(make(ctx, seed))))
+                .map_err(|payload| JoinError::Panicked(panic_message(payload))),
+        ];
+    }
     let make = Arc::new(make);
     let (handles_tx, handles_rx) = mpsc::channel::<(usize, Option<LoopHandle>)>();
     let mut starts = Vec::new();

@@ -184,3 +184,56 @@ fn echo_example_with_threads_serves_on_several_loops_and_stops_on_sigterm() {
     let status = echo.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn one_loop_runs_on_the_calling_thread_and_still_reports_a_panic() {
+    let caller = std::thread::current().id();
+    let results = PerCore::new().threads(1).run(move |ctx| async move {
+        (ctx.index(), ctx.loops().len(), std::thread::current().id())
+    });
+    let (index, loops, thread) = results.into_iter().next().unwrap().unwrap();
+    assert_eq!((index, loops), (0, 1));
+    assert_eq!(
+        thread, caller,
+        "one loop runs on the thread that called run"
+    );
+
+    let results = PerCore::new().threads(1).run(|_ctx| async {
+        if std::env::var_os("EVENT_NEVER_SET").is_none() {
+            panic!("boom in the only loop");
+        }
+    });
+    match &results[..] {
+        [Err(JoinError::Panicked(msg))] => assert!(msg.contains("boom"), "{msg}"),
+        other => panic!("expected one Panicked, got {other:?}"),
+    }
+}
+
+#[test]
+fn one_loop_listens_and_serves_on_the_calling_thread() {
+    let trigger = ShutdownTrigger::new();
+    let stop = trigger.clone();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let port: u16 = port_rx.recv().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut b = [9u8; 1];
+        s.read_exact(&mut b).unwrap();
+        stop.fire();
+        b[0]
+    });
+    let results = PerCore::new()
+        .threads(1)
+        .listen(
+            &ListenOptions::new(),
+            SocketAddress::localhost(0),
+            move |server, ctx| {
+                port_tx.send(server.local_port()).unwrap();
+                serve_index(server, ctx.index(), trigger.clone())
+            },
+        )
+        .unwrap();
+    assert_eq!(results.into_iter().next().unwrap().unwrap(), 1);
+    assert_eq!(client.join().unwrap(), 0, "the byte is the loop's index");
+}
