@@ -793,10 +793,10 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
     }
     let reference = servers.iter().position(|s| s.name == "tokio_ct");
     println!("{cycles} cycles; CPU = server process CPU time per connection; ratio = median over cycles of per-cycle ratio [95% CI of the median]");
-    println!("{:<12} {:>9} {:>12} {:>24}", "server", "conns/s", "CPU/conn(us)", "vs tokio_ct");
+    println!("{:<16} {:>9} {:>12} {:>24}", "server", "conns/s", "CPU/conn(us)", "vs tokio_ct");
     for i in 0..n {
         if let Some(e) = &failed[i] {
-            println!("{:<12} FAILED: {e}", servers[i].name);
+            println!("{:<16} FAILED: {e}", servers[i].name);
             continue;
         }
         let rate = conns[i] as f64 / busy[i].as_secs_f64().max(1e-9);
@@ -811,7 +811,7 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
             }
             None => "-".into(),
         };
-        println!("{:<12} {:>9.0} {:>12.2} {:>24}", servers[i].name, rate, cpu, ratio);
+        println!("{:<16} {:>9.0} {:>12.2} {:>24}", servers[i].name, rate, cpu, ratio);
     }
     drop(servers);
     failed.iter().all(|f| f.is_none())
@@ -863,12 +863,12 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
             ratios,
         );
         if let Some(e) = &a.failed {
-            println!("{:<11} FAILED part-way (stats above cover the windows before): {e}", "");
+            println!("{:<16} FAILED part-way (stats above cover the windows before): {e}", "");
             ok = false;
         }
     }
     for (n, e) in startup_failures {
-        println!("{n:<11} FAILED to start: {e}");
+        println!("{n:<16} FAILED to start: {e}");
         if n != "monoio" {
             ok = false;
         }
