@@ -340,6 +340,8 @@ pub(crate) struct Uring {
     epoll_fd: RawFd,
     epoll_armed: Cell<bool>,
     epoll_ready: Cell<bool>,
+    /// Set when `push` had to enter the ring (its queue was full) since `reap` last looked.
+    entered: Cell<bool>,
     /// Dropped sockets whose write-behind send is still going: (give up at, state, send op).
     lingering: RefCell<Vec<(Instant, Rc<ConnState>, u64)>>,
 }
@@ -399,6 +401,7 @@ impl Uring {
             epoll_fd,
             epoll_armed: Cell::new(false),
             epoll_ready: Cell::new(false),
+            entered: Cell::new(false),
             lingering: RefCell::new(Vec::new()),
         })
     }
@@ -417,7 +420,9 @@ impl Uring {
                 return;
             }
             // The queue is full: hand it to the kernel (a plain submission, without GETEVENTS,
-            // so a completion queue that overflowed cannot refuse it) and try again.
+            // so a completion queue that overflowed cannot refuse it) and try again. Operations
+            // that complete inline post their completions now: `reap` looks again.
+            self.entered.set(true);
             let queued = ring.submission().len() as u32;
             // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
             let submitted = unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) };
@@ -658,10 +663,13 @@ impl Uring {
         self.epoll_ready.get()
     }
 
-    /// Handles every completion in the queue.
+    /// Handles every completion in the queue. Completions are posted only inside our own
+    /// `io_uring_enter`s, so one pass takes them all unless handling one entered the ring (a
+    /// full submission queue in `push`): then it looks again.
     fn reap(&self) {
         let mut cqes = std::mem::take(&mut *self.cqes.borrow_mut());
         loop {
+            self.entered.set(false);
             cqes.clear();
             {
                 let mut ring = self.ring.borrow_mut();
@@ -677,6 +685,9 @@ impl Uring {
                 self.complete(ud, res, flags);
             }
             self.bufs.publish();
+            if !self.entered.get() {
+                break;
+            }
         }
         *self.cqes.borrow_mut() = cqes;
     }

@@ -126,6 +126,10 @@ impl Wheel {
 
     /// The instant of the earliest slot that needs processing, if any timer is armed.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.entries.is_empty() {
+            // The common case of a loop without timers: no need to scan the levels.
+            return None;
+        }
         self.next_expiration()
             .map(|(_, _, tick)| self.origin + Duration::from_millis(tick))
     }
