@@ -161,8 +161,9 @@ fn main() -> ExitCode {
         options = options.idle_timeout(idle);
     }
     let drain = config.drain_timeout;
-    // The loops are built on their own threads, out of reach of `serve`: a probe loop built the
-    // same way says which driver they get (and why auto fell back, if it did), then goes away.
+    // The loops are built inside `PerCore` (on their own threads, or on this one when there is
+    // one loop), out of reach of `serve`: a probe loop built the same way says which driver they
+    // get (and why auto fell back, if it did), then goes away.
     let mut probe = EventLoop::builder();
     let mut loops = PerCore::new().threads(config.threads);
     if let Some(backend) = config.backend {

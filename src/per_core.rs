@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 
+use crate::event_loop;
 use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
 use crate::{Backend, Builder, ListenOptions, ServerSocket, SocketAddress, SocketError};
@@ -13,7 +14,9 @@ use crate::{Backend, Builder, ListenOptions, ServerSocket, SocketAddress, Socket
 /// Runs a server on several event loops, one thread each.
 ///
 /// With a single loop (`threads(1)`) no thread is started: the loop runs on the calling thread,
-/// which `run` and `listen` block until it is done in any case.
+/// which `run` and `listen` block until it is done in any case (unless a loop is already running
+/// on the calling thread: then the one loop gets its own thread, as several would). What the
+/// loop's tasks keep in thread-locals then lives on the calling thread after `run` returns.
 ///
 /// The kernel spreads incoming connections over the loops' listeners (`SO_REUSEPORT`), and each
 /// connection's task stays on the loop that accepted it, so nothing needs to be `Send`. The default
@@ -154,10 +157,12 @@ where
     Fut: Future + 'static,
     Fut::Output: Send + 'static,
 {
-    if seeds.len() == 1 {
-        // One loop runs on the calling thread: no thread to start and join, and the process
-        // stays single-threaded, so the kernel looks up its descriptors without atomic
-        // reference counts (`fdget` on an unshared descriptor table).
+    if seeds.len() == 1 && event_loop::current().is_none() {
+        // One loop runs on the calling thread (unless a loop already runs there: a loop cannot
+        // run inside another, so then it gets a thread like the others). No thread to start
+        // and join, and a program with no other thread stays single-threaded: glibc's `recv`
+        // and `send` then skip their cancellation-point bookkeeping, and the kernel looks up
+        // descriptors without atomic reference counts.
         let seed = seeds.into_iter().next().expect("one seed");
         let lp = match builder.build() {
             Ok(lp) => lp,

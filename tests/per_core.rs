@@ -211,6 +211,7 @@ fn one_loop_runs_on_the_calling_thread_and_still_reports_a_panic() {
 
 #[test]
 fn one_loop_listens_and_serves_on_the_calling_thread() {
+    let caller = std::thread::current().id();
     let trigger = ShutdownTrigger::new();
     let stop = trigger.clone();
     let (port_tx, port_rx) = std::sync::mpsc::channel();
@@ -229,6 +230,11 @@ fn one_loop_listens_and_serves_on_the_calling_thread() {
             &ListenOptions::new(),
             SocketAddress::localhost(0),
             move |server, ctx| {
+                assert_eq!(
+                    std::thread::current().id(),
+                    caller,
+                    "serve runs on the caller"
+                );
                 port_tx.send(server.local_port()).unwrap();
                 serve_index(server, ctx.index(), trigger.clone())
             },
@@ -236,4 +242,46 @@ fn one_loop_listens_and_serves_on_the_calling_thread() {
         .unwrap();
     assert_eq!(results.into_iter().next().unwrap().unwrap(), 1);
     assert_eq!(client.join().unwrap(), 0, "the byte is the loop's index");
+}
+
+/// A loop cannot run inside another on one thread: called from a running loop, one loop gets a
+/// thread of its own, as several do.
+#[test]
+fn one_loop_started_from_inside_a_running_loop_gets_its_own_thread() {
+    let results = event::run(async {
+        let caller = std::thread::current().id();
+        PerCore::new()
+            .threads(1)
+            .run(move |ctx| async move { (ctx.index(), std::thread::current().id() != caller) })
+    });
+    assert!(
+        matches!(&results[..], [Ok((0, true))]),
+        "threads(1) inside a running loop: {results:?}"
+    );
+
+    let results = event::run(async {
+        PerCore::new()
+            .threads(1)
+            .listen(
+                &ListenOptions::new(),
+                SocketAddress::localhost(0),
+                |server, ctx| async move {
+                    server.close();
+                    ctx.index()
+                },
+            )
+            .unwrap()
+    });
+    assert!(matches!(&results[..], [Ok(0)]), "listen: {results:?}");
+
+    // A PerCore loop that itself starts one loop (a supervisor, say).
+    let outer = PerCore::new().threads(2).run(|_ctx| async {
+        let one = PerCore::new()
+            .threads(1)
+            .run(|ctx| async move { ctx.index() });
+        format!("{one:?}")
+    });
+    for r in outer {
+        assert_eq!(r.unwrap(), "[Ok(0)]");
+    }
 }

@@ -14,7 +14,8 @@
 //! - one multishot receive per connection from a provided buffer ring, consumed incrementally
 //!   (`IOU_PBUF_RING_INC`, Linux 6.12+: small receives of any connection pack into one 64 KiB
 //!   buffer) with a fallback to 1024 page-sized buffers; each completion's bytes are COPIED into
-//!   the connection's send buffer and the ring buffer is handed back at once;
+//!   the connection's send buffer, and a ring buffer goes back to the kernel as soon as the kernel
+//!   is done filling it (a completion without `IORING_CQE_F_BUF_MORE`);
 //! - sends (`MSG_NOSIGNAL`) from the connection's own buffer, one in flight per connection
 //!   (bytes arriving meanwhile wait in a pending buffer; short sends resend the rest); every
 //!   queued operation goes out with the same `io_uring_enter` that waits
