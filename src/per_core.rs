@@ -9,7 +9,7 @@ use std::sync::{Arc, mpsc};
 use crate::event_loop;
 use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
-use crate::{Backend, Builder, ListenOptions, ServerSocket, SocketAddress, SocketError};
+use crate::{Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
 
 /// Runs a server on several event loops, one thread each.
 ///
@@ -172,10 +172,7 @@ where
             index: 0,
             loops: Arc::from([lp.handle()]),
         };
-        return vec![
-            catch_unwind(AssertUnwindSafe(|| lp.block_on(make(ctx, seed))))
-                .map_err(|payload| JoinError::Panicked(panic_message(payload))),
-        ];
+        return vec![run_loop(&lp, || make(ctx, seed))];
     }
     let make = Arc::new(make);
     let (handles_tx, handles_rx) = mpsc::channel::<(usize, Option<LoopHandle>)>();
@@ -202,8 +199,7 @@ where
                     .recv()
                     .map_err(|_| JoinError::LoopFailed("another loop could not start".into()))?;
                 let ctx = LoopContext { index, loops };
-                catch_unwind(AssertUnwindSafe(|| lp.block_on(make(ctx, seed))))
-                    .map_err(|payload| JoinError::Panicked(panic_message(payload)))
+                run_loop(&lp, || make(ctx, seed))
             });
         threads.push(spawned.map_err(|e| JoinError::LoopFailed(e.to_string())));
     }
@@ -234,4 +230,14 @@ where
             Err(e) => Err(e),
         })
         .collect()
+}
+
+/// Makes the loop's future and runs it on `lp` to completion; a panic in either becomes
+/// `JoinError::Panicked`.
+fn run_loop<Fut: Future>(
+    lp: &EventLoop,
+    make: impl FnOnce() -> Fut,
+) -> Result<Fut::Output, JoinError> {
+    catch_unwind(AssertUnwindSafe(|| lp.block_on(make())))
+        .map_err(|payload| JoinError::Panicked(panic_message(payload)))
 }

@@ -198,13 +198,25 @@ fn one_loop_runs_on_the_calling_thread_and_still_reports_a_panic() {
         "one loop runs on the thread that called run"
     );
 
-    let results = PerCore::new().threads(1).run(|_ctx| async {
-        if std::env::var_os("EVENT_NEVER_SET").is_none() {
+    let results = PerCore::new().threads(1).run(|ctx| async move {
+        if ctx.index() == 0 {
             panic!("boom in the only loop");
         }
     });
     match &results[..] {
         [Err(JoinError::Panicked(msg))] => assert!(msg.contains("boom"), "{msg}"),
+        other => panic!("expected one Panicked, got {other:?}"),
+    }
+
+    // A panic while making the loop's future is the loop's panic too, not the caller's.
+    let results = PerCore::new().threads(1).run(|ctx| {
+        if ctx.index() == 0 {
+            panic!("boom while making the future");
+        }
+        async {}
+    });
+    match &results[..] {
+        [Err(JoinError::Panicked(msg))] => assert!(msg.contains("making"), "{msg}"),
         other => panic!("expected one Panicked, got {other:?}"),
     }
 }
