@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 use slab::Slab;
 
-use crate::executor::{JoinHandle, LoopHandle, Shared};
+use crate::executor::{JoinHandle, LoopHandle, Shared, coop};
 use crate::reactor::Reactor;
 use crate::time::wheel::Wheel;
 
@@ -410,10 +410,13 @@ impl EventLoop {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if root.woken.swap(false, Ordering::AcqRel)
-                && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
-            {
-                return out;
+            if root.woken.swap(false, Ordering::AcqRel) {
+                coop::reset();
+                let polled = future.as_mut().poll(&mut cx);
+                coop::lift();
+                if let Poll::Ready(out) = polled {
+                    return out;
+                }
             }
             self.core.tick(&root.woken);
         }
@@ -476,11 +479,13 @@ fn run_queued(queue: &RefCell<VecDeque<Runnable>>) -> bool {
         let next = queue.borrow_mut().pop_front();
         match next {
             Some(runnable) => {
+                coop::reset();
                 runnable.run();
             }
             None => break,
         }
     }
+    coop::lift();
     !queue.borrow().is_empty()
 }
 

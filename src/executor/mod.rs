@@ -5,6 +5,7 @@
 //! system call); one fired from another thread pushes to the injection queue and wakes the
 //! multiplexer through a `mio::Waker`.
 
+pub(crate) mod coop;
 mod join;
 
 pub(crate) use join::{CatchUnwind, panic_message};

@@ -7,13 +7,15 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::op::{OpPoll, OpState};
 use super::stream::Driver;
+use super::turn::Turn;
 use super::{Socket, SocketError};
+use crate::executor::coop;
 use crate::reactor::Direction;
 
 /// The per-direction timeout state of trait I/O, allocated only for a socket with a default
@@ -42,6 +44,14 @@ fn trait_op(
 }
 
 impl Socket {
+    /// The start of a trait call: wait while a native operation holds the direction's turn,
+    /// then charge the call to the task's cooperative budget.
+    #[inline]
+    fn poll_trait_begin(&self, turn: &Turn, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(turn.poll_free(cx));
+        coop::poll_proceed(cx)
+    }
+
     pub(crate) fn poll_read_io(
         &self,
         cx: &mut Context<'_>,
@@ -50,6 +60,7 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        ready!(self.poll_trait_begin(&self.reading, cx));
         #[cfg(target_os = "linux")]
         if let Driver::Ring(r) = self.driver() {
             use crate::uring::ReadOutcome;
@@ -75,6 +86,7 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        ready!(self.poll_trait_begin(&self.writing, cx));
         #[cfg(target_os = "linux")]
         if let Driver::Ring(r) = self.driver() {
             // Write-behind: the bytes are copied into a driver buffer and count as written (as
@@ -121,6 +133,7 @@ impl Socket {
         let Driver::Ring(r) = self.driver() else {
             return Poll::Ready(Ok(()));
         };
+        ready!(self.writing.poll_free(cx));
         match r.conn.poll_previous_send(cx) {
             Poll::Ready(Err(errno)) => {
                 self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
@@ -194,6 +207,7 @@ impl Socket {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
+        ready!(self.poll_trait_begin(&self.writing, cx));
         #[cfg(target_os = "linux")]
         if let Driver::Ring(r) = self.driver() {
             return self.poll_ring_write(cx, r, bufs);

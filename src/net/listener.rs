@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Type};
@@ -366,6 +366,8 @@ impl Listener {
         if self.io.borrow().is_none() {
             return Poll::Ready(Err(SocketError::Closed));
         }
+        // A burst of connections must not keep the accepting task from yielding.
+        ready!(crate::executor::coop::poll_proceed(cx));
         let reg = match self.registration() {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),

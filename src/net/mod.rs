@@ -7,6 +7,7 @@ pub(crate) mod listener;
 pub(crate) mod op;
 mod resolve;
 mod stream;
+mod turn;
 
 pub use address::SocketAddress;
 pub use error::SocketError;

@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use std::{io, rc::Rc};
 
+use super::turn::Ticket;
 use crate::event_loop::Core;
 use crate::reactor::{Direction, Registration};
 use crate::time::Deadline;
@@ -14,6 +15,8 @@ pub(crate) struct OpState {
     pub(crate) timeout: Option<Duration>,
     deadline: Option<Deadline>,
     waiting: bool,
+    /// The operation's place in its socket's turn for this direction.
+    pub(crate) ticket: Ticket,
 }
 
 /// The outcome of one poll of an operation.
@@ -28,6 +31,7 @@ impl OpState {
             timeout,
             deadline: None,
             waiting: false,
+            ticket: Ticket::None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use socket2::SockRef;
@@ -16,8 +16,10 @@ use socket2::SockRef;
 use super::io_traits::TraitOps;
 use super::listener::Permit;
 use super::op::{OpPoll, OpState};
+use super::turn::{Ticket, Turn};
 use super::{ServerSocket, SocketAddress, SocketError, resolve};
 use crate::event_loop::{self, Core};
+use crate::executor::coop;
 use crate::reactor::{Direction, Registration};
 
 /// Flags for `send(2)`: never raise SIGPIPE on a reset peer (Apple platforms use SO_NOSIGPIPE,
@@ -47,7 +49,10 @@ const IOV_MAX: usize = 1024;
 /// A connected TCP socket on an event loop.
 ///
 /// Reads and writes take `&self`, so one task can read while another writes (share the socket
-/// with an `Rc`). At most one task should read, and one write, at a time.
+/// with an `Rc`). Several tasks may also write (or read) at once, a chat server's fan-out say:
+/// their operations take turns in the order they started, and each `write` goes out whole,
+/// never interleaved with another's bytes. (The `AsyncRead`/`AsyncWrite` impls on `&Socket`
+/// wait for the turn to be free too, but a trait write is only as atomic as one `poll_write`.)
 ///
 /// ```
 /// use event::Socket;
@@ -78,6 +83,9 @@ pub struct Socket {
     _permit: Option<Permit>,
     /// Timeout state for the `AsyncRead`/`AsyncWrite` impls, made on first use with a timeout.
     trait_ops: RefCell<Option<Box<TraitOps>>>,
+    /// One read and one write at a time, in the order they started.
+    pub(crate) reading: Turn,
+    pub(crate) writing: Turn,
 }
 
 /// The driver side of a socket.
@@ -169,7 +177,7 @@ impl fmt::Display for Target {
 }
 
 impl Socket {
-    /// Listens on every IPv4 interface at `port` (backlog 128, `SO_REUSEADDR`), like the Swift
+    /// Listens on every IPv4 interface at `port` (the kernel's largest backlog, `SO_REUSEADDR`), like the Swift
     /// library's `listen(port:)`. Port 0 picks a free port. See [`ListenOptions`](crate::ListenOptions)
     /// for more control.
     ///
@@ -264,6 +272,8 @@ impl Socket {
             write_timeout: Cell::new(None),
             _permit: None,
             trait_ops: RefCell::new(None),
+            reading: Turn::default(),
+            writing: Turn::default(),
         }
     }
 
@@ -338,10 +348,20 @@ impl Socket {
     /// backpressure holds), and the write returns without waiting for the kernel; the send goes
     /// out with the loop's next wait. A later failure of that send is reported by the next write
     /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
-    /// and dropping the socket let it finish first (for at most 30 s; a loop being dropped
-    /// waits for such sends while they make progress, and gives up after 2 s without any).
-    /// As on epoll, dropping a socket with received bytes nobody read resets the connection,
-    /// which discards whatever the kernel has not delivered yet (see [`close`](Socket::close)).
+    /// and dropping the socket let it finish first.
+    ///
+    /// Either way, a byte counted as written reaches the peer, or the peer sees a reset: never
+    /// a clean end of stream after missing bytes. A dropped socket's bytes keep going while the
+    /// peer takes them; if it takes none for the loop's
+    /// [`linger_timeout`](crate::Builder::linger_timeout) (60 s; a loop being dropped waits at
+    /// most 2 s without progress), or at the deadline of a [`Shutdown::drain`](crate::Shutdown::drain),
+    /// what is left goes to the kernel's socket buffer as on epoll, and if it does not fit, the
+    /// connection is reset. As on epoll, dropping a socket
+    /// with received bytes nobody read resets the connection, which discards whatever the
+    /// kernel has not delivered yet (see [`close`](Socket::close)).
+    ///
+    /// Several tasks may write to one socket: their writes take turns in the order they
+    /// started, and each one's bytes go out contiguous.
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
         Write {
             socket: self,
@@ -424,6 +444,12 @@ impl Socket {
     ///
     /// If bytes were received that nobody read, the peer gets a reset (RST) instead of an
     /// orderly end of stream, as a kernel does for a close with unread data, on either driver.
+    ///
+    /// Bytes already written still go out, then the orderly end of stream. On io_uring they may
+    /// still be in the driver's send buffer: they are sent while the peer takes them, and if it
+    /// takes none for the loop's [`linger_timeout`](crate::Builder::linger_timeout), or the loop
+    /// is dropped, whatever does not fit in the kernel's socket buffer is given up with a reset
+    /// (see [`write`](Socket::write)), so the peer can always tell a stream that was cut short.
     pub fn close(self) {
         drop(self);
     }
@@ -704,10 +730,18 @@ impl Future for Read<'_> {
         if this.max == 0 {
             return Poll::Ready(Ok(Vec::new()));
         }
+        ready!(
+            this.socket
+                .poll_begin(&this.socket.reading, &mut this.op, cx)
+        );
         // Read into the loop's scratch buffer, then copy out exactly what arrived: the result
         // is sized to the data, not to `max_bytes`.
-        this.socket
-            .poll_read_scratch(&mut this.op, cx, this.max, <[u8]>::to_vec)
+        let r = ready!(
+            this.socket
+                .poll_read_scratch(&mut this.op, cx, this.max, <[u8]>::to_vec)
+        );
+        this.socket.reading.release(&mut this.op.ticket);
+        Poll::Ready(r)
     }
 }
 
@@ -727,7 +761,13 @@ impl Future for ReadInto<'_> {
         if this.buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        this.socket.poll_read_op(&mut this.op, cx, this.buf)
+        ready!(
+            this.socket
+                .poll_begin(&this.socket.reading, &mut this.op, cx)
+        );
+        let r = ready!(this.socket.poll_read_op(&mut this.op, cx, this.buf));
+        this.socket.reading.release(&mut this.op.ticket);
+        Poll::Ready(r)
     }
 }
 
@@ -748,16 +788,28 @@ impl Future for ReadBuf<'_> {
         if this.max == 0 {
             return Poll::Ready(Ok(0));
         }
-        let buf = &mut *this.buf;
+        ready!(
+            this.socket
+                .poll_begin(&this.socket.reading, &mut this.op, cx)
+        );
+        let r = ready!(this.poll_read(cx));
+        this.socket.reading.release(&mut this.op.ticket);
+        Poll::Ready(r)
+    }
+}
+
+impl ReadBuf<'_> {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, SocketError>> {
+        let buf = &mut *self.buf;
         #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &this.socket.drv {
-            let max = this.max;
-            return this.socket.poll_ring_op(r, &mut this.op, cx, |cx| {
+        if let Driver::Ring(r) = &self.socket.drv {
+            let max = self.max;
+            return self.socket.poll_ring_op(r, &mut self.op, cx, |cx| {
                 r.conn.poll_read_vec(&r.uring, cx, buf, max)
             });
         }
-        this.socket
-            .poll_read_scratch(&mut this.op, cx, this.max, |bytes| {
+        self.socket
+            .poll_read_scratch(&mut self.op, cx, self.max, |bytes| {
                 buf.extend_from_slice(bytes);
                 bytes.len()
             })
@@ -797,7 +849,8 @@ impl Future for Write<'_> {
         let this = &mut *self;
         let socket = this.socket;
         let buf = this.buf;
-        match &socket.drv {
+        ready!(socket.poll_begin(&socket.writing, &mut this.op, cx));
+        let r = ready!(match &socket.drv {
             Driver::Poll(reg) => {
                 socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
             }
@@ -810,7 +863,9 @@ impl Future for Write<'_> {
                 &mut this.op,
                 &mut this.ring,
             ),
-        }
+        });
+        socket.writing.release(&mut this.op.ticket);
+        Poll::Ready(r)
     }
 }
 
@@ -838,6 +893,17 @@ impl Future for WriteOwned<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        let socket = this.socket;
+        ready!(socket.poll_begin(&socket.writing, &mut this.op, cx));
+        let r = ready!(this.poll_write(cx));
+        socket.writing.release(&mut this.op.ticket);
+        Poll::Ready(r)
+    }
+}
+
+impl WriteOwned<'_> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<(Result<(), SocketError>, Vec<u8>)> {
+        let this = self;
         let socket = this.socket;
         match &socket.drv {
             Driver::Poll(reg) => {
@@ -982,17 +1048,28 @@ impl Socket {
         Some(after)
     }
 
-    /// A write future is dropped: withdraw its waiter (on io_uring, bytes already taken go out
-    /// write-behind whatever happens to the future).
+    /// A write future is dropped: withdraw its waiter if it holds the turn (on io_uring, bytes
+    /// already taken go out write-behind whatever happens to the future), and give the turn on.
     fn drop_write(&self, op: &mut OpState) {
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.drv {
-            r.conn.cancel_write_wait();
-            return;
+        let waiting = op.take_waiting();
+        if op.ticket == Ticket::Held {
+            #[cfg(target_os = "linux")]
+            if let Driver::Ring(r) = &self.drv {
+                r.conn.cancel_write_wait();
+            }
+            if waiting {
+                self.cancel_wait(Direction::Write);
+            }
         }
-        if op.take_waiting() {
-            self.cancel_wait(Direction::Write);
-        }
+        self.writing.release(&mut op.ticket);
+    }
+
+    /// The start of every poll of an operation: wait for the operation's turn, then charge it
+    /// to the task's cooperative budget (yielding, with nothing done, once that is spent).
+    #[inline]
+    fn poll_begin(&self, turn: &Turn, op: &mut OpState, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(turn.poll_take(&mut op.ticket, cx));
+        coop::poll_proceed(cx)
     }
 }
 
@@ -1012,6 +1089,7 @@ macro_rules! read_future_common {
                 if self.op.take_waiting() {
                     self.socket.cancel_wait(Direction::Read);
                 }
+                self.socket.reading.release(&mut self.op.ticket);
             }
         }
     )*};

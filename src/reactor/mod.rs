@@ -58,45 +58,97 @@ impl Direction {
 }
 
 /// The waiter of one direction. The waker is kept after a wake-up so that the next wait by the
-/// same task costs no clone; `waiting` says whether a task actually wants the next event.
+/// same task costs no clone; `state` says whether a task actually wants the next event.
+///
+/// Normally one task waits per direction (a socket's turns see to it), but nothing may hang if
+/// two do (two tasks on one listener, or trait calls from two tasks through `&Socket`): the
+/// wakers of other tasks are kept aside in `others` and woken with the next event.
 #[derive(Default)]
 pub(crate) struct Waiter {
     waker: Cell<Option<Waker>>,
-    waiting: Cell<bool>,
+    state: Cell<u8>,
+    others: Cell<Vec<Waker>>,
 }
+
+/// `Waiter::state`: nobody waits.
+const IDLE: u8 = 0;
+/// The stored waker's task waits.
+const WAITING: u8 = 1;
+/// The stored waker's task waits, and so do the tasks in `others`.
+const CROWDED: u8 = 2;
 
 impl Waiter {
     #[inline]
     pub(crate) fn wait(&self, waker: &Waker) {
         let kept = match self.waker.take() {
             Some(w) if w.will_wake(waker) => w,
+            Some(w) if self.state.get() != IDLE => {
+                self.keep_aside(w);
+                waker.clone()
+            }
             _ => waker.clone(),
         };
         self.waker.set(Some(kept));
-        self.waiting.set(true);
+        if self.state.get() == IDLE {
+            self.state.set(WAITING);
+        }
+    }
+
+    /// Another task waits in the same direction: its waker is woken with the next event too.
+    #[cold]
+    fn keep_aside(&self, waker: Waker) {
+        let mut others = self.others.take();
+        if !others.iter().any(|w| w.will_wake(&waker)) {
+            others.push(waker);
+        }
+        self.others.set(others);
+        self.state.set(CROWDED);
     }
 
     #[inline]
     pub(crate) fn wake(&self) {
-        if self.waiting.replace(false)
-            && let Some(w) = self.waker.take()
-        {
+        match self.state.replace(IDLE) {
+            IDLE => {}
+            WAITING => self.wake_kept(),
+            _ => {
+                self.wake_kept();
+                self.wake_others();
+            }
+        }
+    }
+
+    #[inline]
+    fn wake_kept(&self) {
+        if let Some(w) = self.waker.take() {
             // Waking only queues the task, so nothing can wait on this slot meanwhile.
             w.wake_by_ref();
             self.waker.set(Some(w));
         }
     }
 
-    /// Forgets the wait (the future was dropped or gave up); the waker is kept for reuse.
-    #[inline]
-    pub(crate) fn cancel(&self) {
-        self.waiting.set(false);
+    #[cold]
+    fn wake_others(&self) {
+        for w in self.others.take() {
+            w.wake();
+        }
     }
 
-    /// Takes the stored waker (teardown).
-    pub(crate) fn take(&self) -> Option<Waker> {
-        self.waiting.set(false);
-        self.waker.take()
+    /// Forgets the wait (the future was dropped or gave up); the waker is kept for reuse. Other
+    /// tasks waiting here are woken to look again, since the event they wait for may be the
+    /// one the cancelled wait would have passed on.
+    #[inline]
+    pub(crate) fn cancel(&self) {
+        if self.state.replace(IDLE) == CROWDED {
+            self.wake_others();
+        }
+    }
+
+    /// Takes the stored wakers (teardown).
+    pub(crate) fn take(&self) -> Vec<Waker> {
+        self.state.set(IDLE);
+        let mut out = self.others.take();
+        out.extend(self.waker.take());
+        out
     }
 }
 
@@ -225,8 +277,8 @@ impl Reactor {
     pub(crate) fn take_wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
         for (_, slot) in self.slots.borrow().iter() {
-            out.extend(slot.reader.waker.take());
-            out.extend(slot.writer.waker.take());
+            out.extend(slot.reader.take());
+            out.extend(slot.writer.take());
         }
         out
     }
@@ -319,7 +371,7 @@ impl Registration {
 
     /// Forgets the waiter of `direction` (its future was dropped or finished another way).
     pub(crate) fn cancel_wait(&self, direction: Direction) {
-        self.slot.waiter(direction).waiting.set(false);
+        self.slot.waiter(direction).cancel();
     }
 
     /// Wakes the task waiting in `direction` (used by `close()` to end a pending accept).
@@ -350,7 +402,7 @@ impl Drop for Registration {
         // task's last waker can drop the task, whose sockets then need the slab again.
         let slot = self.core.reactor.slots.borrow_mut().try_remove(self.index);
         drop(slot);
-        let wakers = (self.slot.reader.waker.take(), self.slot.writer.waker.take());
+        let wakers = (self.slot.reader.take(), self.slot.writer.take());
         drop(wakers);
     }
 }

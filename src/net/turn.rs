@@ -1,0 +1,254 @@
+//! `Turn`: one direction of a socket (reading or writing) taken by one operation at a time, in
+//! the order the operations asked for it.
+//!
+//! Reads and writes take `&self`, so several tasks may share a socket (an `Rc<Socket>` in a chat
+//! server's fan-out). Without turns their writes could interleave (a large write goes out in
+//! several system calls) and their wakers replace each other in the driver (so one would never
+//! wake). With a turn, the operation holding it is the only one the driver sees; the others
+//! wait in a FIFO queue, and the holder hands the turn straight to the next when it completes
+//! or is dropped. Uncontended, taking and giving back a turn is a few flag checks.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+/// The turn of one direction of a socket.
+#[derive(Default)]
+pub(crate) struct Turn {
+    /// An operation holds the turn (or it was handed to `granted`, which has not polled yet).
+    held: Cell<bool>,
+    /// Operations waiting for the turn, oldest first.
+    queue: RefCell<VecDeque<Queued>>,
+    /// The waiter the turn was handed to (0: none).
+    granted: Cell<u64>,
+    /// The id of the next waiter (0 is never used).
+    next_id: Cell<u64>,
+}
+
+struct Queued {
+    id: u64,
+    waker: Waker,
+    /// False for a trait call, which only waits for the turn to be free.
+    takes_turn: bool,
+}
+
+/// An operation's place with respect to a [`Turn`].
+#[derive(Default, Debug, PartialEq, Eq)]
+pub(crate) enum Ticket {
+    /// Not asked yet, or given back.
+    #[default]
+    None,
+    /// Waiting in the queue.
+    Queued(u64),
+    /// Holds the turn.
+    Held,
+}
+
+impl Turn {
+    /// Takes the turn for the operation whose place is `ticket`, or queues it.
+    #[inline]
+    pub(crate) fn poll_take(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
+        match *ticket {
+            Ticket::Held => Poll::Ready(()),
+            Ticket::None if !self.held.get() => {
+                self.held.set(true);
+                *ticket = Ticket::Held;
+                Poll::Ready(())
+            }
+            _ => self.poll_queued(ticket, cx),
+        }
+    }
+
+    #[cold]
+    fn poll_queued(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
+        match *ticket {
+            Ticket::Queued(id) if self.granted.get() == id => {
+                self.granted.set(0);
+                *ticket = Ticket::Held;
+                Poll::Ready(())
+            }
+            Ticket::Queued(id) => {
+                let mut queue = self.queue.borrow_mut();
+                if let Some(q) = queue.iter_mut().find(|q| q.id == id)
+                    && !q.waker.will_wake(cx.waker())
+                {
+                    q.waker = cx.waker().clone();
+                }
+                Poll::Pending
+            }
+            _ => {
+                let id = self.enqueue(cx.waker(), true);
+                *ticket = Ticket::Queued(id);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn enqueue(&self, waker: &Waker, takes_turn: bool) -> u64 {
+        let id = self.next_id.get().wrapping_add(1).max(1);
+        self.next_id.set(id);
+        self.queue.borrow_mut().push_back(Queued {
+            id,
+            waker: waker.clone(),
+            takes_turn,
+        });
+        id
+    }
+
+    /// Gives the turn back (the operation completed or was dropped), or leaves the queue.
+    #[inline]
+    pub(crate) fn release(&self, ticket: &mut Ticket) {
+        match std::mem::take(ticket) {
+            Ticket::None => {}
+            Ticket::Held => self.hand_on(),
+            Ticket::Queued(id) => self.leave(id),
+        }
+    }
+
+    #[cold]
+    fn leave(&self, id: u64) {
+        if self.granted.get() == id {
+            // Handed the turn but dropped before it polled: pass it on.
+            self.granted.set(0);
+            self.hand_on();
+        } else {
+            self.queue.borrow_mut().retain(|q| q.id != id);
+        }
+    }
+
+    /// The holder is done: the turn goes to the oldest waiting operation, or becomes free. Trait
+    /// calls waiting ahead of it are woken to try again.
+    #[inline]
+    fn hand_on(&self) {
+        if self.queue.borrow().is_empty() {
+            self.held.set(false);
+            return;
+        }
+        self.hand_on_queued();
+    }
+
+    #[cold]
+    fn hand_on_queued(&self) {
+        let mut wake = Vec::new();
+        let next = {
+            let mut queue = self.queue.borrow_mut();
+            loop {
+                match queue.pop_front() {
+                    Some(q) if q.takes_turn => break Some(q),
+                    Some(q) => wake.push(q.waker),
+                    None => break None,
+                }
+            }
+        };
+        match next {
+            Some(q) => {
+                self.granted.set(q.id);
+                wake.push(q.waker);
+            }
+            None => self.held.set(false),
+        }
+        // Wake after the borrow ends: waking only queues tasks, but keep the queue free anyway.
+        for w in wake {
+            w.wake();
+        }
+    }
+
+    /// For the `AsyncRead`/`AsyncWrite` calls, which have no future to hold a turn across
+    /// polls: ready if no operation holds the turn (the call then runs without taking it);
+    /// otherwise the caller is woken once the turn is handed on.
+    #[inline]
+    pub(crate) fn poll_free(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.held.get() {
+            return Poll::Ready(());
+        }
+        self.wait_free(cx);
+        Poll::Pending
+    }
+
+    #[cold]
+    fn wait_free(&self, cx: &mut Context<'_>) {
+        let queued = self
+            .queue
+            .borrow()
+            .iter()
+            .any(|q| !q.takes_turn && q.waker.will_wake(cx.waker()));
+        if !queued {
+            self.enqueue(cx.waker(), false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn turns_go_in_order_and_a_dropped_waiter_passes_its_turn_on() {
+        let turn = Turn::default();
+        let (_, w1) = waker();
+        let (c2, w2) = waker();
+        let (c3, w3) = waker();
+        let (mut t1, mut t2, mut t3) = (Ticket::None, Ticket::None, Ticket::None);
+        assert!(
+            turn.poll_take(&mut t1, &mut Context::from_waker(&w1))
+                .is_ready()
+        );
+        assert!(
+            turn.poll_take(&mut t2, &mut Context::from_waker(&w2))
+                .is_pending()
+        );
+        assert!(
+            turn.poll_take(&mut t3, &mut Context::from_waker(&w3))
+                .is_pending()
+        );
+        turn.release(&mut t1);
+        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the next in line is woken");
+        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        // The second is dropped before it polls: the third gets the turn.
+        turn.release(&mut t2);
+        assert_eq!(c3.0.load(Ordering::SeqCst), 1);
+        assert!(
+            turn.poll_take(&mut t3, &mut Context::from_waker(&w3))
+                .is_ready()
+        );
+        turn.release(&mut t3);
+        let mut t4 = Ticket::None;
+        assert!(
+            turn.poll_take(&mut t4, &mut Context::from_waker(&w1))
+                .is_ready()
+        );
+    }
+
+    #[test]
+    fn a_trait_call_waits_until_the_turn_is_free() {
+        let turn = Turn::default();
+        let (_, w1) = waker();
+        let (c2, w2) = waker();
+        let mut t1 = Ticket::None;
+        assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_ready());
+        assert!(
+            turn.poll_take(&mut t1, &mut Context::from_waker(&w1))
+                .is_ready()
+        );
+        assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_pending());
+        assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_pending());
+        turn.release(&mut t1);
+        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "woken once, queued once");
+        assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_ready());
+    }
+}
