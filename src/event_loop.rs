@@ -239,6 +239,7 @@ impl Backend {
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     backend: Option<Backend>,
+    linger_timeout: Option<Duration>,
 }
 
 impl Builder {
@@ -253,6 +254,29 @@ impl Builder {
         self
     }
 
+    /// How long the bytes written to a socket that was then dropped may wait for the peer to
+    /// take any of them before the connection is reset (default 60 s).
+    ///
+    /// On io_uring a write completes once its bytes are in the driver's send buffer
+    /// (write-behind), so a socket dropped right after a write still has bytes on their way;
+    /// the driver keeps sending them while the peer takes them. A peer that takes nothing for
+    /// this long gets what still fits in the kernel's socket buffer and then, if anything is
+    /// left, a reset: it never sees a clean end of stream after missing bytes. Dropping the
+    /// loop waits for such bytes while they move, and gives up after this long (at most 2 s)
+    /// without progress; [`Shutdown::drain`](crate::Shutdown::drain) gives up at its deadline.
+    /// (On epoll the kernel holds the bytes after `close` and this setting has no effect.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let lp = event::EventLoop::builder().linger_timeout(Duration::from_secs(5)).build()?;
+    /// # drop(lp);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn linger_timeout(mut self, timeout: Duration) -> Builder {
+        self.linger_timeout = Some(timeout);
+        self
+    }
+
     /// Creates the loop. Fails if the multiplexer cannot be created, if `EVENT_BACKEND` holds
     /// an unknown name, or if [`Backend::IoUring`] was asked for and the kernel refuses it.
     pub fn build(self) -> io::Result<EventLoop> {
@@ -260,7 +284,7 @@ impl Builder {
             Some(b) => b,
             None => Backend::from_env()?,
         };
-        EventLoop::with_backend(backend)
+        EventLoop::with_backend(backend, self.linger_timeout)
     }
 }
 
@@ -290,14 +314,17 @@ impl EventLoop {
         Builder::new()
     }
 
-    fn with_backend(backend: Backend) -> io::Result<EventLoop> {
+    fn with_backend(backend: Backend, linger_timeout: Option<Duration>) -> io::Result<EventLoop> {
         let reactor = Reactor::new()?;
         let shared = Shared::new(reactor.registry())?;
         let mut fallback = None;
         #[cfg(target_os = "linux")]
         let uring = match backend {
             Backend::Epoll => None,
-            Backend::Auto | Backend::IoUring => match crate::uring::Uring::new(reactor.raw_fd()) {
+            Backend::Auto | Backend::IoUring => match crate::uring::Uring::new(
+                reactor.raw_fd(),
+                linger_timeout.unwrap_or(crate::uring::LINGER_STALL),
+            ) {
                 Ok(u) => Some(Rc::new(u)),
                 Err(reason) if backend == Backend::Auto => {
                     crate::trace::event!(warn, %reason, "falling back to epoll");
@@ -307,6 +334,8 @@ impl EventLoop {
                 Err(reason) => return Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
             },
         };
+        #[cfg(not(target_os = "linux"))]
+        let _ = linger_timeout;
         #[cfg(not(target_os = "linux"))]
         match backend {
             Backend::Epoll => {}
@@ -516,6 +545,23 @@ impl Core {
             RUN_QUEUE.with(|r| f(&mut r.queue.borrow_mut()))
         } else {
             f(&mut self.queue.borrow_mut())
+        }
+    }
+
+    /// Dropped sockets whose written bytes are still on their way in user space (io_uring).
+    pub(crate) fn lingering_sends(&self) -> usize {
+        #[cfg(target_os = "linux")]
+        if let Some(u) = &self.uring {
+            return u.lingering();
+        }
+        0
+    }
+
+    /// A deadline has passed: the lingering sends are handed to the kernel or reset now.
+    pub(crate) fn give_up_lingering_sends(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(u) = &self.uring {
+            u.give_up_lingering();
         }
     }
 

@@ -203,6 +203,7 @@ impl Shutdown {
     /// Triggers the shutdown (if not already), waits up to `deadline` for the tracked tasks to
     /// finish, cancels those still running, and reports both counts.
     pub async fn drain(&self, deadline: Duration) -> ShutdownReport {
+        let until = std::time::Instant::now() + deadline;
         self.trigger();
         let all_done = poll_fn(|cx| {
             if self.inner.tasks.borrow().is_empty() {
@@ -226,6 +227,7 @@ impl Shutdown {
         for task in watchers {
             drop(task.cancel());
         }
+        finish_lingering_sends(until).await;
         let report = ShutdownReport {
             finished: self.inner.finished_after_trigger.get(),
             cut,
@@ -238,6 +240,19 @@ impl Shutdown {
         );
         report
     }
+}
+
+/// Bytes the finished and cut connections wrote may still be on their way in user space
+/// (io_uring's write-behind): they get until the drain deadline, then go to the kernel or the
+/// connection is reset, so the loop (and the process) can end right at the deadline.
+async fn finish_lingering_sends(until: std::time::Instant) {
+    let Some(core) = crate::event_loop::current() else {
+        return;
+    };
+    while core.lingering_sends() > 0 && std::time::Instant::now() < until {
+        crate::sleep(Duration::from_millis(10)).await;
+    }
+    core.give_up_lingering_sends();
 }
 
 pin_project_lite::pin_project! {

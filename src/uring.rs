@@ -49,9 +49,24 @@ const RECV_MAX: u32 = 16 * 1024;
 const INBOX_HIGH: usize = 64 * 1024;
 /// The most bytes one `send` operation takes: a larger write goes out in chunks of this size, so
 /// the driver never holds a second copy of a large write.
-pub(crate) const SEND_CHUNK: usize = 256 * 1024;
+pub(crate) const SEND_CHUNK: usize = 64 * 1024;
 /// A connection's send buffer larger than this after a send is freed rather than kept.
 const SEND_KEEP: usize = 64 * 1024;
+
+/// Sets the total byte cap of a multishot receive entry: `optlen`, at offset 44 of the kernel's
+/// `io_uring_sqe` (shared with `file_index`), which the io-uring crate does not expose for
+/// receives. The receive then ends (without `IORING_CQE_F_MORE`) once it has brought `cap`
+/// bytes; kernels before 6.17 refuse the entry with `EINVAL`.
+fn with_total_cap(entry: squeue::Entry, cap: u32) -> squeue::Entry {
+    const _: () = assert!(size_of::<squeue::Entry>() == 64);
+    // SAFETY: `squeue::Entry` is `repr(C)` around the kernel's 64-byte `io_uring_sqe`, whose
+    // fields tile it without padding, so every byte is initialised and any bytes are a valid
+    // entry; only the 4 bytes of `optlen` change.
+    let mut raw: [u8; 64] = unsafe { std::mem::transmute(entry) };
+    raw[44..48].copy_from_slice(&cap.to_ne_bytes());
+    // SAFETY: as above.
+    unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
+}
 
 /// Why io_uring could not be used; the loop falls back to epoll with this reason when allowed.
 pub(crate) fn probe_error(e: &io::Error, step: &str) -> String {
@@ -280,8 +295,9 @@ const PAUSED: u16 = 256;
 /// A receive completion brought bytes after the socket was dropped: they were discarded unread
 /// (so the close must reset the connection, see `Conn::close`).
 const DISCARDED: u16 = 512;
-/// How long a dropped socket's write-behind bytes may take to leave before they are given up.
-const LINGER_FOR: Duration = Duration::from_secs(30);
+/// How long a dropped socket's write-behind bytes may wait for the peer to take any, by default,
+/// before the connection is reset (`Builder::linger_timeout`).
+pub(crate) const LINGER_STALL: Duration = Duration::from_secs(60);
 
 impl ConnState {
     /// Bytes in the inbox not yet read.
@@ -318,7 +334,8 @@ impl ConnState {
 }
 
 enum OpKind {
-    Recv,
+    /// `capped`: a multishot receive with a total byte cap.
+    Recv { capped: bool },
     /// The connection's send (its bytes are in `ConnState::send_buf`).
     Send,
 }
@@ -342,8 +359,22 @@ pub(crate) struct Uring {
     epoll_ready: Cell<bool>,
     /// Set when `push` had to enter the ring (its queue was full) since `reap` last looked.
     entered: Cell<bool>,
-    /// Dropped sockets whose write-behind send is still going: (give up at, state, send op).
-    lingering: RefCell<Vec<(Instant, Rc<ConnState>, u64)>>,
+    /// Dropped sockets whose write-behind send is still going.
+    lingering: RefCell<Vec<Lingering>>,
+    /// How long a lingering send may make no progress before the connection is reset.
+    linger_stall: Duration,
+    /// Multishot receives take a total byte cap (Linux 6.17+; cleared at the first refusal).
+    recv_cap: Cell<bool>,
+}
+
+/// A dropped socket's write-behind send that is still going.
+struct Lingering {
+    conn: Rc<ConnState>,
+    /// The send operation.
+    ud: u64,
+    /// The send's progress count when last seen, and when it last changed.
+    progress: u32,
+    moved_at: Instant,
 }
 
 fn errno_of(res: i32) -> i32 {
@@ -353,7 +384,7 @@ fn errno_of(res: i32) -> i32 {
 impl Uring {
     /// Sets up a ring with the flags this driver needs; any refusal (no kernel support, a
     /// seccomp filter, a limit) comes back as the error the caller reports.
-    pub(crate) fn new(epoll_fd: RawFd) -> Result<Uring, String> {
+    pub(crate) fn new(epoll_fd: RawFd, linger_stall: Duration) -> Result<Uring, String> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -403,6 +434,8 @@ impl Uring {
             epoll_ready: Cell::new(false),
             entered: Cell::new(false),
             lingering: RefCell::new(Vec::new()),
+            linger_stall,
+            recv_cap: Cell::new(true),
         })
     }
 
@@ -446,18 +479,29 @@ impl Uring {
     }
 
     fn arm_recv(&self, conn: &Rc<ConnState>) {
-        let ud = self.insert(conn, OpKind::Recv);
+        let capped = self.recv_cap.get();
+        let ud = self.insert(conn, OpKind::Recv { capped });
         conn.set_recv_op(Some(ud));
         let entry = opcode::RecvMulti::new(types::Fd(conn.fd.get()), BUF_GROUP)
             .len(RECV_MAX)
             .build()
             .user_data(ud);
+        let entry = if capped {
+            // The receive ends by itself once it has brought the room left in the inbox, so a
+            // task that stops reading never finds more than `INBOX_HIGH` there (the last
+            // completion may bring up to `RECV_MAX` past the cap: the cap allows for it).
+            let room = INBOX_HIGH.saturating_sub(conn.unread());
+            let cap = room.saturating_sub(RECV_MAX as usize - 1).max(4096);
+            with_total_cap(entry, cap as u32)
+        } else {
+            entry
+        };
         self.push(entry);
     }
 
     /// Arms one receive of at most `len` bytes (a paused connection's window).
     fn arm_recv_once(&self, conn: &Rc<ConnState>, len: usize) {
-        let ud = self.insert(conn, OpKind::Recv);
+        let ud = self.insert(conn, OpKind::Recv { capped: false });
         conn.set_recv_op(Some(ud));
         let entry = opcode::Recv::new(types::Fd(conn.fd.get()), std::ptr::null_mut(), len as u32)
             .buf_group(BUF_GROUP)
@@ -557,34 +601,60 @@ impl Uring {
         };
     }
 
-    /// Keeps a dropped socket's write-behind send going for at most `LINGER_FOR`.
+    /// Keeps a dropped socket's write-behind send going while the peer keeps taking bytes.
     fn linger(&self, conn: &Rc<ConnState>, ud: u64) {
-        let until = Instant::now() + LINGER_FOR;
-        self.lingering.borrow_mut().push((until, conn.clone(), ud));
+        self.lingering.borrow_mut().push(Lingering {
+            conn: conn.clone(),
+            ud,
+            progress: conn.send_progress.get(),
+            moved_at: Instant::now(),
+        });
     }
 
     /// The lingering send of `conn` ended: close the driver's duplicate descriptor.
     fn end_linger(&self, conn: &Rc<ConnState>) {
         self.lingering
             .borrow_mut()
-            .retain(|(_, c, _)| !Rc::ptr_eq(c, conn));
+            .retain(|l| !Rc::ptr_eq(&l.conn, conn));
         // SAFETY: under LINGER, `fd` is the duplicate made by `Conn::close`, owned by the driver
         // and closed exactly once, here (its operation has just ended).
         unsafe { libc::close(conn.fd.get()) };
         conn.fd.set(-1);
     }
 
-    /// Gives up on lingering sends past their time (cancelled; `end_linger` follows).
-    fn expire_lingering(&self) {
+    /// Dropped sockets whose write-behind bytes are still going out.
+    pub(crate) fn lingering(&self) -> usize {
+        self.lingering.borrow().len()
+    }
+
+    /// Gives up on every lingering send now (a drain deadline has passed): what is left goes
+    /// to the kernel, or the connection is reset.
+    pub(crate) fn give_up_lingering(&self) {
+        if self.lingering.borrow().is_empty() {
+            return;
+        }
+        self.expire_lingering(Duration::ZERO);
+        self.submit_and_run();
+        self.reap();
+    }
+
+    /// Gives up on lingering sends that made no progress for `stall` (cancelled; the send's
+    /// completion hands what is left to the kernel or resets the connection, see
+    /// `end_cancelled_linger`).
+    fn expire_lingering(&self, stall: Duration) {
         let now = Instant::now();
         let expired: Vec<u64> = self
             .lingering
-            .borrow()
-            .iter()
-            .filter(|(until, c, _)| *until <= now && !c.has(SEND_CANCELLED))
-            .map(|(_, c, ud)| {
-                c.set(SEND_CANCELLED, true);
-                *ud
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|l| {
+                let progress = l.conn.send_progress.get();
+                if progress != l.progress {
+                    l.progress = progress;
+                    l.moved_at = now;
+                }
+                let stalled = now.duration_since(l.moved_at) >= stall;
+                (stalled && !l.conn.set(SEND_CANCELLED, true)).then_some(l.ud)
             })
             .collect();
         for ud in expired {
@@ -599,8 +669,10 @@ impl Uring {
         let timeout = if self.lingering.borrow().is_empty() {
             timeout
         } else {
-            self.expire_lingering();
-            Some(timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))))
+            self.expire_lingering(self.linger_stall);
+            let check =
+                (self.linger_stall / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+            Some(timeout.map_or(check, |t| t.min(check)))
         };
         if !self.epoll_armed.get() {
             self.epoll_armed.set(true);
@@ -718,7 +790,7 @@ impl Uring {
         };
         let conn = op.conn.clone();
         match &mut op.kind {
-            OpKind::Recv => {
+            &mut OpKind::Recv { capped } => {
                 let more = cqueue::more(flags);
                 if !more {
                     ops.remove(index);
@@ -747,7 +819,12 @@ impl Uring {
                     }
                 } else if res == 0 {
                     conn.set(EOF, true);
-                } else if res == -libc::ENOBUFS {
+                } else if res == -libc::ENOBUFS || (res == -libc::EINVAL && capped) {
+                    if res == -libc::EINVAL {
+                        // A kernel before 6.17: no total cap on multishot receives. The
+                        // inbox limit then relies on cancelling the receive (`PAUSED`).
+                        self.recv_cap.set(false);
+                    }
                     // The buffer ring ran dry (they are all back now): receive again.
                     if !more && !conn.has(CLOSED) && !conn.has(RECV_CANCELLED) {
                         if conn.has(PAUSED) {
@@ -767,53 +844,115 @@ impl Uring {
             }
             OpKind::Send => {
                 drop(ops);
-                let len = conn.send_buf.borrow().len();
-                if res > 0 {
-                    conn.send_off.set(conn.send_off.get() + res as usize);
-                    if conn.send_off.get() < len && !conn.has(SEND_CANCELLED) {
-                        // A short send: the rest goes out from the same buffer.
-                        conn.send_progress
-                            .set(conn.send_progress.get().wrapping_add(1));
-                        self.push_send_rest(&conn, ud);
-                        conn.writer.wake();
-                        return;
-                    }
-                }
-                let sent = conn.send_off.get();
-                let errno = if res < 0 {
-                    errno_of(res)
-                } else if sent < len {
-                    // The kernel took nothing, or the send was cancelled: never "success, short".
-                    if conn.has(SEND_CANCELLED) || conn.has(CLOSED) {
-                        libc::ECANCELED
-                    } else {
-                        libc::EPIPE
-                    }
-                } else {
-                    0
-                };
-                self.ops.borrow_mut().remove(index);
-                conn.set_send_op(None);
-                conn.set(BEHIND, false);
-                if conn.set(SHUTDOWN_PENDING, false) && (!conn.has(CLOSED) || conn.has(LINGER)) {
-                    // SAFETY: `fd` is the live socket's descriptor, or (LINGER) the duplicate the
-                    // driver owns until `end_linger` below; never a closed descriptor's number.
-                    unsafe { libc::shutdown(conn.fd.get(), libc::SHUT_WR) };
-                }
-                if conn.set(LINGER, false) {
-                    self.end_linger(&conn);
-                }
-                conn.send_error.set(errno);
-                let mut buf = conn.send_buf.borrow_mut();
-                if buf.capacity() > SEND_KEEP {
-                    // A large write is over: an idle connection keeps no large buffer.
-                    *buf = Vec::new();
-                }
-                drop(buf);
-                conn.writer.wake();
+                self.complete_send(&conn, index, ud, res);
             }
         }
     }
+
+    /// A completion of the connection's send: continue a short send, or end it (reporting its
+    /// failure to the next write, following it with a deferred shutdown, ending a linger).
+    fn complete_send(&self, conn: &Rc<ConnState>, index: usize, ud: u64, res: i32) {
+        let len = conn.send_buf.borrow().len();
+        if res > 0 {
+            conn.send_off.set(conn.send_off.get() + res as usize);
+            if conn.send_off.get() < len && !conn.has(SEND_CANCELLED) {
+                // A short send: the rest goes out from the same buffer.
+                conn.send_progress
+                    .set(conn.send_progress.get().wrapping_add(1));
+                self.push_send_rest(conn, ud);
+                conn.writer.wake();
+                return;
+            }
+        }
+        let sent = conn.send_off.get();
+        let errno = if res < 0 {
+            errno_of(res)
+        } else if sent < len {
+            // The kernel took nothing, or the send was cancelled: never "success, short".
+            if conn.has(SEND_CANCELLED) || conn.has(CLOSED) {
+                libc::ECANCELED
+            } else {
+                libc::EPIPE
+            }
+        } else {
+            0
+        };
+        self.ops.borrow_mut().remove(index);
+        conn.set_send_op(None);
+        conn.set(BEHIND, false);
+        if conn.has(LINGER) && errno == libc::ECANCELED {
+            // The driver gave up on a lingering send (the peer took nothing for too long, or
+            // the loop is going): what is left goes to the kernel, as on epoll, or the peer
+            // must see a reset, never a clean end of stream after missing bytes.
+            hand_over_or_reset(conn);
+        }
+        if conn.set(SHUTDOWN_PENDING, false) && (!conn.has(CLOSED) || conn.has(LINGER)) {
+            // SAFETY: `fd` is the live socket's descriptor, or (LINGER) the duplicate the
+            // driver owns until `end_linger` below; never a closed descriptor's number.
+            unsafe { libc::shutdown(conn.fd.get(), libc::SHUT_WR) };
+        }
+        if conn.set(LINGER, false) {
+            self.end_linger(conn);
+        }
+        conn.send_error.set(errno);
+        let mut buf = conn.send_buf.borrow_mut();
+        if buf.capacity() > SEND_KEEP {
+            // A large write is over: an idle connection keeps no large buffer.
+            *buf = Vec::new();
+        }
+        drop(buf);
+        conn.writer.wake();
+    }
+}
+
+/// The rest of a dropped socket's send buffer goes to the kernel's socket buffer without
+/// waiting (the kernel then owns it, as after a `close` on epoll); if it does not all fit, the
+/// connection is set to close with a reset.
+fn hand_over_or_reset(conn: &ConnState) {
+    let fd = conn.fd.get();
+    let buf = conn.send_buf.borrow();
+    let mut off = conn.send_off.get().min(buf.len());
+    while off < buf.len() {
+        let rest = &buf[off..];
+        // SAFETY: `fd` is the driver's open duplicate of the socket (LINGER); `rest` is valid
+        // for reads of `rest.len()` bytes during the call.
+        let n = unsafe {
+            libc::send(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        match n {
+            n if n > 0 => off += n as usize,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+    conn.send_off.set(off);
+    if off < buf.len() {
+        reset_on_close(fd);
+    }
+}
+
+/// Makes the close of `fd` (its last descriptor) reset the connection (`SO_LINGER` 0).
+fn reset_on_close(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is an open socket descriptor; `linger` is a valid `struct linger` of the size
+    // passed, read during the call only.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
 }
 
 impl Uring {
@@ -839,36 +978,32 @@ impl Uring {
     }
 }
 
-/// How long dropping a loop waits for a lingering write-behind send that makes no progress.
+/// How long dropping a loop waits for lingering write-behind sends that make no progress.
 const TEARDOWN_STALL: Duration = Duration::from_secs(2);
 
 impl Drop for Uring {
     fn drop(&mut self) {
-        // Bytes reported written still on their way: let them leave while they make progress
-        // (a peer that reads slowly), but give up on a peer that stalls them for
-        // TEARDOWN_STALL, and at the linger deadline in any case.
+        // Bytes reported written still on their way: let them leave while the peers take them
+        // (a slow reader), but give up on a stall of `min(linger_stall, TEARDOWN_STALL)`; then
+        // the cancellations below hand what is left to the kernel, or reset the connections
+        // whose rest does not fit. (`Shutdown::drain` gives up on them at its deadline.)
+        let stall = self.linger_stall.min(TEARDOWN_STALL);
         let mut moved_at = Instant::now();
         let mut last = None;
-        loop {
-            let (next, progress) = {
+        while !self.lingering.borrow().is_empty() {
+            let progress: u64 = {
                 let lingering = self.lingering.borrow();
-                let next = lingering.iter().map(|(t, _, _)| *t).min();
-                let progress: u64 = lingering
+                let moved: u64 = lingering
                     .iter()
-                    .map(|(_, c, _)| u64::from(c.send_progress.get()))
+                    .map(|l| u64::from(l.conn.send_progress.get()))
                     .sum();
-                (next, (lingering.len(), progress))
+                moved + lingering.len() as u64
             };
-            let Some(next) = next else { break };
-            let now = Instant::now();
             if last != Some(progress) {
                 last = Some(progress);
-                moved_at = now;
+                moved_at = Instant::now();
             }
-            if now >= next
-                || now.duration_since(moved_at) >= TEARDOWN_STALL
-                || !self.wait_and_reap(Duration::from_millis(50))
-            {
+            if moved_at.elapsed() >= stall || !self.wait_and_reap(Duration::from_millis(20)) {
                 break;
             }
         }
@@ -884,7 +1019,7 @@ impl Drop for Uring {
                 .build()
                 .user_data(CANCEL_UD);
             self.push(cancel);
-            let deadline = Instant::now() + Duration::from_millis(500);
+            let deadline = Instant::now() + Duration::from_millis(200);
             while !self.ops.borrow().is_empty() && Instant::now() < deadline {
                 if !self.wait_and_reap(Duration::from_millis(10)) {
                     break;
@@ -896,10 +1031,12 @@ impl Drop for Uring {
             .lingering
             .borrow()
             .iter()
-            .map(|(_, c, _)| c.clone())
+            .map(|l| l.conn.clone())
             .collect();
         for conn in lingering {
             if conn.set(LINGER, false) {
+                // Its bytes never all left: the peer must see a reset, not an end of stream.
+                reset_on_close(conn.fd.get());
                 self.end_linger(&conn);
             }
         }
@@ -1164,13 +1301,16 @@ impl Conn {
                 };
                 if dup >= 0 {
                     // Bytes the traits reported written: let them leave, on a duplicate
-                    // descriptor the driver owns (the FIN follows them), for at most LINGER_FOR.
+                    // descriptor the driver owns (the FIN follows them), while the peer takes them.
                     s.fd.set(dup);
                     s.set(LINGER, true);
                     driver.linger(&self.state, ud);
                 } else {
+                    // No duplicate (out of descriptors): the bytes in flight are lost with the
+                    // descriptor, so the peer must see a reset.
                     s.set(SEND_CANCELLED, true);
                     driver.cancel(ud);
+                    reset_on_close(fd);
                 }
             }
             // Run the cancellations now, so the connection closes with the descriptor even if
@@ -1186,21 +1326,7 @@ impl Conn {
             // reset, and so does this driver (the bytes left the kernel for the driver, so the
             // kernel alone would send an orderly FIN). Like the kernel's, the reset also
             // discards what is still queued to send.
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            // SAFETY: `fd` is the socket's open descriptor (or the driver's duplicate of it);
-            // `linger` is a valid `struct linger` of the size passed, read during the call only.
-            unsafe {
-                libc::setsockopt(
-                    s.fd.get(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&raw const linger).cast(),
-                    size_of::<libc::linger>() as libc::socklen_t,
-                )
-            };
+            reset_on_close(s.fd.get());
         }
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
         let wakers = (s.reader.take(), s.writer.take());

@@ -60,11 +60,23 @@ impl Default for ListenOptions {
     }
 }
 
+/// The backlog a listener gets unless told otherwise: the kernel's maximum, as Go does.
+fn default_backlog() -> i32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1024)
+}
+
 impl ListenOptions {
-    /// Backlog 128, `SO_REUSEADDR` on, `SO_REUSEPORT` off, `IPV6_V6ONLY` as the system sets it.
+    /// The kernel's largest backlog (`net.core.somaxconn`, 4096 on current Linux; 1024 where it
+    /// cannot be read), `SO_REUSEADDR` on, `SO_REUSEPORT` off, `IPV6_V6ONLY` as the system sets
+    /// it. (The Swift original's backlog of 128 drops SYNs in a burst of a few thousand
+    /// clients, who then retry a second later; [`backlog`](ListenOptions::backlog) sets it.)
     pub fn new() -> ListenOptions {
         ListenOptions {
-            backlog: 128,
+            backlog: default_backlog(),
             reuse_address: true,
             reuse_port: false,
             ipv6_only: None,

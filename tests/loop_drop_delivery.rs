@@ -1,4 +1,4 @@
-//! Review 2: bytes a write reported written must reach the peer even when the event loop is torn
+//! Bytes a write reported written must reach the peer even when the event loop is torn
 //! down right after (the common `event::run(async { ...; sock.write(..).await })` shape).
 mod common;
 
@@ -66,7 +66,7 @@ fn check(what: &str, write: impl AsyncFnOnce(&Socket, Vec<u8>)) {
                 .set_send_buffer_size(64 * 1024)
                 .unwrap();
             write(&s, d).await;
-            // `s` dropped here: documented to let write-behind bytes finish (30 s linger).
+            // `s` dropped here: its write-behind bytes keep going while the peer takes them.
         });
         eprintln!(
             "{what}: backend {} stats after block_on: {:?}",
