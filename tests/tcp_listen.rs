@@ -126,3 +126,43 @@ fn accept_without_a_loop_is_a_clear_error() {
         other => panic!("expected NoEventLoop, got {other:?}"),
     }
 }
+
+/// Connects `n` clients one after another without anyone accepting; returns how many completed
+/// their handshake within 300 ms each (a full backlog drops the SYN).
+fn pending_connects(addr: std::net::SocketAddr, n: usize) -> (usize, Vec<std::net::TcpStream>) {
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)) {
+            Ok(c) => clients.push(c),
+            Err(_) => break,
+        }
+    }
+    (clients.len(), clients)
+}
+
+#[test]
+fn the_default_backlog_holds_a_burst_of_a_thousand_clients() {
+    let max = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    if max < 1100 {
+        eprintln!("skipped: net.core.somaxconn is {max}, below this test's burst");
+        return;
+    }
+    // Made before any loop runs, and never accepting: the kernel's queue is all there is.
+    let server = common::listen_local();
+    let (held, _clients) = pending_connects(server.local_address().into(), 1000);
+    assert_eq!(held, 1000, "the backlog held only {held} pending connections");
+}
+
+#[test]
+fn an_explicit_backlog_still_applies() {
+    let server = ListenOptions::new()
+        .backlog(16)
+        .listen_on(SocketAddress::localhost(0))
+        .unwrap();
+    let (held, _clients) = pending_connects(server.local_address().into(), 200);
+    // Linux completes backlog + 1 handshakes before it drops SYNs.
+    assert!(held < 200, "a backlog of 16 held {held} pending connections");
+}
