@@ -48,8 +48,10 @@
 //! - [`signal::signal_stream`], [`Shutdown`], [`ShutdownTrigger`]: graceful shutdown.
 //! - [`PerCore`]: one loop per core, each with its own `SO_REUSEPORT` listener.
 //!
-//! Where something needs a loop and none runs on this thread, you get an error
-//! ([`SocketError::NoEventLoop`], [`JoinError::NoEventLoop`]), never a panic.
+//! Where a socket operation needs a loop and none runs on this thread, it fails with
+//! [`SocketError::NoEventLoop`]. [`spawn`] (and [`Shutdown::spawn`]) there panics instead, at
+//! the call, since a task that can never run would otherwise be lost without a word;
+//! [`try_spawn`] returns [`JoinError::NoEventLoop`].
 //!
 //! ## Standard traits and features
 //! `Socket` and `&Socket` implement `futures-io`'s `AsyncRead`/`AsyncWrite` (end of stream is
@@ -72,7 +74,7 @@
 //! | `tokio::time::{sleep, timeout}` | [`sleep`], [`timeout`]; per operation: `.timeout(d)` on a read, write or accept |
 //! | `tokio::signal::unix::signal` | [`signal::signal_stream`] |
 //! | multi-thread runtime | [`PerCore`]: shared-nothing loops, no work stealing |
-//! | "there is no reactor running" panic | an error value: [`SocketError::NoEventLoop`] |
+//! | "there is no reactor running" panic | sockets: an error value, [`SocketError::NoEventLoop`]; [`spawn`]: a panic too ([`try_spawn`] for an error) |
 //!
 //! ## Coming from swift-event
 //! | Swift `Event` | event |
