@@ -107,7 +107,7 @@ pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
     Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
-    SocketAddress, SocketError, Target, Write, WriteOwned,
+    SocketAddress, SocketError, Target, ToListenAddress, Write, WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};

@@ -9,7 +9,9 @@ use std::sync::{Arc, mpsc};
 use crate::event_loop;
 use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
-use crate::{Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
+use crate::{
+    Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketError, ToListenAddress,
+};
 
 /// Runs a server on several event loops, one thread each.
 ///
@@ -119,7 +121,7 @@ impl PerCore {
     pub fn listen<F, Fut>(
         &self,
         options: &ListenOptions,
-        addr: impl Into<SocketAddress>,
+        addr: impl ToListenAddress,
         serve: F,
     ) -> Result<Vec<Result<Fut::Output, JoinError>>, SocketError>
     where
@@ -128,7 +130,7 @@ impl PerCore {
         Fut::Output: Send + 'static,
     {
         let options = options.clone().reuse_port(self.threads > 1);
-        let addr: SocketAddr = addr.into().into();
+        let addr: SocketAddr = addr.to_listen_address()?.into();
         let first = options.bind(addr)?;
         let local = local_addr(&first)?;
         let mut listeners = vec![(first, local)];

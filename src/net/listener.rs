@@ -121,10 +121,15 @@ impl ListenOptions {
     }
 
     /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
+    /// `addr` takes the forms `connect` does (see [`ToListenAddress`](crate::ToListenAddress)):
+    /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`], `(ip, port)`.
     ///
     /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
-    pub fn listen_on(&self, addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
-        let std = self.bind(addr.into().into())?;
+    pub fn listen_on(
+        &self,
+        addr: impl crate::ToListenAddress,
+    ) -> Result<ServerSocket, SocketError> {
+        let std = self.bind(addr.to_listen_address()?.into())?;
         let local = local_addr(&std)?;
         Ok(self.wrap(std, local))
     }

@@ -8,7 +8,7 @@ pub(crate) mod op;
 mod resolve;
 mod stream;
 
-pub use address::SocketAddress;
+pub use address::{SocketAddress, ToListenAddress};
 pub use error::SocketError;
 pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
 pub use stream::{Read, ReadBuf, ReadInto, Socket, Target, Write, WriteOwned};
