@@ -150,7 +150,7 @@ impl ListenOptions {
     }
 
     /// A new socket for `addr` with these options set, not yet bound.
-    fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    pub(crate) fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
         // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
         let socket =
             socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
