@@ -16,7 +16,9 @@ fn loopback(server: &ServerSocket) {
 fn text_forms_listen() {
     loopback(&Socket::listen_on("127.0.0.1:0").unwrap());
     loopback(&Socket::listen_on(String::from("127.0.0.1:0")).unwrap());
-    loopback(&Socket::listen_on(&String::from("127.0.0.1:0")).unwrap());
+    let text = String::from("127.0.0.1:0");
+    loopback(&Socket::listen_on(&text).unwrap());
+    loopback(&Socket::listen_on(text).unwrap());
     loopback(&Socket::listen_on(("127.0.0.1", 0)).unwrap());
     loopback(&Socket::listen_on(Target::from("127.0.0.1:0")).unwrap());
     let v6 = Socket::listen_on("[::1]:0").unwrap();
