@@ -36,7 +36,8 @@
 //! ## The pieces
 //! - [`run`], [`EventLoop`]: the loop; [`spawn`] a task on it, [`JoinHandle`] to await or
 //!   cancel it.
-//! - [`Socket::listen`] / [`Socket::listen_on`] / [`ListenOptions`] give a [`ServerSocket`];
+//! - [`Socket::listen`] (every interface) / [`Socket::listen_on`] (one address, in any form
+//!   [`ToListenAddress`] takes, `"127.0.0.1:9000"` included) / [`ListenOptions`] give a [`ServerSocket`];
 //!   [`ServerSocket::accept`] and [`ServerSocket::connections`] give [`Socket`]s.
 //! - [`Socket::read`] (at most `max_bytes`), [`Socket::read_into`] (no allocation),
 //!   [`Socket::write`] (every byte, or an error saying how many went out), each with
