@@ -1,14 +1,54 @@
-//! A line client in the spirit of `nc`: sends stdin, prints what comes back, exits cleanly when
-//! either side ends.
+//! A line client in the spirit of `nc`: sends stdin, prints what comes back, and exits when
+//! either side ends: at the end of stdin (it half-closes, then prints the rest of the reply), or
+//! as soon as the server closes the connection, even while stdin is still open.
 //!
 //! ```text
-//! cargo run --example client -- [HOST:PORT]      (default 127.0.0.1:8080)
+//! cargo run --example client -- [--addr] [HOST:PORT]      (default 127.0.0.1:8080)
 //! ```
 
 use std::io::{BufRead, Write as _};
 use std::process::ExitCode;
 
 use event::{Socket, SocketError};
+
+const USAGE: &str = "\
+usage: client [--addr] [HOST:PORT]
+
+  HOST:PORT, --addr HOST:PORT   the server (default 127.0.0.1:8080); a host name is resolved
+  -h, --help                    print this and exit
+
+Sends each line of stdin and prints what comes back; exits 0 at the end of stdin or when the
+server closes the connection.";
+
+/// What the command line asks for: a session with a server, or the usage.
+enum Command {
+    Connect(String),
+    Help,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut target = None;
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        let addr = match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--addr" => args.next().ok_or("--addr needs a value (HOST:PORT)")?,
+            flag if flag.starts_with('-') => {
+                return Err(format!("unknown flag {flag} (try --help)"));
+            }
+            _ => arg,
+        };
+        if let Some(first) = target.replace(addr) {
+            return Err(format!(
+                "one server only: {first:?}, then {:?} (try --help)",
+                target.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(Command::Connect(
+        target.unwrap_or_else(|| "127.0.0.1:8080".into()),
+    ))
+}
 
 async fn session(target: String) -> Result<(), SocketError> {
     let socket = Socket::connect(target.as_str()).await?;
@@ -29,21 +69,19 @@ async fn session(target: String) -> Result<(), SocketError> {
     });
     let socket = std::rc::Rc::new(socket);
     let reader = socket.clone();
+    let wake_on_close = wake.clone();
     let printer = event::spawn(async move {
-        let mut out = std::io::stdout();
-        loop {
-            match reader.read(64 * 1024).await {
-                Ok(bytes) => {
-                    let _ = out.write_all(&bytes);
-                    let _ = out.flush();
-                }
-                Err(SocketError::ConnectionClosed) => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
+        let result = print_replies(&reader).await;
+        // The server is done (or failed): wake the session, which may be waiting for stdin.
+        wake_on_close.wake();
+        result
     });
     loop {
         wake.wait().await;
+        if printer.is_finished() {
+            // The server closed the connection: nothing more to send, even if stdin is open.
+            break;
+        }
         let mut done = false;
         while let Ok(line) = lines_rx.try_recv() {
             match line {
@@ -51,13 +89,29 @@ async fn session(target: String) -> Result<(), SocketError> {
                 None => done = true,
             }
         }
-        if done || printer.is_finished() {
+        if done {
             break;
         }
     }
     // Our side is done: half-close so the server sees EOF, then print the rest of its reply.
+    // (If the server closed first, the printer has already finished.)
     let _ = socket.shutdown_write();
     printer.await.unwrap_or(Ok(()))
+}
+
+/// Prints what the server sends until it closes the connection.
+async fn print_replies(socket: &Socket) -> Result<(), SocketError> {
+    let mut out = std::io::stdout();
+    loop {
+        match socket.read(64 * 1024).await {
+            Ok(bytes) => {
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+            }
+            Err(SocketError::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A wake-up from the stdin thread to the loop.
@@ -91,9 +145,18 @@ impl Wake {
 }
 
 fn main() -> ExitCode {
-    let target = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let target = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Connect(target)) => target,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("client: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    // The stdin thread may still be blocked in a read: returning from `main` ends it.
     match event::run(session(target)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,9 +5,13 @@
 //!     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto]
 //!     [--backend auto|epoll|io_uring]
 //! ```
-//! Then `nc 127.0.0.1 8080` (or `cargo run --example client`) and type. SIGINT or SIGTERM stops
-//! accepting at once, lets open connections finish for up to the drain timeout, and exits 0.
-//! `--threads N` runs N loops (one per core with `auto`), each with its own listener on the port.
+//! (the `--` separates cargo's flags from the server's). Then `nc 127.0.0.1 8080` (or
+//! `cargo run --example client`) and type. SIGINT (Ctrl-C) or SIGTERM stops accepting at once,
+//! lets open connections finish for up to the drain timeout, and exits 0. A second SIGINT or
+//! SIGTERM during the drain is not caught: it kills the process at once, by the signal (exit
+//! status 130 for Ctrl-C in a shell), without the shutdown report.
+//! `--threads N` runs N loops (one per core with `auto`), each with its own listener on the port;
+//! a port another socket already listens on is refused ("address in use"), with any N.
 //! `--backend` picks the driver of every loop (default: `EVENT_BACKEND`, else `auto`: io_uring
 //! where the kernel allows it, epoll otherwise); the first line says which one runs.
 
@@ -17,7 +21,7 @@ use std::time::Duration;
 use event::signal::{SIGINT, SIGTERM};
 use event::{
     Backend, EventLoop, ListenOptions, LoopContext, PerCore, ServerSocket, Shutdown,
-    ShutdownReport, Socket, SocketAddress, SocketError,
+    ShutdownReport, Socket, SocketAddress, SocketError, ToListenAddress,
 };
 
 struct Config {
@@ -30,13 +34,27 @@ struct Config {
     backend: Option<Backend>,
 }
 
-/// The driver the loops run on, as a probe loop built like theirs reports it.
-#[derive(Clone)]
-struct Driver {
-    name: &'static str,
-    /// Why auto did not pick io_uring, if it did not.
-    fallback: Option<String>,
+/// What the command line asks for.
+enum Command {
+    Serve(Config),
+    /// `--help`: print the usage on stdout and exit 0.
+    Help,
 }
+
+const USAGE: &str = "\
+usage: echo [--addr IP:PORT] [--max-connections N] [--idle-timeout SECS]
+            [--drain-timeout SECS] [--threads N|auto] [--backend auto|epoll|io_uring]
+
+  --addr IP:PORT         where to listen (default 127.0.0.1:8080; 0.0.0.0:PORT for every interface)
+  --max-connections N    at most N connections open at once, N >= 1 (default 10000); others
+                         wait in the kernel's backlog
+  --idle-timeout SECS    close a connection whose read or write waits longer than SECS
+                         (default: none)
+  --drain-timeout SECS   on SIGINT/SIGTERM, how long open connections may finish (default 10);
+                         a second signal kills the process at once
+  --threads N|auto       N event loops, N >= 1, or one per core (default 1)
+  --backend B            auto, epoll or io_uring (default: EVENT_BACKEND, else auto)
+  -h, --help             print this and exit";
 
 async fn echo(client: Socket) -> Result<(), SocketError> {
     // One buffer per connection, grown to the largest message and reused: no allocation per
@@ -58,7 +76,7 @@ async fn serve(
     server: ServerSocket,
     ctx: LoopContext,
     drain: Duration,
-    driver: Driver,
+    fallback: Option<String>,
 ) -> ShutdownReport {
     let shutdown = Shutdown::new();
     shutdown.close_on_trigger(&server);
@@ -66,14 +84,15 @@ async fn serve(
         eprintln!("signals: {e}");
     }
     if ctx.index() == 0 {
+        // `event::backend()` inside the loop: the driver this loop really runs.
         println!(
             "echo server listening on {} (backend: {}, loops: {})",
             server.local_address(),
-            driver.name,
+            event::backend(),
             ctx.loops().len()
         );
-        if let Some(reason) = &driver.fallback {
-            println!("{reason}; running on {}", driver.name);
+        if let Some(reason) = &fallback {
+            println!("{reason}; running on {}", event::backend());
         }
     }
     let mut connections = server.connections();
@@ -98,7 +117,7 @@ async fn serve(
     shutdown.drain(drain).await
 }
 
-fn parse_args() -> Result<Config, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut config = Config {
         addr: SocketAddress::localhost(8080),
         max_connections: 10_000,
@@ -107,26 +126,28 @@ fn parse_args() -> Result<Config, String> {
         threads: 1,
         backend: None,
     };
-    let secs = |flag: &str, v: String| -> Result<Duration, String> {
-        let s: f64 = v.parse().map_err(|e| format!("{flag}: {e}"))?;
-        Duration::try_from_secs_f64(s).map_err(|e| format!("{flag}: {e}"))
-    };
-    let mut args = std::env::args().skip(1);
+    let mut args = args;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--addr" => config.addr = value()?.parse().map_err(|e| format!("--addr: {e}"))?,
-            "--max-connections" => {
-                config.max_connections = value()?
-                    .parse()
-                    .map_err(|e| format!("--max-connections: {e}"))?
+            "--addr" => {
+                config.addr = value()?
+                    .to_listen_address()
+                    .map_err(|e| format!("--addr: {e}"))?
             }
-            "--idle-timeout" => config.idle_timeout = Some(secs(&flag, value()?)?),
-            "--drain-timeout" => config.drain_timeout = secs(&flag, value()?)?,
+            "--max-connections" => config.max_connections = at_least_one(&flag, &value()?)?,
+            "--idle-timeout" => {
+                let idle = secs(&flag, &value()?)?;
+                if idle.is_zero() {
+                    return Err("--idle-timeout: must be more than 0 seconds".into());
+                }
+                config.idle_timeout = Some(idle);
+            }
+            "--drain-timeout" => config.drain_timeout = secs(&flag, &value()?)?,
             "--threads" => {
                 config.threads = match value()?.as_str() {
                     "auto" => PerCore::new().thread_count(),
-                    n => n.parse().map_err(|e| format!("--threads: {e}"))?,
+                    n => at_least_one(&flag, n)?,
                 }
             }
             "--backend" => {
@@ -136,23 +157,42 @@ fn parse_args() -> Result<Config, String> {
                         .map_err(|e| format!("--backend: {e}"))?,
                 )
             }
-            "-h" | "--help" => {
-                return Err("usage: echo [--addr IP:PORT] [--max-connections N] \
-                     [--idle-timeout SECS] [--drain-timeout SECS] [--threads N|auto] \
-                     [--backend auto|epoll|io_uring]"
-                    .into());
-            }
+            "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag {other} (try --help)")),
         }
     }
-    Ok(config)
+    Ok(Command::Serve(config))
+}
+
+/// A count that must be at least 1 (0 connections or 0 loops would serve nobody).
+fn at_least_one(flag: &str, v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(0) if flag == "--threads" => Err(format!(
+            "{flag}: must be at least 1, or auto for one per core (0 loops would serve nobody)"
+        )),
+        Ok(0) => Err(format!(
+            "{flag}: must be at least 1 (0 would accept no connection)"
+        )),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{flag}: {v:?}: {e}")),
+    }
+}
+
+/// Seconds, fractions allowed.
+fn secs(flag: &str, v: &str) -> Result<Duration, String> {
+    let s: f64 = v.parse().map_err(|e| format!("{flag}: {v:?}: {e}"))?;
+    Duration::try_from_secs_f64(s).map_err(|e| format!("{flag}: {e}"))
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(c) => c,
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Serve(c)) => c,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
-            eprintln!("{msg}");
+            eprintln!("echo: {msg}");
             return ExitCode::from(2);
         }
     };
@@ -162,19 +202,16 @@ fn main() -> ExitCode {
     }
     let drain = config.drain_timeout;
     // The loops are built inside `PerCore` (on their own threads, or on this one when there is
-    // one loop), out of reach of `serve`: a probe loop built the same way says which driver they
-    // get (and why auto fell back, if it did), then goes away.
+    // one loop): a probe loop built the same way first says why auto fell back (if it did), or
+    // that the driver asked for is refused, then goes away. Each loop names its own driver.
     let mut probe = EventLoop::builder();
     let mut loops = PerCore::new().threads(config.threads);
     if let Some(backend) = config.backend {
         probe = probe.backend(backend);
         loops = loops.backend(backend);
     }
-    let driver = match probe.build() {
-        Ok(lp) => Driver {
-            name: lp.backend(),
-            fallback: lp.fallback_reason().map(str::to_string),
-        },
+    let fallback = match probe.build() {
+        Ok(lp) => lp.fallback_reason().map(str::to_string),
         Err(e) => {
             // A bad EVENT_BACKEND, or io_uring asked for and refused.
             eprintln!("echo: {e}");
@@ -186,7 +223,7 @@ fn main() -> ExitCode {
         }
     };
     let results = match loops.listen(&options, config.addr, move |server, ctx| {
-        serve(server, ctx, drain, driver.clone())
+        serve(server, ctx, drain, fallback.clone())
     }) {
         Ok(results) => results,
         Err(e) => {

@@ -722,14 +722,25 @@ impl Wake for RootWaker {
     }
 }
 
-/// The name of the readiness multiplexer this build uses (`"epoll"` on Linux, `"kqueue"` on
-/// macOS and the BSDs). A loop may run on io_uring instead: ask it with [`EventLoop::backend`].
+/// The driver of the event loop running on this thread (`"io_uring"`, `"epoll"`, `"kqueue"`),
+/// like the Swift library's `backendMethod`; where no loop runs, the readiness multiplexer this
+/// build falls back to (`"epoll"` on Linux, `"kqueue"` on macOS and the BSDs). A loop that is
+/// built but not running: ask it with [`EventLoop::backend`].
 ///
 /// ```
-/// println!("event loop backend: {}", event::backend());
+/// use event::{Backend, EventLoop};
+///
+/// let lp = EventLoop::builder().backend(Backend::Epoll).build()?;
+/// assert_eq!(lp.block_on(async { event::backend() }), "epoll");
+/// // Inside a loop on io_uring it says "io_uring"; outside any loop, the multiplexer:
+/// println!("outside a loop: {}", event::backend());
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn backend() -> &'static str {
-    backend_name()
+    match current() {
+        Some(core) => core.backend(),
+        None => backend_name(),
+    }
 }
 
 /// Runs `future` to completion on a new event loop for the current thread: the one-line entry

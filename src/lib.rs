@@ -36,7 +36,8 @@
 //! ## The pieces
 //! - [`run`], [`EventLoop`]: the loop; [`spawn`] a task on it, [`JoinHandle`] to await or
 //!   cancel it.
-//! - [`Socket::listen`] / [`Socket::listen_on`] / [`ListenOptions`] give a [`ServerSocket`];
+//! - [`Socket::listen`] (every interface) / [`Socket::listen_on`] (one address, in any form
+//!   [`ToListenAddress`] takes, `"127.0.0.1:9000"` included) / [`ListenOptions`] give a [`ServerSocket`];
 //!   [`ServerSocket::accept`] and [`ServerSocket::connections`] give [`Socket`]s.
 //! - [`Socket::read`] (at most `max_bytes`), [`Socket::read_into`] (no allocation),
 //!   [`Socket::write`] (every byte, or an error saying how many went out), each with
@@ -48,8 +49,10 @@
 //! - [`signal::signal_stream`], [`Shutdown`], [`ShutdownTrigger`]: graceful shutdown.
 //! - [`PerCore`]: one loop per core, each with its own `SO_REUSEPORT` listener.
 //!
-//! Where something needs a loop and none runs on this thread, you get an error
-//! ([`SocketError::NoEventLoop`], [`JoinError::NoEventLoop`]), never a panic.
+//! Where a socket operation needs a loop and none runs on this thread, it fails with
+//! [`SocketError::NoEventLoop`]. [`spawn`] (and [`Shutdown::spawn`]) there panics instead, at
+//! the call, since a task that can never run would otherwise be lost without a word;
+//! [`try_spawn`] returns [`JoinError::NoEventLoop`].
 //!
 //! ## Standard traits and features
 //! `Socket` and `&Socket` implement `futures-io`'s `AsyncRead`/`AsyncWrite` (end of stream is
@@ -72,7 +75,7 @@
 //! | `tokio::time::{sleep, timeout}` | [`sleep`], [`timeout`]; per operation: `.timeout(d)` on a read, write or accept |
 //! | `tokio::signal::unix::signal` | [`signal::signal_stream`] |
 //! | multi-thread runtime | [`PerCore`]: shared-nothing loops, no work stealing |
-//! | "there is no reactor running" panic | an error value: [`SocketError::NoEventLoop`] |
+//! | "there is no reactor running" panic | sockets: an error value, [`SocketError::NoEventLoop`]; [`spawn`]: a panic too ([`try_spawn`] for an error) |
 //!
 //! ## Coming from swift-event
 //! | Swift `Event` | event |
@@ -105,7 +108,7 @@ pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
     Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
-    SocketAddress, SocketError, Target, Write, WriteOwned,
+    SocketAddress, SocketError, Target, ToListenAddress, Write, WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};

@@ -9,7 +9,9 @@ use std::sync::{Arc, mpsc};
 use crate::event_loop;
 use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
-use crate::{Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketAddress, SocketError};
+use crate::{
+    Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketError, ToListenAddress,
+};
 
 /// Runs a server on several event loops, one thread each.
 ///
@@ -42,6 +44,7 @@ use crate::{Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketAddr
 pub struct PerCore {
     threads: usize,
     builder: Builder,
+    share_port: bool,
 }
 
 impl Default for PerCore {
@@ -76,6 +79,7 @@ impl PerCore {
         PerCore {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             builder: Builder::new(),
+            share_port: false,
         }
     }
 
@@ -94,6 +98,33 @@ impl PerCore {
     /// The number of loops.
     pub fn thread_count(&self) -> usize {
         self.threads
+    }
+
+    /// Whether [`listen`](PerCore::listen) may join other sockets already listening on its port
+    /// with `SO_REUSEPORT` (another process of the same user, or another `PerCore`), which then
+    /// share its connections. Off by default: `listen` refuses a port another socket listens on
+    /// with [`SocketError::Bind`] (`EADDRINUSE`), as a single listener does, instead of silently
+    /// taking part of that port's traffic. On, every listener gets `SO_REUSEPORT`, even with
+    /// one loop.
+    ///
+    /// ```
+    /// use event::{ListenOptions, PerCore};
+    ///
+    /// let other = ListenOptions::new().reuse_port(true).listen_on("127.0.0.1:0")?;
+    /// let port = other.local_port();
+    /// let serve = |server: event::ServerSocket, _| async move { server.close() };
+    /// let refused = PerCore::new().threads(2).listen(&ListenOptions::new(), ("127.0.0.1", port), serve);
+    /// assert_eq!(refused.unwrap_err().raw_os_error(), Some(libc::EADDRINUSE));
+    /// let shared = PerCore::new()
+    ///     .threads(2)
+    ///     .share_port(true)
+    ///     .listen(&ListenOptions::new(), ("127.0.0.1", port), serve)?;
+    /// assert_eq!(shared.len(), 2);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn share_port(mut self, share: bool) -> PerCore {
+        self.share_port = share;
+        self
     }
 
     /// Runs `make(ctx)` on each loop until all complete; returns each loop's output in index
@@ -116,10 +147,14 @@ impl PerCore {
     /// Binds one listener per loop on `addr` (port 0 picks one free port for all of them), with
     /// `SO_REUSEPORT` when there is more than one loop, then runs `serve(listener, ctx)` on each.
     /// Binding errors are returned before any loop starts.
+    ///
+    /// A port another socket already listens on is refused ([`SocketError::Bind`],
+    /// `EADDRINUSE`), however many loops there are: a probe binds it without `SO_REUSEPORT`
+    /// first. To join such sockets on purpose, see [`share_port`](PerCore::share_port).
     pub fn listen<F, Fut>(
         &self,
         options: &ListenOptions,
-        addr: impl Into<SocketAddress>,
+        addr: impl ToListenAddress,
         serve: F,
     ) -> Result<Vec<Result<Fut::Output, JoinError>>, SocketError>
     where
@@ -127,8 +162,12 @@ impl PerCore {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        let options = options.clone().reuse_port(self.threads > 1);
-        let addr: SocketAddr = addr.into().into();
+        let reuse_port = self.threads > 1 || self.share_port;
+        let options = options.clone().reuse_port(reuse_port);
+        let addr: SocketAddr = addr.to_listen_address()?.into();
+        if reuse_port && !self.share_port && addr.port() != 0 {
+            refuse_a_port_in_use(&options, addr)?;
+        }
         let first = options.bind(addr)?;
         let local = local_addr(&first)?;
         let mut listeners = vec![(first, local)];
@@ -142,6 +181,20 @@ impl PerCore {
             move |ctx, (std, local)| serve(options.wrap(std, local), ctx),
         ))
     }
+}
+
+/// Fails with `EADDRINUSE` if another socket listens on `addr`: `SO_REUSEPORT` alone would let
+/// our listeners join it and share its connections. The probe binds without `SO_REUSEPORT` (and
+/// never listens, so no client can land on it), then closes.
+fn refuse_a_port_in_use(options: &ListenOptions, addr: SocketAddr) -> Result<(), SocketError> {
+    let probe = options
+        .clone()
+        .reuse_port(false)
+        .socket(addr)
+        .map_err(|source| SocketError::Socket { addr, source })?;
+    probe
+        .bind(&addr.into())
+        .map_err(|source| SocketError::Bind { addr, source })
 }
 
 /// Starts one loop thread per seed (one seed: the calling thread runs the loop); each builds its

@@ -98,15 +98,18 @@ impl Shutdown {
         Shutdown::default()
     }
 
-    /// Spawns a tracked task on the current loop (see [`spawn`](crate::spawn)). Where no loop
-    /// runs on this thread nothing is spawned and the future is dropped.
+    /// Spawns a tracked task on the current loop (see [`spawn`](crate::spawn)).
+    ///
+    /// # Panics
+    ///
+    /// If no event loop is running on this thread, as [`spawn`](crate::spawn) does.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + 'static,
     {
         if crate::event_loop::current().is_none() {
-            // No loop on this thread: nothing can be spawned (the future is dropped).
-            return;
+            crate::executor::no_event_loop_panic("Shutdown::spawn");
         }
         let mut tasks = self.inner.tasks.borrow_mut();
         let entry = tasks.vacant_entry();

@@ -107,7 +107,8 @@ fn explicit_io_uring_uses_io_uring() {
 #[test]
 #[cfg(target_os = "linux")]
 fn free_backend_names_the_readiness_multiplexer() {
-    // `event::backend()` names the compiled-in multiplexer, whatever driver loops pick.
+    // Outside a loop `event::backend()` names the compiled-in multiplexer (inside one, that
+    // loop's driver: tests/backend_inside_a_loop.rs).
     assert_eq!(event::backend(), "epoll");
 }
 

@@ -218,7 +218,7 @@ fn out_of_descriptors_does_not_spin_reports_and_recovers() {
 }
 
 #[test]
-fn slowloris_client_is_dropped_after_the_idle_timeout() {
+fn a_silent_client_is_dropped_after_the_idle_timeout() {
     let echo = EchoProcess::start(&[], &["--idle-timeout", "0.3"]);
     let mut slow = connect(&echo);
     slow.write_all(b"GET / HTTP/1.1\r\n").unwrap();

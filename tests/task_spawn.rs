@@ -90,18 +90,6 @@ fn panicking_task_is_reported_and_loop_carries_on() {
 }
 
 #[test]
-fn spawn_without_a_loop_is_an_error_not_a_panic() {
-    let handle = event::spawn(async { 1 });
-    assert!(handle.is_finished());
-    assert!(matches!(
-        event::try_spawn(async { 1 }),
-        Err(JoinError::NoEventLoop)
-    ));
-    // Awaiting the handle on a loop reports why nothing ran.
-    assert_eq!(common::run(handle), Err(JoinError::NoEventLoop));
-}
-
-#[test]
 fn tasks_spawned_before_block_on_run_inside_it() {
     let lp = EventLoop::new().unwrap();
     let handle = lp.spawn(async { 5 });

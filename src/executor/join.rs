@@ -19,7 +19,8 @@ pub enum JoinError {
     /// The task was dropped before it completed (its loop was dropped).
     #[error("task was cancelled before it completed")]
     Cancelled,
-    /// `spawn` was called on a thread where no event loop is running, so nothing was spawned.
+    /// [`try_spawn`](crate::try_spawn) was called on a thread where no event loop is running, so
+    /// nothing was spawned. ([`spawn`](crate::spawn) panics there instead.)
     #[error(
         "no event loop is running on this thread: call spawn inside event::run(...) or EventLoop::block_on"
     )]
@@ -55,10 +56,6 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             task: Some(task.fallible()),
         }
-    }
-
-    pub(crate) fn no_event_loop() -> JoinHandle<T> {
-        JoinHandle { task: None }
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).

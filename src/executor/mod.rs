@@ -129,15 +129,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// awaited for the output, [`cancel`](JoinHandle::cancel)led, or dropped to let the task run
 /// detached (like Swift's `Task { }`).
 ///
-/// Called where no loop is running, nothing is spawned and the handle resolves to
-/// [`JoinError::NoEventLoop`]; it never panics.
-///
 /// ```
 /// event::run(async {
 ///     let handle = event::spawn(async { "hello" });
 ///     assert_eq!(handle.await.unwrap(), "hello");
 /// });
 /// ```
+///
+/// To spawn from another thread, use a [`LoopHandle`]; to queue a task on a loop before it
+/// runs, [`EventLoop::spawn`](crate::EventLoop::spawn).
+///
+/// # Panics
+///
+/// If no event loop is running on this thread (outside [`run`](crate::run) and
+/// [`EventLoop::block_on`](crate::EventLoop::block_on)): a task spawned there could never run,
+/// and a detached one would be lost without a word. [`try_spawn`] returns
+/// [`JoinError::NoEventLoop`] instead.
+///
+/// ```should_panic
+/// // No loop runs here: this panics, naming the fix.
+/// event::spawn(async {});
+/// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -145,11 +158,27 @@ where
 {
     match event_loop::current() {
         Some(core) => core.spawn(future),
-        None => JoinHandle::no_event_loop(),
+        None => no_event_loop_panic("event::spawn"),
     }
 }
 
-/// Like [`spawn`], but says when no loop is running instead of returning a handle that reports it.
+/// The panic of a spawn where no loop runs.
+#[cold]
+#[track_caller]
+pub(crate) fn no_event_loop_panic(what: &str) -> ! {
+    panic!(
+        "{what} called where no event loop is running on this thread: call it inside \
+         event::run(...) or EventLoop::block_on, use EventLoop::spawn or a LoopHandle, or \
+         event::try_spawn to get an error instead"
+    )
+}
+
+/// Like [`spawn`], but returns [`JoinError::NoEventLoop`] where no loop is running instead of
+/// panicking.
+///
+/// ```
+/// assert_eq!(event::try_spawn(async {}).unwrap_err(), event::JoinError::NoEventLoop);
+/// ```
 pub fn try_spawn<F>(future: F) -> Result<JoinHandle<F::Output>, JoinError>
 where
     F: Future + 'static,

@@ -1,10 +1,10 @@
 //! `SocketAddress`: an IPv4 or IPv6 address and port.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::str::FromStr;
 
-use super::SocketError;
+use super::{SocketError, Target};
 
 /// An IPv4 or IPv6 socket address: the counterpart of the Swift library's `SocketAddress`.
 ///
@@ -121,6 +121,143 @@ impl From<(IpAddr, u16)> for SocketAddress {
     fn from((ip, port): (IpAddr, u16)) -> SocketAddress {
         SocketAddress(SocketAddr::new(ip, port))
     }
+}
+
+impl From<SocketAddrV4> for SocketAddress {
+    fn from(addr: SocketAddrV4) -> SocketAddress {
+        SocketAddress(addr.into())
+    }
+}
+
+impl From<SocketAddrV6> for SocketAddress {
+    fn from(addr: SocketAddrV6) -> SocketAddress {
+        SocketAddress(addr.into())
+    }
+}
+
+impl From<(Ipv4Addr, u16)> for SocketAddress {
+    fn from((ip, port): (Ipv4Addr, u16)) -> SocketAddress {
+        SocketAddress(SocketAddr::new(ip.into(), port))
+    }
+}
+
+impl From<(Ipv6Addr, u16)> for SocketAddress {
+    fn from((ip, port): (Ipv6Addr, u16)) -> SocketAddress {
+        SocketAddress(SocketAddr::new(ip.into(), port))
+    }
+}
+
+/// What [`Socket::listen_on`](crate::Socket::listen_on),
+/// [`ListenOptions::listen_on`](crate::ListenOptions::listen_on) and
+/// [`PerCore::listen`](crate::PerCore::listen) accept: the forms
+/// [`Socket::connect`](crate::Socket::connect) takes.
+///
+/// - anything that converts into a [`SocketAddress`]: a `SocketAddress`, a `std::net`
+///   `SocketAddr` (V4 or V6), `(IpAddr, port)`, `(Ipv4Addr, port)`, `(Ipv6Addr, port)`;
+/// - text: `"127.0.0.1:9000"`, `"[::1]:9000"`, or `"host:port"` with a host name, resolved
+///   with the system resolver on the calling thread (it blocks, as `std::net::TcpListener::bind`
+///   does; the first address it gives is used); also `("127.0.0.1", 9000)`, `("localhost", 9000)`
+///   and a [`Target`].
+///
+/// Text that is not an address fails with [`SocketError::InvalidAddress`] (a name that does not
+/// resolve with [`SocketError::Resolve`]), never a panic:
+///
+/// ```
+/// use event::{Socket, SocketError};
+///
+/// let server = Socket::listen_on("127.0.0.1:0")?;
+/// assert!(server.local_address().ip().is_loopback());
+/// let err = Socket::listen_on("127.0.0.1").unwrap_err();
+/// assert!(matches!(err, SocketError::InvalidAddress { .. }), "{err}");
+/// # Ok::<(), SocketError>(())
+/// ```
+pub trait ToListenAddress {
+    /// The address to bind, or why there is none.
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError>;
+}
+
+impl<T: Into<SocketAddress>> ToListenAddress for T {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        Ok(self.into())
+    }
+}
+
+impl ToListenAddress for &str {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        let err = match self.parse::<SocketAddress>() {
+            Ok(addr) => return Ok(addr),
+            Err(e) => e,
+        };
+        // `name:port`: resolve the name, as `connect` does. Anything else keeps the parser's
+        // reason (no port, a bad port, IPv6 without brackets, a bad IPv4 address).
+        match self.rsplit_once(':') {
+            Some((host, port)) if is_host_name(host) => match port.parse::<u16>() {
+                Ok(port) => resolve_first(host, port, self),
+                Err(_) => Err(err),
+            },
+            _ => Err(err),
+        }
+    }
+}
+
+impl ToListenAddress for String {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        self.as_str().to_listen_address()
+    }
+}
+
+impl ToListenAddress for &String {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        self.as_str().to_listen_address()
+    }
+}
+
+impl ToListenAddress for (&str, u16) {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        let (host, port) = self;
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok((ip, port).into());
+        }
+        if let Ok(v6) = SocketAddress::ipv6(host, port) {
+            return Ok(v6);
+        }
+        if is_host_name(host) {
+            return resolve_first(host, port, &format!("{host}:{port}"));
+        }
+        Err(invalid(host, "not an IP address or host name"))
+    }
+}
+
+impl ToListenAddress for Target {
+    fn to_listen_address(self) -> Result<SocketAddress, SocketError> {
+        match self {
+            Target::Address(addr) => Ok(addr.into()),
+            Target::Host(text) => text.as_str().to_listen_address(),
+        }
+    }
+}
+
+/// Whether `host` could be a name for the resolver (not empty, not an IP address or a broken
+/// one: no colon, bracket, and not only digits and dots).
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && !host.contains([':', '[', ']'])
+        && !host.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// The first address the system resolver gives for `host` (blocking).
+fn resolve_first(host: &str, port: u16, input: &str) -> Result<SocketAddress, SocketError> {
+    use std::net::ToSocketAddrs;
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|source| SocketError::Resolve {
+            host: input.to_string(),
+            source,
+        })?;
+    addrs
+        .next()
+        .map(SocketAddress)
+        .ok_or_else(|| invalid(input, "the name resolved to no address"))
 }
 
 impl fmt::Display for SocketAddress {

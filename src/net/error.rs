@@ -127,7 +127,8 @@ pub enum SocketError {
     /// The listener was closed with [`ServerSocket::close`](crate::ServerSocket::close).
     #[error("socket is closed")]
     Closed,
-    /// Another socket operation failed (setting an option, reading an address, ...).
+    /// Another socket operation failed (setting an option, reading an address, ...), or an
+    /// [`io::Error`] was converted with `?` (`From<io::Error>`; then `op` is `"io"`).
     #[error("{op}: {source}")]
     Io {
         /// The operation.
@@ -187,6 +188,56 @@ impl SocketError {
             other => other
                 .io_error()
                 .map_or(io::ErrorKind::Other, io::Error::kind),
+        }
+    }
+}
+
+impl From<io::Error> for SocketError {
+    /// Wraps an error of some other I/O (a file, standard input, a `std::net` socket...) as
+    /// [`SocketError::Io`] with `op` `"io"`, keeping the error and its errno, so `?` works in a
+    /// function that returns `Result<_, SocketError>`:
+    ///
+    /// ```
+    /// use event::SocketError;
+    ///
+    /// fn port_from_file(path: &str) -> Result<u16, SocketError> {
+    ///     let text = std::fs::read_to_string(path)?; // io::Error -> SocketError
+    ///     Ok(text.trim().parse().unwrap_or(8080))
+    /// }
+    ///
+    /// let err = port_from_file("/nonexistent/event-port").unwrap_err();
+    /// assert!(matches!(err, SocketError::Io { op: "io", .. }));
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// assert_eq!(err.raw_os_error(), Some(2)); // ENOENT
+    /// assert!(err.to_string().starts_with("io: "));
+    /// ```
+    ///
+    /// An `io::Error` made from a `SocketError` (as the `AsyncRead`/`AsyncWrite` traits return
+    /// them) converts back to the original:
+    ///
+    /// ```
+    /// use event::SocketError;
+    /// let io: std::io::Error = SocketError::ConnectionClosed.into();
+    /// assert!(matches!(SocketError::from(io), SocketError::ConnectionClosed));
+    /// ```
+    fn from(source: io::Error) -> SocketError {
+        if !source.get_ref().is_some_and(|e| e.is::<SocketError>()) {
+            return SocketError::Io { op: "io", source };
+        }
+        let kind = source.kind();
+        match source
+            .into_inner()
+            .map(|inner| inner.downcast::<SocketError>())
+        {
+            Some(Ok(e)) => *e,
+            Some(Err(other)) => SocketError::Io {
+                op: "io",
+                source: io::Error::new(kind, other),
+            },
+            None => SocketError::Io {
+                op: "io",
+                source: kind.into(),
+            },
         }
     }
 }

@@ -99,9 +99,41 @@ impl ListenOptions {
         self
     }
 
-    /// Gives every accepted socket this read and write timeout, so a client that stalls (a
-    /// slowloris) is dropped by the next read or write failing with a timeout, with no
-    /// per-call code. Each socket can still change its own.
+    /// Gives every accepted socket `timeout` as its default read and write timeout (what
+    /// [`Socket::set_read_timeout`] and [`Socket::set_write_timeout`] set; each socket can still
+    /// change its own): a read that waits longer than `timeout` for the next bytes fails with
+    /// [`SocketError::Timeout`], a write that waits longer than `timeout` for the peer to take
+    /// more fails with [`SocketError::WriteTimeout`]. So a client that goes silent, or stops
+    /// reading, is dropped by the task's next read or write failing, with no per-call code.
+    ///
+    /// It bounds each wait, not the connection: a client that trickles a byte every 0.5 s
+    /// never trips a 1 s idle timeout (a slow-but-steady slowloris survives it), and no timer
+    /// runs while the task is not reading or writing. For a limit on a connection's whole
+    /// life (or on receiving one request), wrap the task (or the reads) in
+    /// [`event::timeout`](crate::timeout):
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use event::{ListenOptions, SocketError};
+    ///
+    /// async fn serve() -> Result<(), SocketError> {
+    ///     let server = ListenOptions::new()
+    ///         .idle_timeout(Duration::from_secs(10)) // each read or write: 10 s at most
+    ///         .listen_on("127.0.0.1:8080")?;
+    ///     loop {
+    ///         let client = server.accept().await?;
+    ///         // The whole connection: 60 s at most, however steadily the client trickles.
+    ///         event::spawn(event::timeout(Duration::from_secs(60), async move {
+    ///             while let Ok(bytes) = client.read(4096).await {
+    ///                 if client.write(&bytes).await.is_err() {
+    ///                     break;
+    ///                 }
+    ///             }
+    ///         }));
+    ///     }
+    /// }
+    /// # drop(serve());
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
@@ -133,10 +165,15 @@ impl ListenOptions {
     }
 
     /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
+    /// `addr` takes the forms `connect` does (see [`ToListenAddress`](crate::ToListenAddress)):
+    /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`], `(ip, port)`.
     ///
     /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
-    pub fn listen_on(&self, addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
-        let std = self.bind(addr.into().into())?;
+    pub fn listen_on(
+        &self,
+        addr: impl crate::ToListenAddress,
+    ) -> Result<ServerSocket, SocketError> {
+        let std = self.bind(addr.to_listen_address()?.into())?;
         let local = local_addr(&std)?;
         Ok(self.wrap(std, local))
     }
@@ -157,7 +194,7 @@ impl ListenOptions {
     }
 
     /// A new socket for `addr` with these options set, not yet bound.
-    fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    pub(crate) fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
         // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
         let socket =
             socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;

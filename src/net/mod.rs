@@ -9,7 +9,7 @@ mod resolve;
 mod stream;
 mod turn;
 
-pub use address::SocketAddress;
+pub use address::{SocketAddress, ToListenAddress};
 pub use error::SocketError;
 pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
 pub use stream::{Read, ReadBuf, ReadInto, Socket, Target, Write, WriteOwned};

@@ -190,14 +190,15 @@ impl Socket {
         super::ListenOptions::new().listen_on(SocketAddress::any_ipv4(port))
     }
 
-    /// Listens on one address, IPv4 or IPv6.
+    /// Listens on one address, IPv4 or IPv6, given in any form `connect` takes (text, a
+    /// `SocketAddr`, a [`SocketAddress`], `(ip, port)`: see [`ToListenAddress`](crate::ToListenAddress)).
     ///
     /// ```
-    /// let server = event::Socket::listen_on("127.0.0.1:0".parse::<event::SocketAddress>()?)?;
+    /// let server = event::Socket::listen_on("127.0.0.1:0")?;
     /// assert!(server.local_address().ip().is_loopback());
     /// # Ok::<(), event::SocketError>(())
     /// ```
-    pub fn listen_on(addr: impl Into<SocketAddress>) -> Result<ServerSocket, SocketError> {
+    pub fn listen_on(addr: impl crate::ToListenAddress) -> Result<ServerSocket, SocketError> {
         super::ListenOptions::new().listen_on(addr)
     }
 
