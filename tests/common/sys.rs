@@ -41,5 +41,5 @@ pub fn raise_nofile_limit() -> u64 {
             );
         }
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }
