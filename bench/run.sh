@@ -11,7 +11,8 @@
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname "$BENCH_DIR")"
-BENCH_TARGET="${BENCH_TARGET_DIR:-/work/bench-target}"
+# Own target dir: $BENCH_TARGET_DIR, else bench/target (gitignored by the repo).
+BENCH_TARGET="${BENCH_TARGET_DIR:-$BENCH_DIR/target}"
 
 CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release --quiet --manifest-path "$BENCH_DIR/Cargo.toml"
 

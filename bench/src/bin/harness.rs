@@ -18,206 +18,11 @@
 //! pinned to CPUs 0..N-1, the load generator on the remaining CPUs (unpinned, with a
 //! printed caveat, when there are none); same windows and columns, ratio vs tokio_mt.
 
+use event_bench::server::{self, kill_all_children, spawn_pinned, unregister_child, KillGuard, Server, Spec};
 use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats, stats::median_ci};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------- child processes
-
-const MAX_CHILDREN: usize = 64;
-static CHILDREN: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
-
-fn register_child(pid: i32) {
-    for slot in CHILDREN.iter() {
-        if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            return;
-        }
-    }
-    eprintln!("harness: too many children to track");
-}
-
-fn unregister_child(pid: i32) {
-    for slot in CHILDREN.iter() {
-        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
-    }
-}
-
-/// Async-signal-safe: SIGKILL every tracked child.
-fn kill_all_children() {
-    for slot in CHILDREN.iter() {
-        let pid = slot.swap(0, Ordering::SeqCst);
-        if pid > 0 {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-}
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    kill_all_children();
-    let msg = b"\nharness: interrupted, servers killed\n";
-    unsafe {
-        libc::write(2, msg.as_ptr() as *const _, msg.len());
-        libc::_exit(128 + sig);
-    }
-}
-
-fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
-    }
-}
-
-/// Kills tracked children on scope exit, including panics.
-struct KillGuard;
-impl Drop for KillGuard {
-    fn drop(&mut self) {
-        kill_all_children();
-    }
-}
-
-/// Spawns `taskset -c CPUS prog args...` (CPUS: a taskset list such as "0" or
-/// "0-1") with `env` added to our environment; the child dies with us (PDEATHSIG).
-fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], env: &[(String, String)], quiet: bool) -> std::io::Result<Child> {
-    let mut cmd = match cpu {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.arg("-c").arg(c).arg(prog);
-            cmd
-        }
-        None => Command::new(prog),
-    };
-    cmd.args(args).stdin(Stdio::null());
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    if quiet {
-        cmd.stdout(Stdio::null());
-    }
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() == 1 {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn()?;
-    register_child(child.id() as i32);
-    Ok(child)
-}
-
-struct Server {
-    name: String,
-    child: Child,
-    pid: i32,
-    addr: SocketAddr,
-    /// For servers with an expected backend: what their open fds show, e.g. "io_uring (1 ring fd)".
-    backend_seen: Option<String>,
-}
-
-impl Server {
-    fn start(spec: &Spec, extra: &[String], cpus: &str) -> Result<Server, String> {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut args = vec!["--addr".to_string(), addr.to_string()];
-        args.extend(spec.args.iter().cloned());
-        args.extend(extra.iter().cloned());
-        let child =
-            spawn_pinned(Some(cpus), &spec.path, &args, &spec.env, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
-        let pid = child.id() as i32;
-        let mut s = Server { name: spec.name.clone(), child, pid, addr, backend_seen: None };
-        let t0 = Instant::now();
-        loop {
-            if let Ok(Some(st)) = s.child.try_wait() {
-                unregister_child(pid);
-                return Err(format!("exited at startup ({st}){}", if spec.env.is_empty() { String::new() } else { format!(" with {}", env_str(&spec.env)) }));
-            }
-            // With SO_REUSEPORT (ours --threads N) every loop has its own
-            // listener: wait for all of them, or the first-bound loop would get
-            // every connection.
-            if procfs::listeners_on_port(port) >= spec.listeners
-                && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-            {
-                std::thread::sleep(Duration::from_millis(50));
-                if let Some(want) = spec.backend {
-                    s.check_backend(want, spec.listeners)?;
-                }
-                return Ok(s);
-            }
-            if t0.elapsed() > Duration::from_secs(10) {
-                s.kill();
-                return Err("not accepting connections after 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Checks the driver from the open fds: io_uring needs an `anon_inode:[io_uring]`
-    /// fd per loop (`loops`), epoll none. The listeners are bound before the loops
-    /// are built, so rings may appear a little after the port accepts: wait up to 1 s.
-    /// A mismatch is a startup failure, since the row would be mislabelled.
-    fn check_backend(&mut self, want: &str, loops: usize) -> Result<(), String> {
-        let t0 = Instant::now();
-        let rings = loop {
-            let rings = procfs::anon_inode_count(self.pid, "io_uring");
-            if want != "io_uring" || rings >= loops || t0.elapsed() > Duration::from_secs(1) {
-                break rings;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let seen = if rings > 0 { format!("io_uring ({rings} ring fd{})", if rings > 1 { "s" } else { "" }) } else { "epoll (no io_uring fd)".into() };
-        let ok = if want == "io_uring" { rings >= loops } else { rings == 0 };
-        if !ok {
-            self.kill();
-            return Err(format!("EVENT_BACKEND={want} but its open fds show {seen}"));
-        }
-        self.backend_seen = Some(seen);
-        Ok(())
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        unregister_child(self.pid);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
-    l.local_addr().unwrap().port()
-}
-
-// ---------------------------------------------------------------- options
-
-#[derive(Clone)]
-struct Spec {
-    name: String,
-    path: PathBuf,
-    args: Vec<String>,
-    /// Environment added for this server (EVENT_BACKEND for the ours variants).
-    env: Vec<(String, String)>,
-    /// The driver the server must be running (ours variants only; checked from its fds).
-    backend: Option<&'static str>,
-    /// Listening sockets the server opens on its port (N for ours --threads N).
-    listeners: usize,
-}
-
-fn env_str(env: &[(String, String)]) -> String {
-    env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-}
 
 /// The two runs of the library's echo example: (server name, EVENT_BACKEND value).
 const OURS_VARIANTS: &[(&str, &str)] = &[("ours_epoll", "epoll"), ("ours_uring", "io_uring")];
@@ -267,7 +72,8 @@ Options:
                      in for ours when ours' binary is missing). ours_epoll / ours_uring = the echo
                      example with EVENT_BACKEND=epoll / io_uring; uring_loop_plain = uring_loop
                      --plain (no direct descriptors, no registered ring fd)
-  --ours PATH        the library's echo example (default /work/main/target/release/examples/echo)
+  --ours PATH        the library's echo example (default <repo>/target/release/examples/echo, the repo
+                     this bench/ directory was built in)
   --base PATH        another build of the echo example (a change's \"before\"), run beside ours as
                      base_epoll / base_uring, so before and after are measured side by side
   --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
@@ -285,13 +91,31 @@ Options:
     std::process::exit(0)
 }
 
+/// `<repo>/target/release/examples/echo`: the repo is the parent of this crate's directory
+/// (bench/), wherever it was checked out.
+fn default_ours() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("..")).join("target/release/examples/echo")
+}
+
 fn parse_opts() -> Opts {
     if has_flag("help") || std::env::args().any(|a| a == "-h") {
         usage();
     }
     let known = [
-        "--seconds", "--window-ms", "--configs", "--servers", "--ours", "--syscalls", "--idle", "--idle-conns", "--idle-servers",
-        "--self-check", "--help", "--multicore", "--base", "--churn",
+        "--seconds",
+        "--window-ms",
+        "--configs",
+        "--servers",
+        "--ours",
+        "--syscalls",
+        "--idle",
+        "--idle-conns",
+        "--idle-servers",
+        "--self-check",
+        "--help",
+        "--multicore",
+        "--base",
+        "--churn",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -305,7 +129,7 @@ fn parse_opts() -> Opts {
         }
     }
     let bindir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let ours_path = PathBuf::from(arg_value("ours").unwrap_or_else(|| "/work/main/target/release/examples/echo".into()));
+    let ours_path = arg_value("ours").map(PathBuf::from).unwrap_or_else(default_ours);
     let ours_ok = ours_path.is_file();
     let base_path = arg_value("base").map(PathBuf::from);
     if let Some(base) = base_path.as_ref().filter(|b| !b.is_file()) {
@@ -328,7 +152,7 @@ fn parse_opts() -> Opts {
     };
     let ours_missing = || {
         eprintln!(
-            "harness: ours_epoll, ours_uring SKIPPED: {} not found (build it with `cargo build --release --example echo` in /work/main)",
+            "harness: ours_epoll, ours_uring SKIPPED: {} not found (build it with `cargo build --release --example echo` at the repo root)",
             ours_path.display()
         )
     };
@@ -452,11 +276,7 @@ fn parse_opts() -> Opts {
         }
     }
     let (server_cpus, loadgen_cpus, refs) = match multicore {
-        Some(n) => (
-            if n == 1 { "0".to_string() } else { format!("0-{}", n - 1) },
-            (n..ncpu).collect::<Vec<usize>>(),
-            vec!["tokio_mt"],
-        ),
+        Some(n) => (if n == 1 { "0".to_string() } else { format!("0-{}", n - 1) }, (n..ncpu).collect::<Vec<usize>>(), vec!["tokio_mt"]),
         None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop", "uring_loop"]),
     };
     Opts {
@@ -478,6 +298,9 @@ fn parse_opts() -> Opts {
 
 // ---------------------------------------------------------------- measurement
 
+/// Syscalls per message from `perf stat`: (total, [(name, count)] largest first).
+type SyscallCounts = (f64, Vec<(String, f64)>);
+
 #[derive(Default)]
 struct Acc {
     cpu_ns: u64,
@@ -491,7 +314,7 @@ struct Acc {
     per_cycle: Vec<f64>,
     peak_rss: u64,
     failed: Option<String>,
-    syscalls: Option<Result<(f64, Vec<(String, f64)>), String>>,
+    syscalls: Option<Result<SyscallCounts, String>>,
 }
 
 struct Rng(u64);
@@ -529,8 +352,7 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
             }
         }
     }
-    let backends: Vec<String> =
-        servers.iter().filter_map(|s| s.backend_seen.as_ref().map(|b| format!("{} = {b}", s.name))).collect();
+    let backends: Vec<String> = servers.iter().filter_map(|s| s.backend_seen.as_ref().map(|b| format!("{} = {b}", s.name))).collect();
     if !backends.is_empty() {
         println!("drivers (from the servers' open fds): {}", backends.join(", "));
     }
@@ -642,21 +464,54 @@ fn names(opts: &Opts, failures: &[(String, String)]) -> Vec<String> {
 /// The full `syscalls:sys_enter_*` glob (~360 tracepoints) takes ~10+ s to attach
 /// and detach here and perturbs every CPU while it does, so it is not used.
 const NAMED_SYSCALLS: &[&str] = &[
-    "read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "epoll_wait", "epoll_pwait",
-    "epoll_pwait2", "epoll_ctl", "io_uring_enter", "futex", "sched_yield", "accept4", "accept", "ioctl", "poll", "ppoll", "timerfd_settime",
-    "clock_nanosleep", "nanosleep", "brk", "mmap", "munmap", "madvise", "mprotect", "close", "shutdown", "setsockopt", "getsockopt",
-    "fcntl", "eventfd2",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "recvfrom",
+    "sendto",
+    "recvmsg",
+    "sendmsg",
+    "recvmmsg",
+    "sendmmsg",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "epoll_ctl",
+    "io_uring_enter",
+    "futex",
+    "sched_yield",
+    "accept4",
+    "accept",
+    "ioctl",
+    "poll",
+    "ppoll",
+    "timerfd_settime",
+    "clock_nanosleep",
+    "nanosleep",
+    "brk",
+    "mmap",
+    "munmap",
+    "madvise",
+    "mprotect",
+    "close",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "fcntl",
+    "eventfd2",
 ];
 
 /// One extra 1 s window with `perf stat` attached to the server.
-fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(String, f64)>), String> {
+fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<SyscallCounts, String> {
     let out = std::env::temp_dir().join(format!("event-bench-perf-{}-{pid}.csv", std::process::id()));
     let mut events = String::from("raw_syscalls:sys_enter");
     for s in NAMED_SYSCALLS {
         events.push_str(",syscalls:sys_enter_");
         events.push_str(s);
     }
-    let args: Vec<String> = ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", &events, "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> =
+        ["stat", "-x", ",", "-o", out.to_str().unwrap(), "-e", &events, "-p", &pid.to_string()].iter().map(|s| s.to_string()).collect();
     let mut perf = spawn_pinned(None, Path::new("perf"), &args, &[], true).map_err(|e| format!("perf: {e}"))?;
     std::thread::sleep(Duration::from_millis(1000)); // let perf attach
     if let Ok(Some(st)) = perf.try_wait() {
@@ -666,7 +521,7 @@ fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<(f64, Vec<(Str
     let mut h = Hist::new();
     let w = lg.run_window(t, Duration::from_secs(1), &mut h, DRAIN_TIMEOUT);
     std::thread::sleep(Duration::from_millis(20));
-    unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+    server::send_signal(perf.id() as i32, libc::SIGINT);
     let _ = perf.wait();
     unregister_child(perf.id() as i32);
     let w = w.map_err(|e| e.to_string())?;
@@ -839,11 +694,8 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
         }
         let cpu = a.cpu_ns as f64 / a.msgs as f64 / 1000.0;
         let ticks = (a.user_ticks + a.sys_ticks) as f64;
-        let (user, sys) = if ticks > 0.0 {
-            (cpu * a.user_ticks as f64 / ticks, cpu * a.sys_ticks as f64 / ticks)
-        } else {
-            (f64::NAN, f64::NAN)
-        };
+        let (user, sys) =
+            if ticks > 0.0 { (cpu * a.user_ticks as f64 / ticks, cpu * a.sys_ticks as f64 / ticks) } else { (f64::NAN, f64::NAN) };
         let us = |ns: u64| ns as f64 / 1000.0;
         let mut ratios = String::new();
         for r in &refs {
@@ -978,7 +830,7 @@ fn idle_one(spec: &Spec, n: usize) -> Result<(usize, u64, u64), String> {
 
 fn main() {
     let opts = parse_opts();
-    install_signal_handlers();
+    server::install_signal_handlers();
     let _guard = KillGuard;
     let nofile = procfs::raise_nofile();
     if opts.idle || opts.multicore.is_none() {
