@@ -5,6 +5,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod hist;
+pub mod hostile;
 pub mod load;
 pub mod procfs;
 pub mod server;

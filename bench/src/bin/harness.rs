@@ -19,7 +19,7 @@
 //! printed caveat, when there are none); same windows and columns, ratio vs tokio_mt.
 
 use event_bench::server::{self, kill_all_children, spawn_pinned, unregister_child, KillGuard, Server, Spec};
-use event_bench::{arg_value, hist::Hist, load::LoadGen, procfs, stats, stats::median_ci};
+use event_bench::{arg_value, hist::Hist, hostile, load::LoadGen, procfs, stats, stats::median_ci};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,6 +44,8 @@ struct Opts {
     churn: bool,
     idle_conns: usize,
     idle_servers: Vec<Spec>,
+    /// `--hostile`: the hostile-client scenarios instead of the load runs.
+    hostile: Option<hostile::Opts>,
     /// `--multicore N`: N, else None (single-core mode).
     multicore: Option<usize>,
     /// taskset CPU list for the servers ("0", or "0-(N-1)" with --multicore).
@@ -86,7 +88,16 @@ Options:
   --self-check       only tokio_ct vs tokio_ct2 (same binary): ratio should be ~1.00
   --multicore N      only `ours_epoll/ours_uring --threads N` vs `tokio_mt --workers N`, pinned to
                      CPUs 0..N-1, load generator on the remaining CPUs (unpinned, with a
-                     caveat, when none remain); default configs 50x64,500x64; column vs tokio_mt"
+                     caveat, when none remain); default configs 50x64,500x64; column vs tokio_mt
+  --hostile          hostile clients instead of the load runs, one server at a time (bench/README.md):
+                     fairness (2 floods beside a 64 B ping-pong), nonreading (RSS per peer that never
+                     reads), drain (SIGTERM overshoot of --drain-timeout 2, ours only), burst (5000
+                     connects at once, time to first echo)
+  --hostile-servers L  servers for --hostile (default ours,tokio_ct,mio_loop)
+  --scenarios LIST   --hostile scenarios, in order (default fairness,nonreading,drain,burst)
+  --fair-seconds F   ping-pong seconds beside the flood (default 5)
+  --peers N          non-reading peers (default 50)
+  --burst-conns N    clients of the accept burst (default 5000)"
     );
     std::process::exit(0)
 }
@@ -116,6 +127,12 @@ fn parse_opts() -> Opts {
         "--multicore",
         "--base",
         "--churn",
+        "--hostile",
+        "--hostile-servers",
+        "--scenarios",
+        "--fair-seconds",
+        "--peers",
+        "--burst-conns",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -124,7 +141,7 @@ fn parse_opts() -> Opts {
             eprintln!("harness: unknown argument {a:?} (try --help)");
             std::process::exit(2);
         }
-        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help", "--churn"].contains(&key.as_str()) {
+        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile"].contains(&key.as_str()) {
             it.next();
         }
     }
@@ -215,8 +232,8 @@ fn parse_opts() -> Opts {
             eprintln!("harness: --multicore {n}: only {ncpu} CPUs online");
             std::process::exit(2);
         }
-        if has_flag("self-check") || arg_value("servers").is_some() || has_flag("idle") {
-            eprintln!("harness: --multicore cannot be combined with --servers, --self-check or --idle");
+        if has_flag("self-check") || arg_value("servers").is_some() || has_flag("idle") || has_flag("hostile") {
+            eprintln!("harness: --multicore cannot be combined with --servers, --self-check, --idle or --hostile");
             std::process::exit(2);
         }
     }
@@ -261,6 +278,7 @@ fn parse_opts() -> Opts {
             s.args = vec!["--idle-timeout".into(), "600".into(), "--max-connections".into(), max.to_string()];
         }
     }
+    let hostile = if has_flag("hostile") { Some(hostile_opts(&resolve)) } else { None };
     let mut servers = servers;
     if let Some(n) = multicore {
         // The example's default --max-connections is 10000; keep it above the largest
@@ -293,6 +311,42 @@ fn parse_opts() -> Opts {
         churn: has_flag("churn"),
         idle_conns: arg_value("idle-conns").map(|v| v.parse().expect("--idle-conns")).unwrap_or(19_000),
         idle_servers,
+        hostile,
+    }
+}
+
+/// The options of `--hostile` (bench/src/hostile/), its servers resolved by `resolve`.
+fn hostile_opts(resolve: &dyn Fn(&str) -> Vec<Spec>) -> hostile::Opts {
+    let num = |name: &str, default: f64| -> f64 {
+        arg_value(name).map_or(default, |v| {
+            v.parse().unwrap_or_else(|e| {
+                eprintln!("harness: bad --{name} {v:?}: {e}");
+                std::process::exit(2)
+            })
+        })
+    };
+    let scenarios = hostile::Scenario::parse_list(&arg_value("scenarios").unwrap_or_else(|| "fairness,nonreading,drain,burst".into()))
+        .unwrap_or_else(|e| {
+            eprintln!("harness: --scenarios: {e}");
+            std::process::exit(2)
+        });
+    let burst_conns = num("burst-conns", 5000.0) as usize;
+    let mut servers = resolve(&arg_value("hostile-servers").unwrap_or_else(|| "ours,tokio_ct,mio_loop".into()));
+    for s in servers.iter_mut().filter(|s| s.backend.is_some()) {
+        // The example's default --max-connections is 10000; keep it above the burst.
+        s.args = vec!["--max-connections".into(), (burst_conns + 1000).max(10_000).to_string()];
+    }
+    hostile::Opts {
+        servers,
+        scenarios,
+        fair_seconds: num("fair-seconds", 5.0),
+        peers: num("peers", 50.0) as usize,
+        peer_bytes: 16 << 20,
+        stall: Duration::from_secs(2),
+        drain_timeout: 2.0,
+        drain_peers: 10,
+        burst_conns,
+        burst_threads: 4,
     }
 }
 
@@ -840,7 +894,12 @@ fn main() {
     } else if !opts.loadgen_cpus.is_empty() && !procfs::pin_to_cpus(&opts.loadgen_cpus) {
         eprintln!("harness: warning: could not pin the load generator to CPUs {:?}", opts.loadgen_cpus);
     }
-    let ok = if opts.idle {
+    let ok = if let Some(h) = &opts.hostile {
+        if (nofile as usize) < h.burst_conns + 200 {
+            eprintln!("harness: warning: RLIMIT_NOFILE is {nofile}, below {} connections", h.burst_conns);
+        }
+        hostile::run(h)
+    } else if opts.idle {
         if (nofile as usize) < opts.idle_conns + 100 {
             eprintln!("harness: warning: RLIMIT_NOFILE is {nofile}, below {} connections", opts.idle_conns);
         }
