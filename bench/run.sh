@@ -7,6 +7,7 @@
 #   bench/run.sh --syscalls --seconds 10
 #   bench/run.sh --idle
 #   bench/run.sh --multicore 2 --seconds 10
+#   bench/run.sh --hostile        # hostile clients (fairness, non-reading peers, drain, accept burst)
 #   bench/run.sh --help
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
