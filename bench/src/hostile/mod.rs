@@ -248,3 +248,15 @@ fn run_burst(opts: &Opts) -> bool {
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Scenario;
+
+    #[test]
+    fn scenario_lists() {
+        assert_eq!(Scenario::parse_list("burst, fairness").unwrap(), vec![Scenario::Burst, Scenario::Fairness]);
+        assert_eq!(Scenario::parse_list("fairness,nonreading,drain,burst").unwrap(), Scenario::ALL.to_vec());
+        assert!(Scenario::parse_list("fairness,bogus").is_err());
+    }
+}
