@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 use slab::Slab;
 
+use crate::driver::Driver;
 use crate::executor::{JoinHandle, LoopHandle, Shared, coop};
-use crate::reactor::Reactor;
 use crate::time::wheel::Wheel;
 
 /// Tasks run per tick before the loop polls for I/O and timers again, so a task that is always
@@ -29,11 +29,8 @@ const SCRATCH_LEN: usize = 64 * 1024;
 
 /// The state of one loop, shared by everything running on it (`Rc`: it never leaves its thread).
 pub(crate) struct Core {
-    /// The completion driver, when the loop runs on io_uring (declared first: it is dropped
-    /// before the reactor whose descriptor it watches).
-    #[cfg(target_os = "linux")]
-    pub(crate) uring: Option<Rc<crate::uring::Uring>>,
-    pub(crate) reactor: Reactor,
+    /// How operations reach the kernel: epoll or io_uring.
+    pub(crate) driver: Driver,
     pub(crate) timers: RefCell<Wheel>,
     /// The run queue while the loop is not running; while it runs the queue lives in the
     /// thread-local `RUN_QUEUE` (see there).
@@ -315,42 +312,10 @@ impl EventLoop {
     }
 
     fn with_backend(backend: Backend, linger_timeout: Option<Duration>) -> io::Result<EventLoop> {
-        let reactor = Reactor::new()?;
-        let shared = Shared::new(reactor.registry())?;
-        let mut fallback = None;
-        #[cfg(target_os = "linux")]
-        let uring = match backend {
-            Backend::Epoll => None,
-            Backend::Auto | Backend::IoUring => match crate::uring::Uring::new(
-                reactor.raw_fd(),
-                linger_timeout.unwrap_or(crate::uring::LINGER_STALL),
-            ) {
-                Ok(u) => Some(Rc::new(u)),
-                Err(reason) if backend == Backend::Auto => {
-                    crate::trace::event!(warn, %reason, "falling back to epoll");
-                    fallback = Some(reason);
-                    None
-                }
-                Err(reason) => return Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
-            },
-        };
-        #[cfg(not(target_os = "linux"))]
-        let _ = linger_timeout;
-        #[cfg(not(target_os = "linux"))]
-        match backend {
-            Backend::Epoll => {}
-            Backend::Auto => fallback = Some("io_uring exists only on Linux".to_string()),
-            Backend::IoUring => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "io_uring exists only on Linux",
-                ));
-            }
-        }
+        let (driver, fallback) = Driver::new(backend, linger_timeout)?;
+        let shared = Shared::new(driver.reactor().registry())?;
         let core = Rc::new(Core {
-            #[cfg(target_os = "linux")]
-            uring,
-            reactor,
+            driver,
             timers: RefCell::new(Wheel::new(Instant::now())),
             queue: RefCell::new(VecDeque::with_capacity(256)),
             shared,
@@ -390,13 +355,10 @@ impl EventLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        #[cfg(target_os = "linux")]
-        let operations = self.core.uring.as_ref().map_or(0, |u| u.len());
-        #[cfg(not(target_os = "linux"))]
-        let operations = 0;
+        let driver = self.core.driver.stats();
         Stats {
-            sources: self.core.reactor.len(),
-            operations,
+            sources: driver.sources,
+            operations: driver.operations,
             timers: self.core.timers.borrow().len(),
             queued_tasks: self.core.with_queue(|q| q.len()),
         }
@@ -478,7 +440,7 @@ impl Drop for EventLoop {
         loop {
             let queued: Vec<Runnable> = self.core.with_queue(|q| q.drain(..).collect());
             let injected = self.core.shared.take_injected();
-            let wakers = self.core.reactor.take_wakers();
+            let wakers = self.core.driver.take_wakers();
             let timers = self.core.timers.borrow_mut().take_wakers();
             // Tasks waiting on something outside the loop (another task's handle, a channel):
             // wake them so that their runnables land in the queue and are dropped next round.
@@ -548,29 +510,8 @@ impl Core {
         }
     }
 
-    /// Dropped sockets whose written bytes are still on their way in user space (io_uring).
-    pub(crate) fn lingering_sends(&self) -> usize {
-        #[cfg(target_os = "linux")]
-        if let Some(u) = &self.uring {
-            return u.lingering();
-        }
-        0
-    }
-
-    /// A deadline has passed: the lingering sends are handed to the kernel or reset now.
-    pub(crate) fn give_up_lingering_sends(&self) {
-        #[cfg(target_os = "linux")]
-        if let Some(u) = &self.uring {
-            u.give_up_lingering();
-        }
-    }
-
     pub(crate) fn backend(&self) -> &'static str {
-        #[cfg(target_os = "linux")]
-        if self.uring.is_some() {
-            return "io_uring";
-        }
-        backend_name()
+        self.driver.name()
     }
 
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -606,12 +547,10 @@ impl Core {
             _ => run_queued(&self.queue),
         };
 
-        #[cfg(target_os = "linux")]
-        let leftover = self.uring.as_ref().is_some_and(|u| u.has_pending());
-        #[cfg(not(target_os = "linux"))]
-        let leftover = false;
-        let busy =
-            busy || root_woken.load(Ordering::Acquire) || self.shared.has_injected() || leftover;
+        let busy = busy
+            || root_woken.load(Ordering::Acquire)
+            || self.shared.has_injected()
+            || self.driver.has_pending();
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
@@ -620,13 +559,7 @@ impl Core {
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
         };
-        #[cfg(target_os = "linux")]
-        let polled = match &self.uring {
-            Some(u) => u.turn(timeout, &self.reactor),
-            None => self.reactor.poll(timeout),
-        };
-        #[cfg(not(target_os = "linux"))]
-        let polled = self.reactor.poll(timeout);
+        let polled = self.driver.turn(timeout);
         match polled {
             Ok(woken) => {
                 if woken || self.shared.has_injected() {
@@ -684,24 +617,6 @@ impl Drop for TaskGuard {
     }
 }
 
-/// The name of the compiled-in multiplexer.
-pub(crate) fn backend_name() -> &'static str {
-    if cfg!(any(target_os = "linux", target_os = "android")) {
-        "epoll"
-    } else if cfg!(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )) {
-        "kqueue"
-    } else {
-        "poll"
-    }
-}
-
 /// The waker of the future passed to `block_on`: a flag, plus a poll wake-up when set from
 /// another thread.
 struct RootWaker {
@@ -739,7 +654,7 @@ impl Wake for RootWaker {
 pub fn backend() -> &'static str {
     match current() {
         Some(core) => core.backend(),
-        None => backend_name(),
+        None => crate::driver::epoll::name(),
     }
 }
 

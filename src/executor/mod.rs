@@ -21,8 +21,8 @@ use std::task::{Context, Poll, Waker};
 use async_task::Runnable;
 use slab::Slab;
 
+use crate::driver::WAKE_TOKEN;
 use crate::event_loop;
-use crate::reactor::WAKE_TOKEN;
 
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {

@@ -14,8 +14,8 @@ use socket2::{Domain, Protocol, Type};
 
 use super::op::{OpPoll, OpState};
 use super::{Socket, SocketAddress, SocketError};
+use crate::driver::{Direction, Registration};
 use crate::event_loop;
-use crate::reactor::{Direction, Registration};
 use crate::time::Deadline;
 use crate::trace;
 
@@ -447,12 +447,12 @@ impl Listener {
                 }
                 return Poll::Pending;
             }
-            let accepted = op
-                .op
-                .poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
-                    Some(l) => l.accept().map(|c| (c, false)),
-                    None => Err(io::ErrorKind::NotConnected.into()),
-                });
+            let accepted =
+                op.op
+                    .poll_ready(reg, Direction::Read, cx, || match &*self.io.borrow() {
+                        Some(l) => l.accept().map(|c| (c, false)),
+                        None => Err(io::ErrorKind::NotConnected.into()),
+                    });
             return match accepted {
                 Poll::Pending => {
                     if self.io.borrow().is_none() {
@@ -480,7 +480,7 @@ impl Listener {
                         }
                     };
                     trace::event!(debug, %peer, local = %self.local, "accepted");
-                    match Socket::from_mio(reg.core().clone(), stream, peer) {
+                    match Socket::accepted(reg.core().clone(), stream, peer) {
                         Ok(s) => Poll::Ready(Ok(match permit {
                             Some(p) => s.with_permit(p, self.idle_timeout),
                             None => s.with_idle_timeout(self.idle_timeout),

@@ -5,11 +5,17 @@ mod error;
 mod io_traits;
 pub(crate) mod listener;
 pub(crate) mod op;
+mod read;
 mod resolve;
 mod stream;
+mod target;
 mod turn;
+mod write;
 
 pub use address::{SocketAddress, ToListenAddress};
 pub use error::SocketError;
 pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
-pub use stream::{Read, ReadBuf, ReadInto, Socket, Target, Write, WriteOwned};
+pub use read::{Read, ReadBuf, ReadInto};
+pub use stream::Socket;
+pub use target::Target;
+pub use write::{Write, WriteOwned};
