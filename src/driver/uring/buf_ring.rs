@@ -178,3 +178,56 @@ impl Drop for BufRing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incremental_buffers_are_consumed_in_order_and_given_back_once_the_kernel_is_done() {
+        let ring = BufRing::new(4, 4096, true).unwrap();
+        assert_eq!(
+            ring.tail.get(),
+            4,
+            "every buffer is handed to the kernel at first"
+        );
+        // Three completions into buffer 1: the kernel keeps filling it (`more`) twice.
+        let first = ring.take(1, 100, true, |b| b.as_ptr() as usize);
+        let second = ring.take(1, 50, true, |b| b.as_ptr() as usize);
+        assert_eq!(
+            second - first,
+            100,
+            "the next receive starts where the last one ended"
+        );
+        assert_eq!(
+            ring.tail.get(),
+            4,
+            "not given back while the kernel still fills it"
+        );
+        let third = ring.take(1, 10, false, |b| (b.as_ptr() as usize, b.len()));
+        assert_eq!(third, (first + 150, 10));
+        assert_eq!(
+            ring.tail.get(),
+            5,
+            "given back once the kernel is done with it"
+        );
+        // Buffer 1 starts from its beginning again.
+        assert_eq!(ring.take(1, 8, true, |b| b.as_ptr() as usize), first);
+    }
+
+    #[test]
+    fn page_buffers_are_given_back_after_every_completion_and_ids_are_masked() {
+        let ring = BufRing::new(4, 4096, false).unwrap();
+        let a = ring.take(2, 4096, false, |b| (b.as_ptr() as usize, b.len()));
+        // An id past the ring's size wraps (the ring's size is a power of two).
+        let b = ring.take(6, 10_000, false, |b| (b.as_ptr() as usize, b.len()));
+        assert_eq!(a.0, b.0);
+        assert_eq!(b.1, 4096, "a length past the buffer is cut to the buffer");
+        assert_eq!(ring.tail.get(), 6);
+    }
+
+    #[test]
+    fn a_ring_size_that_is_not_a_power_of_two_is_refused() {
+        assert!(BufRing::new(3, 4096, true).is_err());
+    }
+}

@@ -193,3 +193,83 @@ pub(super) fn reset_on_close(fd: RawFd) {
         )
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// A ring and a connection on one end of a socket pair, or `None` where io_uring is refused.
+    fn setup() -> Option<(
+        Reactor,
+        Uring,
+        std::os::unix::net::UnixStream,
+        Rc<ConnState>,
+    )> {
+        let reactor = Reactor::new().unwrap();
+        let uring = Uring::new(reactor.raw_fd(), Duration::from_secs(1)).ok()?;
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let conn = Rc::new(ConnState::new(a.as_raw_fd()));
+        Some((reactor, uring, a, conn))
+    }
+
+    #[test]
+    fn a_short_send_continues_from_where_it_stopped_then_ends() {
+        let Some((_reactor, uring, _a, conn)) = setup() else {
+            return;
+        };
+        conn.send_buf.borrow_mut().extend_from_slice(b"hello world");
+        uring.send_buffer(&conn);
+        let ud = conn.send_op().unwrap();
+        uring.complete(ud, 5, 0);
+        assert_eq!(conn.send_off.get(), 5);
+        assert_eq!(conn.send_progress.get(), 1, "partial progress is counted");
+        assert_eq!(conn.send_op(), Some(ud), "the same operation goes on");
+        uring.complete(ud, 6, 0);
+        assert_eq!(conn.send_op(), None);
+        assert_eq!(conn.send_error.get(), 0);
+    }
+
+    #[test]
+    fn a_send_that_takes_nothing_is_an_error_never_a_short_success() {
+        let Some((_reactor, uring, _a, conn)) = setup() else {
+            return;
+        };
+        conn.send_buf.borrow_mut().extend_from_slice(b"hello");
+        uring.send_buffer(&conn);
+        uring.complete(conn.send_op().unwrap(), 0, 0);
+        assert_eq!(conn.send_error.get(), libc::EPIPE);
+    }
+
+    #[test]
+    fn an_ended_multishot_receive_is_rearmed_when_the_buffers_ran_dry() {
+        let Some((_reactor, uring, _a, conn)) = setup() else {
+            return;
+        };
+        uring.arm_recv(&conn);
+        let first = conn.recv_op().unwrap();
+        // No IORING_CQE_F_MORE: the receive ended.
+        uring.complete(first, -libc::ENOBUFS, 0);
+        let again = conn.recv_op().expect("receiving again");
+        assert_ne!(again, first);
+        assert!(!conn.has(EOF) && conn.error.get() == 0);
+        // End of stream: the receive ends for good.
+        uring.complete(again, 0, 0);
+        assert!(conn.has(EOF));
+        assert_eq!(conn.recv_op(), None);
+    }
+
+    #[test]
+    fn a_kernel_without_the_receive_cap_turns_it_off_and_receives_uncapped() {
+        let Some((_reactor, uring, _a, conn)) = setup() else {
+            return;
+        };
+        uring.recv_cap.set(true);
+        uring.arm_recv(&conn);
+        let first = conn.recv_op().unwrap();
+        uring.complete(first, -libc::EINVAL, 0);
+        assert!(!uring.recv_cap.get());
+        assert!(conn.recv_op().is_some_and(|ud| ud != first));
+        assert_eq!(conn.error.get(), 0, "the refusal is not the reader's error");
+    }
+}
