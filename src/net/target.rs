@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use super::{SocketAddress, SocketError, resolve};
 
-/// Where [`Socket::connect`] should connect: an address, or a `host:port` name resolved off the
-/// loop thread.
+/// Where [`Socket::connect`](crate::Socket::connect) should connect: an address, or a
+/// `host:port` name resolved off the loop thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An IP address and port.
