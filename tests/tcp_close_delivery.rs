@@ -96,14 +96,26 @@ fn assert_whole_or_reset(ending: &Ending, written: usize) {
     }
 }
 
+/// A server that writes until it stalls and drops the socket (linger timeout `linger`, loop kept
+/// `keep` after), and a client that starts reading after `wait`: how its stream ended, and how
+/// many bytes the server counted as written.
+fn late_reader(linger: Duration, keep: Duration, wait: Duration) -> (Ending, usize) {
+    let (addr, done) = serve_then_drop(linger, keep);
+    let client = slow_client(addr);
+    std::thread::sleep(wait);
+    let ending = read_all(client, &common::pattern(TOTAL, 3));
+    let (written, _) = done.recv().unwrap();
+    (ending, written)
+}
+
 #[test]
 fn a_socket_dropped_mid_write_delivers_every_written_byte_or_resets() {
     // The peer starts reading only after the linger timeout has passed.
-    let (addr, done) = serve_then_drop(Duration::from_millis(500), Duration::from_secs(3));
-    let client = slow_client(addr);
-    std::thread::sleep(Duration::from_secs(2));
-    let ending = read_all(client, &common::pattern(TOTAL, 3));
-    let (written, _) = done.recv().unwrap();
+    let (ending, written) = late_reader(
+        Duration::from_millis(500),
+        Duration::from_secs(3),
+        Duration::from_secs(2),
+    );
     assert!(
         written > 0 && written < TOTAL,
         "the write should have stalled"
@@ -113,11 +125,11 @@ fn a_socket_dropped_mid_write_delivers_every_written_byte_or_resets() {
 
 #[test]
 fn a_late_reader_within_the_linger_timeout_gets_every_byte() {
-    let (addr, done) = serve_then_drop(Duration::from_secs(30), Duration::from_secs(2));
-    let client = slow_client(addr);
-    std::thread::sleep(Duration::from_secs(1));
-    let ending = read_all(client, &common::pattern(TOTAL, 3));
-    let (written, _) = done.recv().unwrap();
+    let (ending, written) = late_reader(
+        Duration::from_secs(30),
+        Duration::from_secs(2),
+        Duration::from_secs(1),
+    );
     match ending {
         Ending::Eof(got) => assert_eq!(got, written),
         Ending::Reset(got) => panic!("reset after {got} of {written} bytes"),
