@@ -100,6 +100,8 @@ mod per_core;
 
 mod shutdown;
 pub mod signal;
+#[cfg(test)]
+mod test_waker;
 mod time;
 mod trace;
 

@@ -181,20 +181,11 @@ impl Turn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_waker::{Count, counting_waker};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     fn waker() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        (c.clone(), Waker::from(c))
+        counting_waker()
     }
 
     #[test]
@@ -217,11 +208,11 @@ mod tests {
                 .is_pending()
         );
         turn.release(&mut t1);
-        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "the next in line is woken");
-        assert_eq!(c3.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c2.get(), 1, "the next in line is woken");
+        assert_eq!(c3.get(), 0);
         // The second is dropped before it polls: the third gets the turn.
         turn.release(&mut t2);
-        assert_eq!(c3.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c3.get(), 1);
         assert!(
             turn.poll_take(&mut t3, &mut Context::from_waker(&w3))
                 .is_ready()
@@ -248,7 +239,7 @@ mod tests {
         assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_pending());
         assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_pending());
         turn.release(&mut t1);
-        assert_eq!(c2.0.load(Ordering::SeqCst), 1, "woken once, queued once");
+        assert_eq!(c2.get(), 1, "woken once, queued once");
         assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_ready());
     }
 }

@@ -242,16 +242,8 @@ impl Wheel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_waker::{Count, counting_waker};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     /// Processes the wheel at `at` and wakes what fired, as the loop does.
     fn run(wheel: &mut Wheel, at: Instant) {
@@ -261,8 +253,7 @@ mod tests {
     }
 
     fn waker() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        (c.clone(), Waker::from(c))
+        counting_waker()
     }
 
     #[test]
@@ -286,7 +277,7 @@ mod tests {
             for (t, key, c) in &keys {
                 let fired = wheel.is_fired(*key);
                 assert_eq!(fired, *t <= now, "timer {t} at {now}");
-                assert_eq!(c.0.load(Ordering::SeqCst), usize::from(*t <= now));
+                assert_eq!(c.get(), usize::from(*t <= now));
             }
             if let Some(next) = wheel.next_deadline() {
                 let next = next.duration_since(origin).as_millis() as u64;
@@ -322,7 +313,7 @@ mod tests {
         assert_eq!(wheel.len(), 0);
         assert!(wheel.next_deadline().is_none());
         run(&mut wheel, origin + Duration::from_secs(3600));
-        assert_eq!(c.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c.get(), 0);
     }
 
     #[test]
