@@ -13,12 +13,13 @@ use std::cell::Cell;
 use std::task::{Context, Poll};
 
 /// Socket operations a task may complete per poll before it is made to yield (tokio's figure).
-pub(crate) const BUDGET: u8 = 128;
-/// No budget in force.
-const UNCONSTRAINED: u8 = u8::MAX;
+pub(crate) const BUDGET: u32 = 128;
+/// No budget in force: so many operations that code polled outside a loop's tasks never runs
+/// out (and if it did, it would only be woken at once).
+const UNCONSTRAINED: u32 = u32::MAX;
 
 thread_local! {
-    static REMAINING: Cell<u8> = const { Cell::new(UNCONSTRAINED) };
+    static REMAINING: Cell<u32> = const { Cell::new(UNCONSTRAINED) };
 }
 
 /// Gives the task about to be polled a fresh budget.
@@ -41,9 +42,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     if left == 0 {
         return spent(cx);
     }
-    if left != UNCONSTRAINED {
-        REMAINING.set(left - 1);
-    }
+    REMAINING.set(left - 1);
     Poll::Ready(())
 }
 

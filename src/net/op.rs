@@ -133,6 +133,13 @@ impl OpState {
         }
     }
 
+    /// Whether the operation neither waits nor holds or waits for a turn (the common case for a
+    /// future dropped after it completed: nothing to clean up).
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        !self.waiting && self.ticket == Ticket::NONE
+    }
+
     /// Whether the operation left a waker behind (clearing the flag): its owner withdraws it.
     pub(crate) fn take_waiting(&mut self) -> bool {
         std::mem::replace(&mut self.waiting, false)

@@ -94,7 +94,12 @@ impl Socket {
         attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<ReadOutcome<R>>>,
     ) -> Poll<Result<R, SocketError>> {
         ready!(self.poll_begin(&self.reading, op, cx));
-        let r = match ready!(op.poll_stream(&self.stream, Direction::Read, cx, attempt)) {
+        let polled = op.poll_stream(&self.stream, Direction::Read, cx, attempt);
+        let Poll::Ready(outcome) = polled else {
+            self.reading.hold(&mut op.ticket);
+            return Poll::Pending;
+        };
+        let r = match outcome {
             Ok(Ok(ReadOutcome::Data(r))) => Ok(r),
             Ok(Ok(ReadOutcome::Eof)) => Err(SocketError::ConnectionClosed),
             Ok(Err(e)) => Err(self.read_error(e)),
@@ -102,6 +107,16 @@ impl Socket {
         };
         self.reading.release(&mut op.ticket);
         Poll::Ready(r)
+    }
+
+    /// A read future is dropped while it waits or holds the turn: withdraw its waiter and give
+    /// the turn on.
+    #[cold]
+    fn drop_read(&self, op: &mut OpState) {
+        if op.take_waiting() {
+            self.stream.cancel_wait(Direction::Read);
+        }
+        self.reading.release(&mut op.ticket);
     }
 
     #[cold]
@@ -128,10 +143,9 @@ macro_rules! read_future_common {
 
         impl Drop for $ty<'_> {
             fn drop(&mut self) {
-                if self.op.take_waiting() {
-                    self.socket.stream.cancel_wait(Direction::Read);
+                if !self.op.is_idle() {
+                    self.socket.drop_read(&mut self.op);
                 }
-                self.socket.reading.release(&mut self.op.ticket);
             }
         }
     )*};

@@ -17,12 +17,14 @@ use std::task::{Context, Poll, Waker};
 pub(crate) struct Turn {
     /// An operation holds the turn (or it was handed to `granted`, which has not polled yet).
     held: Cell<bool>,
+    /// How many waiters `queue` holds (checked on every hand-on without borrowing the queue).
+    queued: Cell<u32>,
     /// Operations waiting for the turn, oldest first.
     queue: RefCell<VecDeque<Queued>>,
     /// The waiter the turn was handed to (0: none).
     granted: Cell<u64>,
-    /// The id of the next waiter (0 is never used).
-    next_id: Cell<u64>,
+    /// The id of the last waiter queued (ids start at 1).
+    last_id: Cell<u64>,
 }
 
 struct Queued {
@@ -32,76 +34,92 @@ struct Queued {
     takes_turn: bool,
 }
 
-/// An operation's place with respect to a [`Turn`].
-#[derive(Default, Debug, PartialEq, Eq)]
-pub(crate) enum Ticket {
-    /// Not asked yet, or given back.
-    #[default]
-    None,
-    /// Waiting in the queue.
-    Queued(u64),
-    /// Holds the turn.
-    Held,
+/// An operation's place with respect to a [`Turn`]: [`Ticket::NONE`] (not asked yet, or given
+/// back), [`Ticket::HELD`], or the id of its place in the queue.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+impl Ticket {
+    pub(crate) const NONE: Ticket = Ticket(0);
+    pub(crate) const HELD: Ticket = Ticket(u64::MAX);
 }
 
 impl Turn {
-    /// Takes the turn for the operation whose place is `ticket`, or queues it.
+    /// Whether the operation whose place is `ticket` may go ahead: it holds the turn, or nobody
+    /// does (it then runs without taking it: an operation that completes in one poll costs the
+    /// turn nothing, and takes it with [`hold`](Turn::hold) only when it has to wait).
+    /// Otherwise it is queued.
     #[inline]
-    pub(crate) fn poll_take(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
-        match *ticket {
-            Ticket::Held => Poll::Ready(()),
-            Ticket::None if !self.held.get() => {
-                self.held.set(true);
-                *ticket = Ticket::Held;
-                Poll::Ready(())
-            }
-            _ => self.poll_queued(ticket, cx),
+    pub(crate) fn poll_enter(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
+        if *ticket == Ticket::HELD || (*ticket == Ticket::NONE && !self.held.get()) {
+            return Poll::Ready(());
         }
+        self.poll_queued(ticket, cx)
+    }
+
+    /// The operation that entered has to wait: it holds the turn until it completes or is
+    /// dropped (nothing to do if it holds it already).
+    #[inline]
+    pub(crate) fn hold(&self, ticket: &mut Ticket) {
+        if *ticket == Ticket::NONE {
+            self.held.set(true);
+            *ticket = Ticket::HELD;
+        }
+    }
+
+    /// Takes the turn for the operation whose place is `ticket`, or queues it.
+    #[cfg(test)]
+    fn poll_take(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
+        let entered = self.poll_enter(ticket, cx);
+        if entered.is_ready() {
+            self.hold(ticket);
+        }
+        entered
     }
 
     #[cold]
     fn poll_queued(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<()> {
-        match *ticket {
-            Ticket::Queued(id) if self.granted.get() == id => {
-                self.granted.set(0);
-                *ticket = Ticket::Held;
-                Poll::Ready(())
-            }
-            Ticket::Queued(id) => {
-                let mut queue = self.queue.borrow_mut();
-                if let Some(q) = queue.iter_mut().find(|q| q.id == id)
-                    && !q.waker.will_wake(cx.waker())
-                {
-                    q.waker = cx.waker().clone();
-                }
-                Poll::Pending
-            }
-            _ => {
-                let id = self.enqueue(cx.waker(), true);
-                *ticket = Ticket::Queued(id);
-                Poll::Pending
-            }
+        let id = ticket.0;
+        if id == Ticket::NONE.0 {
+            *ticket = Ticket(self.enqueue(cx.waker(), true));
+            return Poll::Pending;
         }
+        if self.granted.get() == id {
+            self.granted.set(0);
+            *ticket = Ticket::HELD;
+            return Poll::Ready(());
+        }
+        let mut queue = self.queue.borrow_mut();
+        if let Some(q) = queue.iter_mut().find(|q| q.id == id)
+            && !q.waker.will_wake(cx.waker())
+        {
+            q.waker = cx.waker().clone();
+        }
+        Poll::Pending
     }
 
     fn enqueue(&self, waker: &Waker, takes_turn: bool) -> u64 {
-        let id = self.next_id.get().wrapping_add(1).max(1);
-        self.next_id.set(id);
+        // Never 0 (none) nor u64::MAX (held): 2^64 - 2 waiters are not going to happen.
+        let id = self.last_id.get() + 1;
+        self.last_id.set(id);
         self.queue.borrow_mut().push_back(Queued {
             id,
             waker: waker.clone(),
             takes_turn,
         });
+        self.queued.set(self.queued.get() + 1);
         id
     }
 
     /// Gives the turn back (the operation completed or was dropped), or leaves the queue.
     #[inline]
     pub(crate) fn release(&self, ticket: &mut Ticket) {
-        match std::mem::take(ticket) {
-            Ticket::None => {}
-            Ticket::Held => self.hand_on(),
-            Ticket::Queued(id) => self.leave(id),
+        if *ticket == Ticket::HELD {
+            *ticket = Ticket::NONE;
+            self.hand_on();
+        } else if *ticket != Ticket::NONE {
+            let id = std::mem::take(ticket).0;
+            self.leave(id);
         }
     }
 
@@ -112,33 +130,37 @@ impl Turn {
             self.granted.set(0);
             self.hand_on();
         } else {
-            self.queue.borrow_mut().retain(|q| q.id != id);
+            let mut queue = self.queue.borrow_mut();
+            queue.retain(|q| q.id != id);
+            self.queued.set(queue.len() as u32);
         }
     }
 
-    /// The holder is done: the turn goes to the oldest waiting operation, or becomes free. Trait
-    /// calls waiting ahead of it are woken to try again.
+    /// The holder is done: the turn goes to the oldest waiting operation, or becomes free.
     #[inline]
     fn hand_on(&self) {
-        if self.queue.borrow().is_empty() {
+        if self.queued.get() == 0 {
             self.held.set(false);
-            return;
+        } else {
+            self.hand_on_queued();
         }
-        self.hand_on_queued();
     }
 
+    /// Trait calls waiting ahead of the next operation are woken to try again.
     #[cold]
     fn hand_on_queued(&self) {
         let mut wake = Vec::new();
         let next = {
             let mut queue = self.queue.borrow_mut();
-            loop {
+            let next = loop {
                 match queue.pop_front() {
                     Some(q) if q.takes_turn => break Some(q),
                     Some(q) => wake.push(q.waker),
                     None => break None,
                 }
-            }
+            };
+            self.queued.set(queue.len() as u32);
+            next
         };
         match next {
             Some(q) => {
@@ -194,7 +216,7 @@ mod tests {
         let (_, w1) = waker();
         let (c2, w2) = waker();
         let (c3, w3) = waker();
-        let (mut t1, mut t2, mut t3) = (Ticket::None, Ticket::None, Ticket::None);
+        let (mut t1, mut t2, mut t3) = (Ticket::NONE, Ticket::NONE, Ticket::NONE);
         assert!(
             turn.poll_take(&mut t1, &mut Context::from_waker(&w1))
                 .is_ready()
@@ -218,7 +240,7 @@ mod tests {
                 .is_ready()
         );
         turn.release(&mut t3);
-        let mut t4 = Ticket::None;
+        let mut t4 = Ticket::NONE;
         assert!(
             turn.poll_take(&mut t4, &mut Context::from_waker(&w1))
                 .is_ready()
@@ -230,7 +252,7 @@ mod tests {
         let turn = Turn::default();
         let (_, w1) = waker();
         let (c2, w2) = waker();
-        let mut t1 = Ticket::None;
+        let mut t1 = Ticket::NONE;
         assert!(turn.poll_free(&mut Context::from_waker(&w2)).is_ready());
         assert!(
             turn.poll_take(&mut t1, &mut Context::from_waker(&w1))

@@ -41,7 +41,12 @@ impl Future for Write<'_> {
         let this = &mut *self;
         let socket = this.socket;
         ready!(socket.poll_begin(&socket.writing, &mut this.op, cx));
-        let r = ready!(socket.poll_write_all(cx, this.buf, &mut this.written, &mut this.op));
+        let polled = socket.poll_write_all(cx, this.buf, &mut this.written, &mut this.op);
+        let Poll::Ready(r) = polled else {
+            // Part of the bytes may be out: no other write may come between them and the rest.
+            socket.writing.hold(&mut this.op.ticket);
+            return Poll::Pending;
+        };
         socket.writing.release(&mut this.op.ticket);
         Poll::Ready(r)
     }
@@ -79,7 +84,11 @@ impl Future for WriteOwned<'_> {
                 .poll_stream(&socket.stream, Direction::Write, cx, |cx| {
                     socket.stream.poll_write_owned(cx, buf, written)
                 });
-            match ready!(polled) {
+            let Poll::Ready(outcome) = polled else {
+                socket.writing.hold(&mut this.op.ticket);
+                return Poll::Pending;
+            };
+            match outcome {
                 Ok(Ok(true)) => {
                     // On epoll the caller's own vector, on io_uring the previous send buffer.
                     let mut empty = this.buf.take().unwrap_or_default();
@@ -155,15 +164,17 @@ impl Socket {
 
     /// A write future is dropped: withdraw its waiter if it holds the turn (bytes already taken
     /// go out whatever happens to the future), and give the turn on.
+    #[cold]
     fn drop_write(&self, op: &mut OpState) {
-        if op.take_waiting() && op.ticket == Ticket::Held {
+        if op.take_waiting() && op.ticket == Ticket::HELD {
             self.stream.cancel_wait(Direction::Write);
         }
         self.writing.release(&mut op.ticket);
     }
 
-    /// The start of every poll of an operation: wait for the operation's turn, then charge it
-    /// to the task's cooperative budget (yielding, with nothing done, once that is spent).
+    /// The start of every poll of an operation: wait for the operation's turn (taken for real
+    /// only when the operation has to wait), then charge it to the task's cooperative budget
+    /// (yielding, with nothing done, once that is spent).
     #[inline]
     pub(super) fn poll_begin(
         &self,
@@ -171,19 +182,27 @@ impl Socket {
         op: &mut OpState,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        ready!(turn.poll_take(&mut op.ticket, cx));
+        if op.ticket == Ticket::HELD {
+            // It waited before this poll (the task yielded then): no charge.
+            return Poll::Ready(());
+        }
+        ready!(turn.poll_enter(&mut op.ticket, cx));
         coop::poll_proceed(cx)
     }
 }
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        self.socket.drop_write(&mut self.op);
+        if !self.op.is_idle() {
+            self.socket.drop_write(&mut self.op);
+        }
     }
 }
 
 impl Drop for WriteOwned<'_> {
     fn drop(&mut self) {
-        self.socket.drop_write(&mut self.op);
+        if !self.op.is_idle() {
+            self.socket.drop_write(&mut self.op);
+        }
     }
 }
