@@ -153,7 +153,10 @@ fn the_default_backlog_holds_a_burst_of_a_thousand_clients() {
     // Made before any loop runs, and never accepting: the kernel's queue is all there is.
     let server = common::listen_local();
     let (held, _clients) = pending_connects(server.local_address().into(), 1000);
-    assert_eq!(held, 1000, "the backlog held only {held} pending connections");
+    assert_eq!(
+        held, 1000,
+        "the backlog held only {held} pending connections"
+    );
 }
 
 #[test]
@@ -164,5 +167,8 @@ fn an_explicit_backlog_still_applies() {
         .unwrap();
     let (held, _clients) = pending_connects(server.local_address().into(), 200);
     // Linux completes backlog + 1 handshakes before it drops SYNs.
-    assert!(held < 200, "a backlog of 16 held {held} pending connections");
+    assert!(
+        held < 200,
+        "a backlog of 16 held {held} pending connections"
+    );
 }
