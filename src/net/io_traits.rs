@@ -193,7 +193,11 @@ impl Socket {
             Some(after) => {
                 op.progress();
                 self.cancel_wait(direction);
-                Poll::Ready(Err(SocketError::Timeout { after }.into()))
+                Poll::Ready(Err(SocketError::trait_timeout(
+                    direction == Direction::Write,
+                    self.peer_address().into(),
+                    after,
+                )))
             }
             None => Poll::Pending,
         }
@@ -247,7 +251,11 @@ impl Socket {
             }
             Poll::Ready(OpPoll::TimedOut(after)) => {
                 op.progress();
-                Poll::Ready(Err(SocketError::Timeout { after }.into()))
+                Poll::Ready(Err(SocketError::trait_timeout(
+                    direction == Direction::Write,
+                    self.peer_address().into(),
+                    after,
+                )))
             }
         }
     }

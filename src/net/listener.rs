@@ -443,7 +443,7 @@ impl Listener {
                 }
                 drop(waiters);
                 if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
-                    return Poll::Ready(Err(SocketError::Timeout { after }));
+                    return Poll::Ready(Err(SocketError::accept_timeout(self.local, after)));
                 }
                 return Poll::Pending;
             }
@@ -462,7 +462,7 @@ impl Listener {
                     }
                 }
                 Poll::Ready(OpPoll::TimedOut(after)) => {
-                    Poll::Ready(Err(SocketError::Timeout { after }))
+                    Poll::Ready(Err(SocketError::accept_timeout(self.local, after)))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
                     self.exhausted.set(false);

@@ -554,7 +554,7 @@ impl Socket {
     #[inline(never)]
     fn read_failure(&self, outcome: OpPoll<usize>) -> SocketError {
         match outcome {
-            OpPoll::TimedOut(after) => SocketError::Timeout { after },
+            OpPoll::TimedOut(after) => SocketError::read_timeout(self.peer, after),
             OpPoll::Done(Ok(_)) => SocketError::ConnectionClosed,
             OpPoll::Done(Err(e)) => self.read_error(e),
         }
@@ -577,7 +577,7 @@ impl Socket {
             // Nothing to read (the common case right after a message was handled): wait without
             // touching the scratch buffer.
             return match op.wait(reg, Direction::Read, cx) {
-                Some(after) => Poll::Ready(Err(SocketError::Timeout { after })),
+                Some(after) => Poll::Ready(Err(SocketError::read_timeout(self.peer, after))),
                 None => Poll::Pending,
             };
         }
@@ -629,7 +629,7 @@ impl Socket {
                     Some(after) => {
                         op.set_waiting(false);
                         r.conn.cancel_read_wait();
-                        Poll::Ready(Err(SocketError::Timeout { after }))
+                        Poll::Ready(Err(SocketError::read_timeout(self.peer, after)))
                     }
                     None => Poll::Pending,
                 }
@@ -932,7 +932,7 @@ impl WriteOwned<'_> {
                     }),
                     Poll::Pending => {
                         match socket.ring_write_stalled(r, cx, &mut this.op, &mut this.ring) {
-                            Some(after) => Err(SocketError::WriteTimeout { after, written: 0 }),
+                            Some(after) => Err(SocketError::write_timeout(socket.peer, after, 0)),
                             None => return Poll::Pending,
                         }
                     }
@@ -972,7 +972,7 @@ impl Socket {
     #[inline(never)]
     fn write_failure(&self, outcome: OpPoll<usize>, written: usize) -> SocketError {
         match outcome {
-            OpPoll::TimedOut(after) => SocketError::WriteTimeout { after, written },
+            OpPoll::TimedOut(after) => SocketError::write_timeout(self.peer, after, written),
             OpPoll::Done(Ok(_)) => SocketError::Write {
                 peer: self.peer,
                 written,
@@ -1017,10 +1017,9 @@ impl Socket {
                 }
                 Poll::Pending => {
                     return match self.ring_write_stalled(r, cx, op, ring) {
-                        Some(after) => Poll::Ready(Err(SocketError::WriteTimeout {
-                            after,
-                            written: *written,
-                        })),
+                        Some(after) => {
+                            Poll::Ready(Err(SocketError::write_timeout(self.peer, after, *written)))
+                        }
                         None => Poll::Pending,
                     };
                 }
