@@ -1,6 +1,6 @@
 //! `ServerSocket`: a listening socket, its `accept` and its `connections` stream.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -217,7 +217,8 @@ impl ListenOptions {
         ServerSocket {
             inner: Rc::new(Listener {
                 io: RefCell::new(Some(mio::net::TcpListener::from_std(std))),
-                reg: OnceCell::new(),
+                reg: RefCell::new(None),
+                epoch: Cell::new(0),
                 local,
                 backoff_until: Cell::new(None),
                 exhausted: Cell::new(false),
@@ -275,7 +276,12 @@ pub struct ServerSocket {
 struct Listener {
     /// `None` once closed: the descriptor is closed exactly once, by `close` or by drop.
     io: RefCell<Option<mio::net::TcpListener>>,
-    reg: OnceCell<Registration>,
+    /// The registration with the loop it last accepted on (made at the first accept, made
+    /// again when an accept runs on another loop).
+    reg: RefCell<Option<Registration>>,
+    /// How many times it was registered: an accept that waited on an earlier registration
+    /// starts afresh (its waiter and timer belonged to another loop).
+    epoch: Cell<u32>,
     local: SocketAddr,
     backoff_until: Cell<Option<Instant>>,
     /// Out of descriptors (or memory) and already said so: the error is reported once per
@@ -378,7 +384,7 @@ impl ServerSocket {
         }
         drop(io);
         trace::event!(info, local = %self.inner.local, "listener closed");
-        if let Some(reg) = self.inner.reg.get() {
+        if let Some(reg) = &*self.inner.reg.borrow() {
             reg.wake(Direction::Read);
         }
         if let Some(limit) = &self.inner.limit {
@@ -393,18 +399,50 @@ impl ServerSocket {
 }
 
 impl Listener {
-    fn registration(&self) -> Result<&Registration, SocketError> {
-        if let Some(reg) = self.reg.get() {
-            return Ok(reg);
+    /// The registration with the loop running on this thread. A listener can outlive the loop
+    /// it first accepted on (made before one `event::run`, served again in the next): when its
+    /// registration belongs to a loop that is not the one running here, it moves to this one.
+    /// `op` then starts afresh if it waited on the earlier registration.
+    fn registration(&self, op: &mut AcceptState) -> Result<Ref<'_, Registration>, SocketError> {
+        let here = self
+            .reg
+            .borrow()
+            .as_ref()
+            .is_some_and(|reg| event_loop::is_running(reg.core().shared.id));
+        if !here {
+            self.register()?;
         }
+        if op.epoch != self.epoch.get() {
+            *op = AcceptState {
+                op: OpState::new(op.op.timeout),
+                pause: None,
+                epoch: self.epoch.get(),
+            };
+        }
+        Ok(Ref::map(self.reg.borrow(), |reg| {
+            reg.as_ref().expect("registered above")
+        }))
+    }
+
+    /// Registers with the current loop, leaving the previous loop's reactor first (so that
+    /// loop, if it runs again, can take the listener back).
+    #[cold]
+    fn register(&self) -> Result<(), SocketError> {
         let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
         let mut io = self.io.borrow_mut();
         let io = io.as_mut().ok_or(SocketError::Closed)?;
+        let mut slot = self.reg.borrow_mut();
+        if let Some(previous) = slot.take() {
+            // It fails only if that loop's epoll instance no longer watches the descriptor.
+            let _ = previous.core().reactor.registry().deregister(io);
+        }
         let reg = Registration::new(core, io).map_err(|source| SocketError::Io {
             op: "register listener",
             source,
         })?;
-        Ok(self.reg.get_or_init(|| reg))
+        *slot = Some(reg);
+        self.epoch.set(self.epoch.get().wrapping_add(1));
+        Ok(())
     }
 
     fn poll_accept(
@@ -417,7 +455,7 @@ impl Listener {
         }
         // A burst of connections must not keep the accepting task from yielding.
         ready!(crate::executor::coop::poll_proceed(cx));
-        let reg = match self.registration() {
+        let reg = match self.registration(op) {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
         };
@@ -449,7 +487,7 @@ impl Listener {
             }
             let accepted = op
                 .op
-                .poll(reg, Direction::Read, cx, || match &*self.io.borrow() {
+                .poll(&reg, Direction::Read, cx, || match &*self.io.borrow() {
                     Some(l) => l.accept().map(|c| (c, false)),
                     None => Err(io::ErrorKind::NotConnected.into()),
                 });
@@ -520,7 +558,9 @@ impl Listener {
     }
 
     fn cancel(&self, op: &mut AcceptState) {
-        if let Some(reg) = self.reg.get() {
+        if let Some(reg) = &*self.reg.borrow()
+            && op.epoch == self.epoch.get()
+        {
             op.op.cancel(reg, Direction::Read);
         }
     }
@@ -564,6 +604,8 @@ pub struct Accept<'a> {
 struct AcceptState {
     op: OpState,
     pause: Option<Deadline>,
+    /// The listener's `epoch` when this accept last polled (its waiter is on that registration).
+    epoch: u32,
 }
 
 impl Accept<'_> {
