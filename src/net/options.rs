@@ -60,6 +60,13 @@ impl ListenOptions {
     /// cannot be read), `SO_REUSEADDR` on, `SO_REUSEPORT` off, `IPV6_V6ONLY` as the system sets
     /// it. (The Swift original's backlog of 128 drops SYNs in a burst of a few thousand
     /// clients, who then retry a second later; [`backlog`](ListenOptions::backlog) sets it.)
+    ///
+    /// ```
+    /// // The same listener as `Socket::listen_on("127.0.0.1:0")`.
+    /// let server = event::ListenOptions::new().listen_on("127.0.0.1:0")?;
+    /// assert_ne!(server.local_port(), 0);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn new() -> ListenOptions {
         ListenOptions {
             backlog: default_backlog(),
@@ -74,12 +81,51 @@ impl ListenOptions {
 
     /// At most `max` connections accepted from this listener are open at once; see [`AtLimit`]
     /// for what happens to the others. A connection counts until its `Socket` is dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::{ListenOptions, Socket};
+    ///
+    /// event::run(async {
+    ///     let server = ListenOptions::new().max_connections(1).listen_on("127.0.0.1:0")?;
+    ///     let _a = Socket::connect(server.local_address()).await?;
+    ///     let _b = Socket::connect(server.local_address()).await?; // waits in the backlog
+    ///     let first = server.accept().await?;
+    ///     let at_limit = server.accept().timeout(Duration::from_millis(20)).await;
+    ///     assert!(at_limit.unwrap_err().is_timeout());
+    ///     drop(first); // its place frees: the second client is accepted
+    ///     server.accept().await?;
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = Some(max);
         self
     }
 
     /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
+    ///
+    /// ```
+    /// use event::{AtLimit, ListenOptions, Socket, SocketError};
+    ///
+    /// event::run(async {
+    ///     let server = ListenOptions::new()
+    ///         .max_connections(1)
+    ///         .at_limit(AtLimit::Close)
+    ///         .listen_on("127.0.0.1:0")?;
+    ///     let a = Socket::connect(server.local_address()).await?;
+    ///     let _first = server.accept().await?;
+    ///     let b = Socket::connect(server.local_address()).await?;
+    ///     // The accept takes b and closes it at once; it waits for the next client meanwhile.
+    ///     let accept = event::spawn(async move { server.accept().await.map(drop) });
+    ///     assert!(b.read(16).await.is_err()); // closed by the server
+    ///     accept.cancel();
+    ///     drop(a);
+    ///     Ok::<(), SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
         self.at_limit = at_limit;
         self
@@ -126,25 +172,56 @@ impl ListenOptions {
     }
 
     /// The length of the queue of connections the kernel completes before `accept`.
+    ///
+    /// ```
+    /// // Up to about 16 clients wait in the kernel's queue until the server accepts them.
+    /// let server = event::ListenOptions::new().backlog(16).listen_on("127.0.0.1:0")?;
+    /// # drop(server);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = backlog.min(i32::MAX as u32) as i32;
         self
     }
 
-    /// `SO_REUSEADDR`: rebind a port whose old connections are in `TIME_WAIT`.
+    /// `SO_REUSEADDR` (on by default): rebind a port whose old connections are in `TIME_WAIT`.
+    ///
+    /// ```
+    /// // Off: the bind fails while connections to an earlier server on the port linger.
+    /// let server = event::ListenOptions::new().reuse_address(false).listen_on("127.0.0.1:0")?;
+    /// # drop(server);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.reuse_address = on;
         self
     }
 
     /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
-    /// spreads connections among them.
+    /// spreads connections among them. ([`PerCore`](crate::PerCore) does this for you.)
+    ///
+    /// ```
+    /// use event::ListenOptions;
+    ///
+    /// let options = ListenOptions::new().reuse_port(true);
+    /// let first = options.listen_on("127.0.0.1:0")?;
+    /// let second = options.listen_on(first.local_address())?; // the same port
+    /// assert_eq!(first.local_port(), second.local_port());
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
     }
 
     /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
+    ///
+    /// ```no_run
+    /// // Every interface, IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket.
+    /// let server = event::ListenOptions::new().ipv6_only(false).listen_on("[::]:8080")?;
+    /// # drop(server);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn ipv6_only(mut self, on: bool) -> Self {
         self.ipv6_only = Some(on);
         self
@@ -155,6 +232,18 @@ impl ListenOptions {
     /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`], `(ip, port)`.
     ///
     /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
+    ///
+    /// ```
+    /// use event::{ListenOptions, SocketAddress};
+    ///
+    /// let options = ListenOptions::new().backlog(128);
+    /// let a = options.listen_on("127.0.0.1:0")?;
+    /// let b = options.listen_on(SocketAddress::localhost(0))?;
+    /// let c = options.listen_on((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    /// assert!(a.local_address().to_string().starts_with("127.0.0.1:"));
+    /// # drop((b, c));
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn listen_on(
         &self,
         addr: impl crate::ToListenAddress,
