@@ -91,6 +91,7 @@
 //! | `SocketError.connectionClosed` | [`SocketError::ConnectionClosed`] |
 //! | your own `ConnectionLimiter` actor | [`ListenOptions::max_connections`] |
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod event_loop;
 mod executor;

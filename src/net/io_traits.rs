@@ -344,6 +344,7 @@ mod tokio_io {
 
     macro_rules! tokio_io_impls {
         ($($ty:ty),*) => {$(
+            #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
             impl tokio::io::AsyncRead for $ty {
                 fn poll_read(
                     self: Pin<&mut Self>,
@@ -354,6 +355,7 @@ mod tokio_io {
                 }
             }
 
+            #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
             impl tokio::io::AsyncWrite for $ty {
                 fn poll_write(
                     self: Pin<&mut Self>,
