@@ -60,6 +60,12 @@ pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, Sock
 /// Clones share the one socket, so one task can accept while another calls
 /// [`close`](ServerSocket::close) (for a graceful shutdown).
 ///
+/// It accepts on the loop running on the thread (it can be made before that loop runs, and be
+/// served by one loop after another: it moves to the running loop at its next accept), and it
+/// is not `Send`: it and the sockets it accepts stay on that thread. For one loop per core,
+/// [`PerCore`](crate::PerCore) gives each loop a listener of its own; to hand work to another
+/// loop, see [the crate docs](crate#sockets-and-tasks-stay-on-their-loop).
+///
 /// ```no_run
 /// use event::{Socket, SocketError};
 ///
@@ -148,6 +154,23 @@ impl ServerSocket {
     /// every 100 ms without a word, and return the next connection once descriptors are free
     /// again. A loop that logs the error and continues therefore neither spins nor floods its log. After
     /// [`close`](ServerSocket::close) it fails with [`SocketError::Closed`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::Socket;
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let peer = server.accept().await?;
+    ///     assert_eq!(peer.peer_address(), client.local_address()?);
+    ///     // Nobody else connects: the accept gives up, and the listener stays usable.
+    ///     let none = server.accept().timeout(Duration::from_millis(10)).await;
+    ///     assert!(none.unwrap_err().is_timeout());
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn accept(&self) -> Accept<'_> {
         Accept {
             listener: &self.inner,

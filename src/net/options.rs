@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Type};
 use super::listener::local_addr;
 use super::{ServerSocket, SocketError};
 
-/// Options for a listening socket, for what [`Socket::listen`] does not set.
+/// Options for a listening socket, for what [`Socket::listen`](crate::Socket::listen) does not set.
 ///
 /// ```
 /// let server = event::ListenOptions::new()
@@ -132,7 +132,8 @@ impl ListenOptions {
     }
 
     /// Gives every accepted socket `timeout` as its default read and write timeout (what
-    /// [`Socket::set_read_timeout`] and [`Socket::set_write_timeout`] set; each socket can still
+    /// [`Socket::set_read_timeout`](crate::Socket::set_read_timeout) and
+    /// [`Socket::set_write_timeout`](crate::Socket::set_write_timeout) set; each socket can still
     /// change its own): a read that waits longer than `timeout` for the next bytes fails with
     /// [`SocketError::Timeout`], a write that waits longer than `timeout` for the peer to take
     /// more fails with [`SocketError::WriteTimeout`]. So a client that goes silent, or stops
@@ -229,7 +230,7 @@ impl ListenOptions {
 
     /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
     /// `addr` takes the forms `connect` does (see [`ToListenAddress`](crate::ToListenAddress)):
-    /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`], `(ip, port)`.
+    /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`](crate::SocketAddress), `(ip, port)`.
     ///
     /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
     ///
