@@ -105,6 +105,23 @@
 //! # Ok::<(), SocketError>(())
 //! ```
 //!
+//! ## Channels and shared state
+//! The library has no channels of its own: the well-kept runtime-independent ones work on this
+//! loop as they are, because they only use the standard `Waker`, which the loop provides (and
+//! which reaches the loop from any thread). Tested here (`ecosystem/tests/sync_crates.rs`):
+//! - [`tokio::sync`](https://docs.rs/tokio/latest/tokio/sync/) (`mpsc`, `oneshot`, `broadcast`,
+//!   `Notify`, `Mutex`, ...) with tokio's `sync` feature alone: they need no tokio runtime;
+//! - [`futures-channel`](https://docs.rs/futures-channel) (`mpsc`, `oneshot`);
+//! - [`async-channel`](https://docs.rs/async-channel) (multi-producer, multi-consumer).
+//!
+//! Each works between two tasks of one loop, and from another thread (or another loop) into a
+//! loop's task: a plain `std::thread` can `send` (or `blocking_send`), and the receiving task
+//! is woken on its loop; a channel also carries work from one loop to another. Between tasks of
+//! one loop, `Rc<RefCell<_>>` is enough for shared state (never hold the borrow across an
+//! `.await`; tokio's `Mutex` can be held across one). The `chat` example in `ecosystem/examples/`
+//! (`cargo run -p event-ecosystem --example chat`) gives each client a writer task fed by a
+//! channel, and broadcasts every line to the others.
+//!
 //! ## Standard traits and features
 //! `Socket` and `&Socket` implement `futures-io`'s `AsyncRead`/`AsyncWrite` (end of stream is
 //! `Ok(0)` there, as the traits require), so futures-rustls, hyper (see `ecosystem/examples/http.rs`
