@@ -7,11 +7,13 @@
 #   bench/run.sh --syscalls --seconds 10
 #   bench/run.sh --idle
 #   bench/run.sh --multicore 2 --seconds 10
+#   bench/run.sh --hostile        # hostile clients (fairness, non-reading peers, drain, accept burst)
 #   bench/run.sh --help
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname "$BENCH_DIR")"
-BENCH_TARGET="${BENCH_TARGET_DIR:-/work/bench-target}"
+# Own target dir: $BENCH_TARGET_DIR, else bench/target (gitignored by the repo).
+BENCH_TARGET="${BENCH_TARGET_DIR:-$BENCH_DIR/target}"
 
 CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release --quiet --manifest-path "$BENCH_DIR/Cargo.toml"
 

@@ -1,8 +1,7 @@
 //! `EventLoop`: one per thread; it owns the reactor, the timer wheel and the run queue, and
 //! drives them from `block_on`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -14,74 +13,31 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use async_task::Runnable;
-use slab::Slab;
 
+use crate::driver::Driver;
+use crate::executor::local::{self, Local};
 use crate::executor::{JoinHandle, LoopHandle, Shared, coop};
-use crate::reactor::Reactor;
 use crate::time::wheel::Wheel;
-
-/// Tasks run per tick before the loop polls for I/O and timers again, so a task that is always
-/// ready cannot starve them.
-const BUDGET: usize = 256;
 
 /// Size of the loop's read buffer: the most one `Socket::read` returns.
 const SCRATCH_LEN: usize = 64 * 1024;
 
 /// The state of one loop, shared by everything running on it (`Rc`: it never leaves its thread).
 pub(crate) struct Core {
-    /// The completion driver, when the loop runs on io_uring (declared first: it is dropped
-    /// before the reactor whose descriptor it watches).
-    #[cfg(target_os = "linux")]
-    pub(crate) uring: Option<Rc<crate::uring::Uring>>,
-    pub(crate) reactor: Reactor,
+    /// How operations reach the kernel: epoll or io_uring.
+    pub(crate) driver: Driver,
     pub(crate) timers: RefCell<Wheel>,
-    /// The run queue while the loop is not running; while it runs the queue lives in the
-    /// thread-local `RUN_QUEUE` (see there).
-    queue: RefCell<VecDeque<Runnable>>,
+    /// The executor's local half: the run queue and the task registry.
+    pub(crate) local: Local,
     pub(crate) shared: Arc<Shared>,
     /// The wakers of the timers that fired this turn (kept to reuse its allocation).
     pub(crate) fired: RefCell<Vec<Waker>>,
-    /// A waker of every live task spawned on this thread, so dropping the loop can cancel them
-    /// all, even those that wait on something outside the loop.
-    pub(crate) tasks: Rc<RefCell<Slab<Waker>>>,
     /// The buffer `Socket::read` reads into before copying out exactly what arrived.
     pub(crate) scratch: RefCell<Box<[u8]>>,
 }
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
-    /// The run queue of the loop running on this thread. A wake-up on the loop's thread (one per
-    /// message on a busy server) reaches it with one thread-local access and an id comparison,
-    /// without going through `CURRENT` and the loop's core.
-    static RUN_QUEUE: RunQueue = const {
-        RunQueue {
-            owner: Cell::new(0),
-            queue: RefCell::new(VecDeque::new()),
-        }
-    };
-}
-
-/// The thread's run queue and the id of the loop that owns it (0: none).
-struct RunQueue {
-    owner: Cell<usize>,
-    queue: RefCell<VecDeque<Runnable>>,
-}
-
-/// Queues `runnable` on the loop identified by `id` if that loop is running on this thread;
-/// otherwise gives it back.
-#[inline]
-pub(crate) fn schedule_local(id: usize, runnable: Runnable) -> Option<Runnable> {
-    let mut runnable = Some(runnable);
-    // `try_with` fails only while the thread's thread-locals are being destroyed: the caller
-    // then injects the task.
-    let _ = RUN_QUEUE.try_with(|r| {
-        if r.owner.get() == id
-            && let Some(runnable) = runnable.take()
-        {
-            r.queue.borrow_mut().push_back(runnable);
-        }
-    });
-    runnable
 }
 
 /// The loop running on this thread, if `block_on` is active.
@@ -89,11 +45,6 @@ pub(crate) fn current() -> Option<Rc<Core>> {
     // `try_with`: during the thread's teardown (a loop kept in a thread-local being dropped)
     // there is no current loop.
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
-}
-
-/// Whether the loop identified by `id` is running on this thread.
-pub(crate) fn is_running(id: usize) -> bool {
-    RUN_QUEUE.try_with(|r| r.owner.get() == id).unwrap_or(false)
 }
 
 /// Restores the previous (empty) current loop on drop, also when unwinding.
@@ -108,7 +59,7 @@ impl Enter {
                 "event: block_on called from inside a running event loop on this thread; \
                  await the future instead, or spawn it with event::spawn"
             );
-            core.install_queue();
+            core.local.install();
             *c = Some(core);
         });
         Enter
@@ -126,9 +77,9 @@ impl SwapCurrent {
     fn new(core: Rc<Core>) -> SwapCurrent {
         let previous = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(previous) = &previous {
-            previous.park_queue();
+            previous.local.park();
         }
-        core.install_queue();
+        core.local.install();
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(core));
         SwapCurrent(previous)
     }
@@ -138,10 +89,10 @@ impl Drop for SwapCurrent {
     fn drop(&mut self) {
         let ours = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(ours) = &ours {
-            ours.park_queue();
+            ours.local.park();
         }
         if let Some(previous) = &self.0 {
-            previous.install_queue();
+            previous.local.install();
         }
         let previous = self.0.take();
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
@@ -153,7 +104,7 @@ impl Drop for Enter {
     fn drop(&mut self) {
         let core = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(core) = &core {
-            core.park_queue();
+            core.local.park();
         }
         drop(core);
     }
@@ -292,7 +243,7 @@ impl fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventLoop")
             .field("backend", &self.backend())
-            .field("tasks_queued", &self.core.with_queue(|q| q.len()))
+            .field("tasks_queued", &self.core.local.with_queue(|q| q.len()))
             .finish()
     }
 }
@@ -315,47 +266,14 @@ impl EventLoop {
     }
 
     fn with_backend(backend: Backend, linger_timeout: Option<Duration>) -> io::Result<EventLoop> {
-        let reactor = Reactor::new()?;
-        let shared = Shared::new(reactor.registry())?;
-        let mut fallback = None;
-        #[cfg(target_os = "linux")]
-        let uring = match backend {
-            Backend::Epoll => None,
-            Backend::Auto | Backend::IoUring => match crate::uring::Uring::new(
-                reactor.raw_fd(),
-                linger_timeout.unwrap_or(crate::uring::LINGER_STALL),
-            ) {
-                Ok(u) => Some(Rc::new(u)),
-                Err(reason) if backend == Backend::Auto => {
-                    crate::trace::event!(warn, %reason, "falling back to epoll");
-                    fallback = Some(reason);
-                    None
-                }
-                Err(reason) => return Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
-            },
-        };
-        #[cfg(not(target_os = "linux"))]
-        let _ = linger_timeout;
-        #[cfg(not(target_os = "linux"))]
-        match backend {
-            Backend::Epoll => {}
-            Backend::Auto => fallback = Some("io_uring exists only on Linux".to_string()),
-            Backend::IoUring => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "io_uring exists only on Linux",
-                ));
-            }
-        }
+        let (driver, fallback) = Driver::new(backend, linger_timeout)?;
+        let shared = Shared::new(driver.reactor().registry())?;
         let core = Rc::new(Core {
-            #[cfg(target_os = "linux")]
-            uring,
-            reactor,
+            driver,
             timers: RefCell::new(Wheel::new(Instant::now())),
-            queue: RefCell::new(VecDeque::with_capacity(256)),
+            local: Local::new(shared.id),
             shared,
             scratch: RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice()),
-            tasks: Rc::new(RefCell::new(Slab::new())),
             fired: RefCell::new(Vec::new()),
         });
         Ok(EventLoop { core, fallback })
@@ -390,15 +308,12 @@ impl EventLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        #[cfg(target_os = "linux")]
-        let operations = self.core.uring.as_ref().map_or(0, |u| u.len());
-        #[cfg(not(target_os = "linux"))]
-        let operations = 0;
+        let driver = self.core.driver.stats();
         Stats {
-            sources: self.core.reactor.len(),
-            operations,
+            sources: driver.sources,
+            operations: driver.operations,
             timers: self.core.timers.borrow().len(),
-            queued_tasks: self.core.with_queue(|q| q.len()),
+            queued_tasks: self.core.local.with_queue(|q| q.len()),
         }
     }
 
@@ -476,13 +391,13 @@ impl Drop for EventLoop {
         // thread, with this loop current (another may be running: it is set aside meanwhile).
         let _current = SwapCurrent::new(self.core.clone());
         loop {
-            let queued: Vec<Runnable> = self.core.with_queue(|q| q.drain(..).collect());
+            let queued: Vec<Runnable> = self.core.local.with_queue(|q| q.drain(..).collect());
             let injected = self.core.shared.take_injected();
-            let wakers = self.core.reactor.take_wakers();
+            let wakers = self.core.driver.take_wakers();
             let timers = self.core.timers.borrow_mut().take_wakers();
             // Tasks waiting on something outside the loop (another task's handle, a channel):
             // wake them so that their runnables land in the queue and are dropped next round.
-            let mut live: Vec<Waker> = self.core.tasks.borrow_mut().drain().collect();
+            let mut live: Vec<Waker> = self.core.local.take_tasks();
             live.extend(self.core.shared.take_remote_wakers());
             for w in &live {
                 w.wake_by_ref();
@@ -500,77 +415,9 @@ impl Drop for EventLoop {
     }
 }
 
-/// Runs the tasks queued in `queue` at the start of the call, at most `BUDGET`; returns whether
-/// tasks are still queued.
-fn run_queued(queue: &RefCell<VecDeque<Runnable>>) -> bool {
-    let n = queue.borrow().len().min(BUDGET);
-    for _ in 0..n {
-        let next = queue.borrow_mut().pop_front();
-        match next {
-            Some(runnable) => {
-                coop::reset();
-                runnable.run();
-            }
-            None => break,
-        }
-    }
-    coop::lift();
-    !queue.borrow().is_empty()
-}
-
 impl Core {
-    /// Moves this loop's run queue into the thread's slot: wake-ups on this thread now push to it.
-    /// (If the thread-local is gone, in the thread's teardown, the queue stays in the `Core`:
-    /// wake-ups then go through the injection queue.)
-    fn install_queue(&self) {
-        let _ = RUN_QUEUE.try_with(|r| {
-            std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
-            r.owner.set(self.shared.id);
-        });
-    }
-
-    /// Takes this loop's run queue back from the thread's slot (the loop stops running here).
-    fn park_queue(&self) {
-        let _ = RUN_QUEUE.try_with(|r| {
-            if r.owner.get() == self.shared.id {
-                r.owner.set(0);
-                std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
-            }
-        });
-    }
-
-    /// Runs `f` on the loop's run queue, wherever it lives at the moment.
-    fn with_queue<R>(&self, f: impl FnOnce(&mut VecDeque<Runnable>) -> R) -> R {
-        if is_running(self.shared.id) {
-            RUN_QUEUE.with(|r| f(&mut r.queue.borrow_mut()))
-        } else {
-            f(&mut self.queue.borrow_mut())
-        }
-    }
-
-    /// Dropped sockets whose written bytes are still on their way in user space (io_uring).
-    pub(crate) fn lingering_sends(&self) -> usize {
-        #[cfg(target_os = "linux")]
-        if let Some(u) = &self.uring {
-            return u.lingering();
-        }
-        0
-    }
-
-    /// A deadline has passed: the lingering sends are handed to the kernel or reset now.
-    pub(crate) fn give_up_lingering_sends(&self) {
-        #[cfg(target_os = "linux")]
-        if let Some(u) = &self.uring {
-            u.give_up_lingering();
-        }
-    }
-
     pub(crate) fn backend(&self) -> &'static str {
-        #[cfg(target_os = "linux")]
-        if self.uring.is_some() {
-            return "io_uring";
-        }
-        backend_name()
+        self.driver.name()
     }
 
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -578,40 +425,17 @@ impl Core {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let shared = self.shared.clone();
-        let key = self.tasks.borrow().vacant_key();
-        let guard = TaskGuard {
-            tasks: self.tasks.clone(),
-            key,
-        };
-        let future = Tracked {
-            inner: crate::executor::CatchUnwind::new(future),
-            _guard: guard,
-        };
-        let (runnable, task) =
-            async_task::spawn_local(future, move |runnable| shared.schedule(runnable));
-        self.tasks.borrow_mut().insert(runnable.waker());
-        runnable.schedule();
-        JoinHandle::new(task)
+        self.local.spawn(&self.shared, future)
     }
 
     /// One turn: run the queued tasks (up to the budget), then poll I/O, then fire timers.
     fn tick(&self, root_woken: &AtomicBool) {
-        // The loop is running, so its queue is the thread's (unless the thread-local is gone:
-        // then it stayed in the `Core`).
-        let busy = match RUN_QUEUE
-            .try_with(|r| (r.owner.get() == self.shared.id).then(|| run_queued(&r.queue)))
-        {
-            Ok(Some(busy)) => busy,
-            _ => run_queued(&self.queue),
-        };
+        let busy = self.local.run_queued();
 
-        #[cfg(target_os = "linux")]
-        let leftover = self.uring.as_ref().is_some_and(|u| u.has_pending());
-        #[cfg(not(target_os = "linux"))]
-        let leftover = false;
-        let busy =
-            busy || root_woken.load(Ordering::Acquire) || self.shared.has_injected() || leftover;
+        let busy = busy
+            || root_woken.load(Ordering::Acquire)
+            || self.shared.has_injected()
+            || self.driver.has_pending();
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
@@ -620,17 +444,11 @@ impl Core {
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
         };
-        #[cfg(target_os = "linux")]
-        let polled = match &self.uring {
-            Some(u) => u.turn(timeout, &self.reactor),
-            None => self.reactor.poll(timeout),
-        };
-        #[cfg(not(target_os = "linux"))]
-        let polled = self.reactor.poll(timeout);
+        let polled = self.driver.turn(timeout);
         match polled {
             Ok(woken) => {
                 if woken || self.shared.has_injected() {
-                    self.with_queue(|q| self.shared.drain_injected(q));
+                    self.local.with_queue(|q| self.shared.drain_injected(q));
                 }
             }
             // epoll_wait fails only on a programming error (EBADF, EFAULT, EINVAL). Back off
@@ -649,59 +467,6 @@ impl Core {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A task's future, with the guard that takes it out of the loop's registry when the future
-    /// is dropped (completed or cancelled).
-    struct Tracked<F> {
-        #[pin]
-        inner: F,
-        _guard: TaskGuard,
-    }
-}
-
-impl<F: Future> Future for Tracked<F> {
-    type Output = F::Output;
-
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().inner.poll(cx)
-    }
-}
-
-struct TaskGuard {
-    tasks: Rc<RefCell<Slab<Waker>>>,
-    key: usize,
-}
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        // Drop the waker after the borrow ends. (During the loop's teardown the registry has
-        // been drained already and holds nothing for this key.)
-        let waker = match self.tasks.try_borrow_mut() {
-            Ok(mut tasks) => tasks.try_remove(self.key),
-            Err(_) => None,
-        };
-        drop(waker);
-    }
-}
-
-/// The name of the compiled-in multiplexer.
-pub(crate) fn backend_name() -> &'static str {
-    if cfg!(any(target_os = "linux", target_os = "android")) {
-        "epoll"
-    } else if cfg!(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )) {
-        "kqueue"
-    } else {
-        "poll"
-    }
-}
-
 /// The waker of the future passed to `block_on`: a flag, plus a poll wake-up when set from
 /// another thread.
 struct RootWaker {
@@ -716,7 +481,7 @@ impl Wake for RootWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        if !is_running(self.shared.id) {
+        if !local::is_running(self.shared.id) {
             self.shared.notify();
         }
     }
@@ -739,7 +504,7 @@ impl Wake for RootWaker {
 pub fn backend() -> &'static str {
     match current() {
         Some(core) => core.backend(),
-        None => backend_name(),
+        None => crate::driver::epoll::name(),
     }
 }
 

@@ -162,17 +162,16 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod driver;
 mod event_loop;
 mod executor;
 mod net;
 mod per_core;
-mod reactor;
+
 mod shutdown;
 pub mod signal;
 mod time;
 mod trace;
-#[cfg(target_os = "linux")]
-mod uring;
 
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};

@@ -354,10 +354,10 @@ async fn finish_lingering_sends(until: std::time::Instant) {
     let Some(core) = crate::event_loop::current() else {
         return;
     };
-    while core.lingering_sends() > 0 && std::time::Instant::now() < until {
+    while core.driver.lingering_sends() > 0 && std::time::Instant::now() < until {
         crate::sleep(Duration::from_millis(10)).await;
     }
-    core.give_up_lingering_sends();
+    core.driver.give_up_lingering_sends();
 }
 
 pin_project_lite::pin_project! {

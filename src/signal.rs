@@ -16,9 +16,9 @@ use std::task::{Context, Poll};
 
 use signal_hook_mio::v1_0::Signals;
 
+use crate::driver::{Direction, Registration};
 use crate::event_loop;
 use crate::net::op::{OpPoll, OpState};
-use crate::reactor::{Direction, Registration};
 
 pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
@@ -154,7 +154,7 @@ impl futures_core::Stream for SignalStream {
         };
         let source = &mut this.source;
         let pending = &mut this.pending;
-        let polled = this.op.poll(reg, Direction::Read, cx, || {
+        let polled = this.op.poll_ready(reg, Direction::Read, cx, || {
             pending.extend(source.pending());
             if pending.is_empty() {
                 Err(io::ErrorKind::WouldBlock.into())

@@ -98,7 +98,7 @@ mod tests {
             h.record(v * 10);
         }
         for q in [0.5, 0.99, 0.999] {
-            let exact = (q * 100_000.0) as f64 * 10.0;
+            let exact = q * 100_000.0 * 10.0;
             let got = h.quantile(q) as f64;
             assert!((got - exact).abs() / exact < 0.02, "q={q} got={got} exact={exact}");
         }

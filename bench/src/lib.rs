@@ -1,10 +1,14 @@
 //! Shared code for the `event` benchmark harness: argument helpers, the
 //! single-threaded mio ping-pong load generator, a log-linear latency
-//! histogram, /proc readers and small statistics helpers.
+//! histogram, /proc readers, server child processes and small statistics helpers.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod hist;
+pub mod hostile;
 pub mod load;
 pub mod procfs;
+pub mod server;
 pub mod stats;
 
 /// Returns the value following `--name` (or `--name=value`) on the command

@@ -124,7 +124,10 @@ impl LoadGen {
                 if waited >= drain_timeout {
                     return Err(io::Error::new(
                         ErrorKind::TimedOut,
-                        format!("{}: {} of {} messages still in flight {:?} after the window ended", self.targets[t].name, outstanding, nconns, waited),
+                        format!(
+                            "{}: {} of {} messages still in flight {:?} after the window ended",
+                            self.targets[t].name, outstanding, nconns, waited
+                        ),
                     ));
                 }
                 drain_timeout - waited
@@ -197,7 +200,7 @@ fn start_msg(c: &mut Conn, now: Instant, size: usize) -> io::Result<()> {
 }
 
 #[inline]
-fn msg<'a>(c: &'a Conn, size: usize) -> &'a [u8] {
+fn msg(c: &Conn, size: usize) -> &[u8] {
     let off = (c.seq as usize * 7) % PATTERN_SLACK;
     &c.pattern[off..off + size]
 }
@@ -224,14 +227,25 @@ fn read_some(c: &mut Conn, size: usize, rbuf: &mut [u8]) -> io::Result<bool> {
         // caught as a mismatch on the next message.
         let want = size - c.recvd;
         match c.sock.read(&mut rbuf[..want]) {
-            Ok(0) => return Err(io::Error::new(ErrorKind::UnexpectedEof, format!("server closed the connection ({} of {} bytes echoed)", c.recvd, size))),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!("server closed the connection ({} of {} bytes echoed)", c.recvd, size),
+                ))
+            }
             Ok(n) => {
                 let exp = &msg(c, size)[c.recvd..c.recvd + n];
                 if rbuf[..n] != *exp {
                     let i = rbuf[..n].iter().zip(exp).position(|(a, b)| a != b).unwrap_or(0);
                     return Err(io::Error::new(
                         ErrorKind::InvalidData,
-                        format!("echo mismatch at byte {} of message {}: got {:#04x}, expected {:#04x}", c.recvd + i, c.seq, rbuf[i], exp[i]),
+                        format!(
+                            "echo mismatch at byte {} of message {}: got {:#04x}, expected {:#04x}",
+                            c.recvd + i,
+                            c.seq,
+                            rbuf[i],
+                            exp[i]
+                        ),
                     ));
                 }
                 c.recvd += n;

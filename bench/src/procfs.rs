@@ -5,6 +5,8 @@ use std::fs;
 /// Total CPU time (all threads, including exited ones) of process `pid` in ns,
 /// via clock_getcpuclockid + clock_gettime (nanosecond resolution).
 pub fn cpu_ns(pid: i32) -> Option<u64> {
+    // SAFETY: both calls write only to the local out-parameters passed by valid pointers;
+    // a zeroed timespec is a valid value.
     unsafe {
         let mut clk: libc::clockid_t = 0;
         if libc::clock_getcpuclockid(pid, &mut clk) != 0 {
@@ -62,6 +64,8 @@ pub fn anon_inode_count(pid: i32, kind: &str) -> usize {
 
 /// Raise this process's RLIMIT_NOFILE soft limit to its hard limit; returns the new soft limit.
 pub fn raise_nofile() -> u64 {
+    // SAFETY: getrlimit/setrlimit read and write the local `rlimit` through a valid pointer;
+    // a zeroed rlimit is a valid value.
     unsafe {
         let mut r: libc::rlimit = std::mem::zeroed();
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
@@ -74,6 +78,8 @@ pub fn raise_nofile() -> u64 {
 
 /// Pin the calling thread (process, if single-threaded) to one CPU.
 pub fn pin_to_cpu(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET bounds-checks `cpu`;
+    // sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of the local set.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
@@ -83,6 +89,7 @@ pub fn pin_to_cpu(cpu: usize) -> bool {
 
 /// Pin the calling thread to a set of CPUs.
 pub fn pin_to_cpus(cpus: &[usize]) -> bool {
+    // SAFETY: as in `pin_to_cpu`.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         for &c in cpus {
@@ -94,8 +101,13 @@ pub fn pin_to_cpus(cpus: &[usize]) -> bool {
 
 /// Number of online CPUs.
 pub fn online_cpus() -> usize {
+    // SAFETY: sysconf takes no pointers.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if n < 1 { 1 } else { n as usize }
+    if n < 1 {
+        1
+    } else {
+        n as usize
+    }
 }
 
 /// Number of TCP sockets in LISTEN state bound to 127.0.0.1:`port` or 0.0.0.0:`port`

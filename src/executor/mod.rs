@@ -7,6 +7,7 @@
 
 pub(crate) mod coop;
 mod join;
+pub(crate) mod local;
 
 pub(crate) use join::{CatchUnwind, panic_message};
 pub use join::{JoinError, JoinHandle};
@@ -21,8 +22,8 @@ use std::task::{Context, Poll, Waker};
 use async_task::Runnable;
 use slab::Slab;
 
+use crate::driver::WAKE_TOKEN;
 use crate::event_loop;
-use crate::reactor::WAKE_TOKEN;
 
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {
@@ -65,7 +66,7 @@ impl Shared {
     /// The schedule function of every task of this loop.
     #[inline]
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        if let Some(r) = event_loop::schedule_local(self.id, runnable) {
+        if let Some(r) = local::schedule_local(self.id, runnable) {
             self.inject(r);
         }
     }

@@ -11,12 +11,11 @@ use std::task::{Context, Poll, ready};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use super::op::{OpPoll, OpState};
-use super::stream::Driver;
+use super::op::OpState;
 use super::turn::Turn;
 use super::{Socket, SocketError};
+use crate::driver::{Direction, ReadOutcome};
 use crate::executor::coop;
-use crate::reactor::Direction;
 
 /// The per-direction timeout state of trait I/O, allocated only for a socket with a default
 /// timeout.
@@ -24,8 +23,6 @@ use crate::reactor::Direction;
 pub(crate) struct TraitOps {
     read: OpState,
     write: OpState,
-    /// io_uring: the driver's send progress count when last seen.
-    ring_progress: u32,
 }
 
 /// The trait-level `OpState` of `direction`, made on first use, with the socket's timeout.
@@ -61,21 +58,13 @@ impl Socket {
             return Poll::Ready(Ok(0));
         }
         ready!(self.poll_trait_begin(&self.reading, cx));
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = self.driver() {
-            use crate::uring::ReadOutcome;
-            let polled = r.conn.poll_read(&r.uring, cx, buf.len(), |bytes| {
-                buf[..bytes.len()].copy_from_slice(bytes);
-                bytes.len()
-            });
-            return match polled {
-                Poll::Ready(Ok(ReadOutcome::Data(n))) => self.trait_done(Direction::Read, Ok(n)),
-                Poll::Ready(Ok(ReadOutcome::Eof)) => self.trait_done(Direction::Read, Ok(0)),
-                Poll::Ready(Err(e)) => self.trait_done(Direction::Read, Err(e)),
-                Poll::Pending => self.trait_wait(cx, Direction::Read),
-            };
-        }
-        self.poll_trait_io(cx, Direction::Read, || self.try_read(buf))
+        self.poll_trait(cx, Direction::Read, |cx| {
+            self.stream.poll_read_into(cx, buf)
+        })
+        .map_ok(|outcome| match outcome {
+            ReadOutcome::Data(n) => n,
+            ReadOutcome::Eof => 0,
+        })
     }
 
     pub(crate) fn poll_write_io(
@@ -86,121 +75,10 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        // On io_uring the bytes are copied into a driver buffer and count as written (as with
+        // a `BufWriter`); a send that later fails is reported by the next write or by flush.
         ready!(self.poll_trait_begin(&self.writing, cx));
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = self.driver() {
-            // Write-behind: the bytes are copied into a driver buffer and count as written (as
-            // with a `BufWriter`); a send that later fails is reported by the next write or by
-            // flush. One send is in flight at a time, so a peer that does not read stalls the
-            // writer here.
-            return self.poll_ring_write(cx, r, &[IoSlice::new(buf)]);
-        }
-        self.poll_trait_io(cx, Direction::Write, || self.try_write(buf))
-    }
-
-    #[cfg(target_os = "linux")]
-    fn poll_ring_write(
-        &self,
-        cx: &mut Context<'_>,
-        r: &super::stream::RingIo,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match r.conn.poll_write_behind(&r.uring, cx, bufs) {
-            Poll::Ready(Ok(n)) => self.trait_done(Direction::Write, Ok(n)),
-            Poll::Ready(Err(errno)) => {
-                self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
-            }
-            Poll::Pending => {
-                self.note_send_progress(r);
-                self.trait_wait(cx, Direction::Write)
-            }
-        }
-    }
-
-    /// The traits' flush: on io_uring, waits until the send in flight completed (with the
-    /// write timeout) and reports its failure; on epoll there is nothing to wait for.
-    pub(crate) fn poll_flush_io(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(_) = self.driver() {
-            return self.poll_ring_flush(cx);
-        }
-        let _ = cx;
-        Poll::Ready(Ok(()))
-    }
-
-    #[cfg(target_os = "linux")]
-    fn poll_ring_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Driver::Ring(r) = self.driver() else {
-            return Poll::Ready(Ok(()));
-        };
-        ready!(self.writing.poll_free(cx));
-        match r.conn.poll_previous_send(cx) {
-            Poll::Ready(Err(errno)) => {
-                self.trait_done(Direction::Write, Err(io::Error::from_raw_os_error(errno)))
-            }
-            Poll::Ready(Ok(())) => self.trait_done(Direction::Write, Ok(())),
-            Poll::Pending => {
-                // The bytes in flight were reported written: a timeout says so, but the send
-                // goes on (a later write or flush waits for it), so the stream has no gap.
-                self.note_send_progress(r);
-                self.trait_wait::<()>(cx, Direction::Write)
-            }
-        }
-    }
-
-    /// A send that moved restarts the trait write's stall timeout.
-    #[cfg(target_os = "linux")]
-    fn note_send_progress(&self, r: &super::stream::RingIo) {
-        let progress = r.conn.send_progress();
-        if let Some(ops) = self.trait_ops().borrow_mut().as_mut()
-            && ops.ring_progress != progress
-        {
-            ops.ring_progress = progress;
-            ops.write.progress();
-        }
-    }
-
-    /// A trait operation on io_uring completed: its timeout clock starts again.
-    #[cfg(target_os = "linux")]
-    fn trait_done<T>(&self, direction: Direction, result: io::Result<T>) -> Poll<io::Result<T>> {
-        if let Some(ops) = self.trait_ops().borrow_mut().as_mut() {
-            match direction {
-                Direction::Read => ops.read.progress(),
-                Direction::Write => ops.write.progress(),
-            }
-        }
-        Poll::Ready(result)
-    }
-
-    /// A trait operation on io_uring waits: `Pending`, or a timeout error once the socket's
-    /// default timeout for `direction` has passed.
-    #[cfg(target_os = "linux")]
-    fn trait_wait<T>(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<io::Result<T>> {
-        let timeout = match direction {
-            Direction::Read => self.read_timeout(),
-            Direction::Write => self.write_timeout(),
-        };
-        let Some(timeout) = timeout else {
-            return Poll::Pending;
-        };
-        let core = match self.driver() {
-            Driver::Ring(r) => r.core.clone(),
-            Driver::Poll(reg) => reg.core().clone(),
-        };
-        let mut ops = self.trait_ops().borrow_mut();
-        let op = trait_op(&mut ops, direction, timeout);
-        match op.poll_deadline(&core, cx) {
-            Some(after) => {
-                op.progress();
-                self.cancel_wait(direction);
-                Poll::Ready(Err(SocketError::trait_timeout(
-                    direction == Direction::Write,
-                    self.peer_address().into(),
-                    after,
-                )))
-            }
-            None => Poll::Pending,
-        }
+        self.poll_trait(cx, Direction::Write, |cx| self.stream.poll_write(cx, buf))
     }
 
     pub(crate) fn poll_write_vectored_io(
@@ -212,52 +90,48 @@ impl Socket {
             return Poll::Ready(Ok(0));
         }
         ready!(self.poll_trait_begin(&self.writing, cx));
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = self.driver() {
-            return self.poll_ring_write(cx, r, bufs);
-        }
-        self.poll_trait_io(cx, Direction::Write, || self.try_write_vectored(bufs))
+        self.poll_trait(cx, Direction::Write, |cx| {
+            self.stream.poll_write_vectored(cx, bufs)
+        })
     }
 
-    /// One trait-level operation: without a default timeout, straight to the reactor; with one,
-    /// through an `OpState` kept on the socket (the traits have no per-call state), whose clock
-    /// restarts after every operation that completes.
-    fn poll_trait_io(
+    /// The traits' flush: waits until the bytes already taken went to the kernel (io_uring's
+    /// write-behind; on epoll they are there already), with the write timeout, and reports
+    /// their send's failure.
+    pub(crate) fn poll_flush_io(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.writing.poll_free(cx));
+        self.poll_trait(cx, Direction::Write, |cx| self.stream.poll_flush(cx))
+    }
+
+    /// One trait-level operation: without a default timeout, straight to the driver; with
+    /// one, through an `OpState` kept on the socket (the traits have no per-call state), whose
+    /// clock restarts after every operation that completes. A timeout never cuts bytes already
+    /// taken: a later write or flush waits for them, so the stream has no gap.
+    fn poll_trait<T>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        attempt: impl FnMut() -> io::Result<(usize, bool)>,
-    ) -> Poll<io::Result<usize>> {
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         let timeout = match direction {
             Direction::Read => self.read_timeout(),
             Direction::Write => self.write_timeout(),
         };
-        let reg = match self.driver() {
-            Driver::Poll(reg) => reg,
-            #[cfg(target_os = "linux")]
-            // (io_uring sockets take their own path before reaching here.)
-            Driver::Ring(_) => return Poll::Ready(Err(io::ErrorKind::Unsupported.into())),
-        };
         let Some(timeout) = timeout else {
-            return reg.poll_io(cx, direction, attempt);
+            return attempt(cx);
         };
         let mut ops = self.trait_ops().borrow_mut();
         let op = trait_op(&mut ops, direction, timeout);
-        match op.poll(reg, direction, cx, attempt) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::Done(result)) => {
-                op.progress();
-                Poll::Ready(result)
-            }
-            Poll::Ready(OpPoll::TimedOut(after)) => {
-                op.progress();
-                Poll::Ready(Err(SocketError::trait_timeout(
-                    direction == Direction::Write,
-                    self.peer_address().into(),
-                    after,
-                )))
-            }
-        }
+        let outcome = ready!(op.poll_stream(&self.stream, direction, cx, attempt));
+        op.progress();
+        Poll::Ready(match outcome {
+            Ok(result) => result,
+            Err(after) => Err(SocketError::trait_timeout(
+                direction == Direction::Write,
+                self.peer,
+                after,
+            )),
+        })
     }
 
     /// The traits' close: flush, then shut the write side down.

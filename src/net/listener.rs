@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use super::op::{OpPoll, OpState};
 use super::options::{AtLimit, ListenOptions};
 use super::{Socket, SocketAddress, SocketError};
+use crate::driver::{Direction, Registration};
 use crate::event_loop;
-use crate::reactor::{Direction, Registration};
 use crate::time::Deadline;
 use crate::trace;
 
@@ -243,7 +243,7 @@ impl Listener {
             .reg
             .borrow()
             .as_ref()
-            .is_some_and(|reg| event_loop::is_running(reg.core().shared.id));
+            .is_some_and(|reg| crate::executor::local::is_running(reg.core().shared.id));
         if !here {
             self.register()?;
         }
@@ -269,7 +269,7 @@ impl Listener {
         let mut slot = self.reg.borrow_mut();
         if let Some(previous) = slot.take() {
             // It fails only if that loop's epoll instance no longer watches the descriptor.
-            let _ = previous.core().reactor.registry().deregister(io);
+            let _ = previous.core().driver.reactor().registry().deregister(io);
         }
         let reg = Registration::new(core, io).map_err(|source| SocketError::Io {
             op: "register listener",
@@ -320,12 +320,12 @@ impl Listener {
                 }
                 return Poll::Pending;
             }
-            let accepted = op
-                .op
-                .poll(&reg, Direction::Read, cx, || match &*self.io.borrow() {
-                    Some(l) => l.accept().map(|c| (c, false)),
-                    None => Err(io::ErrorKind::NotConnected.into()),
-                });
+            let accepted =
+                op.op
+                    .poll_ready(&reg, Direction::Read, cx, || match &*self.io.borrow() {
+                        Some(l) => l.accept().map(|c| (c, false)),
+                        None => Err(io::ErrorKind::NotConnected.into()),
+                    });
             return match accepted {
                 Poll::Pending => {
                     if self.io.borrow().is_none() {
@@ -353,7 +353,7 @@ impl Listener {
                         }
                     };
                     trace::event!(debug, %peer, local = %self.local, "accepted");
-                    match Socket::from_mio(reg.core().clone(), stream, peer) {
+                    match Socket::accepted(reg.core().clone(), stream, peer) {
                         Ok(s) => Poll::Ready(Ok(match permit {
                             Some(p) => s.with_permit(p, self.idle_timeout),
                             None => s.with_idle_timeout(self.idle_timeout),

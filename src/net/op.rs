@@ -1,13 +1,18 @@
-//! The state every socket future shares: an optional timeout, armed only once the operation has
-//! to wait, and whether a waker is registered (so a dropped future withdraws it).
+//! The state every socket operation shares, and the one timeout / waiter protocol: an optional
+//! timeout, armed only once the operation has to wait, whether a waker is registered (so a
+//! dropped or timed-out operation withdraws it), and the operation's place in its socket's turn.
+//!
+//! Connected sockets go through [`OpState::poll_stream`] (either driver), readiness sources
+//! (listeners) through [`OpState::poll_ready`]; both wait and time out the same way.
 
+use std::io;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use std::{io, rc::Rc};
 
 use super::turn::Ticket;
+use crate::driver::{Direction, Registration, Stream};
 use crate::event_loop::Core;
-use crate::reactor::{Direction, Registration};
 use crate::time::Deadline;
 
 #[derive(Default)]
@@ -17,9 +22,11 @@ pub(crate) struct OpState {
     waiting: bool,
     /// The operation's place in its socket's turn for this direction.
     pub(crate) ticket: Ticket,
+    /// The stream's write progress count when last seen (io_uring's write-behind send).
+    progress_seen: u32,
 }
 
-/// The outcome of one poll of an operation.
+/// The outcome of one poll of a readiness operation.
 pub(crate) enum OpPoll<R> {
     Done(io::Result<R>),
     TimedOut(Duration),
@@ -29,15 +36,45 @@ impl OpState {
     pub(crate) fn new(timeout: Option<Duration>) -> OpState {
         OpState {
             timeout,
-            deadline: None,
-            waiting: false,
-            ticket: Ticket::None,
+            ..OpState::default()
         }
     }
 
-    /// Tries `attempt` when ready; otherwise waits, unless the timeout has run out.
+    /// One poll of the stream operation `attempt` in `direction`: its outcome, `Pending` while
+    /// it waits, or `Err(timeout)` (wait withdrawn) once the timeout has run out.
     #[inline]
-    pub(crate) fn poll<R>(
+    pub(crate) fn poll_stream<T>(
+        &mut self,
+        stream: &Stream,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<Result<T, Duration>> {
+        if let Poll::Ready(r) = attempt(cx) {
+            self.waiting = false;
+            return Poll::Ready(Ok(r));
+        }
+        if direction == Direction::Write {
+            // Bytes taken earlier still moving (write-behind) restart a write's stall clock.
+            let progress = stream.write_progress();
+            if progress != self.progress_seen {
+                self.progress_seen = progress;
+                self.progress();
+            }
+        }
+        match self.wait_registered(stream.core(), cx) {
+            Some(after) => {
+                stream.cancel_wait(direction);
+                Poll::Ready(Err(after))
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Tries `attempt` when the readiness source is ready; otherwise waits, unless the timeout
+    /// has run out.
+    #[inline]
+    pub(crate) fn poll_ready<R>(
         &mut self,
         reg: &Registration,
         direction: Direction,
@@ -49,39 +86,23 @@ impl OpState {
                 self.waiting = false;
                 Poll::Ready(OpPoll::Done(r))
             }
-            Poll::Pending => match self.wait_registered(reg, direction, cx) {
-                Some(after) => Poll::Ready(OpPoll::TimedOut(after)),
+            Poll::Pending => match self.wait_registered(reg.core(), cx) {
+                Some(after) => {
+                    reg.cancel_wait(direction);
+                    Poll::Ready(OpPoll::TimedOut(after))
+                }
                 None => Poll::Pending,
             },
         }
     }
 
-    /// The source is not ready: registers the waker and waits; `Some(timeout)` (waker withdrawn)
-    /// once the timeout has run out. Lets a caller skip its preparations for an attempt that
-    /// cannot succeed.
+    /// The waker is registered: `None` while waiting, `Some(timeout)` once the deadline has
+    /// passed (the caller withdraws the waker).
     #[inline]
-    pub(crate) fn wait(
-        &mut self,
-        reg: &Registration,
-        direction: Direction,
-        cx: &mut Context<'_>,
-    ) -> Option<Duration> {
-        reg.wait(cx, direction);
-        self.wait_registered(reg, direction, cx)
-    }
-
-    /// The waker is registered: `None` while waiting, `Some(timeout)` (withdrawing the waker)
-    /// once the deadline has passed.
-    #[inline]
-    fn wait_registered(
-        &mut self,
-        reg: &Registration,
-        direction: Direction,
-        cx: &mut Context<'_>,
-    ) -> Option<Duration> {
+    fn wait_registered(&mut self, core: &Rc<Core>, cx: &mut Context<'_>) -> Option<Duration> {
         self.waiting = true;
-        let after = self.poll_deadline(reg.core(), cx)?;
-        self.cancel(reg, direction);
+        let after = self.poll_deadline(core, cx)?;
+        self.waiting = false;
         Some(after)
     }
 
@@ -105,7 +126,7 @@ impl OpState {
         }
     }
 
-    /// Withdraws the waker if this operation registered one.
+    /// Withdraws the readiness waker if this operation registered one.
     pub(crate) fn cancel(&mut self, reg: &Registration, direction: Direction) {
         if self.take_waiting() {
             reg.cancel_wait(direction);
@@ -115,11 +136,5 @@ impl OpState {
     /// Whether the operation left a waker behind (clearing the flag): its owner withdraws it.
     pub(crate) fn take_waiting(&mut self) -> bool {
         std::mem::replace(&mut self.waiting, false)
-    }
-
-    /// Records whether the operation left a waker behind (for drivers that wait elsewhere).
-    #[cfg(target_os = "linux")]
-    pub(crate) fn set_waiting(&mut self, waiting: bool) {
-        self.waiting = waiting;
     }
 }

@@ -2,49 +2,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::io::{self, Read as _};
-use std::net::{Shutdown, SocketAddr};
-
-use std::pin::Pin;
+use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
-
-use socket2::SockRef;
 
 use super::io_traits::TraitOps;
 use super::listener::Permit;
-use super::op::{OpPoll, OpState};
-use super::turn::{Ticket, Turn};
-use super::{ServerSocket, SocketAddress, SocketError, resolve};
+use super::op::OpState;
+use super::target::{Target, resolve_host};
+use super::turn::Turn;
+use super::{Read, ReadBuf, ReadInto, ServerSocket, SocketAddress, SocketError, Write, WriteOwned};
+use crate::driver::Stream;
 use crate::event_loop::{self, Core};
-use crate::executor::coop;
-use crate::reactor::{Direction, Registration};
-
-/// Flags for `send(2)`: never raise SIGPIPE on a reset peer (Apple platforms use SO_NOSIGPIPE,
-/// set when the socket is created).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-const SEND_FLAGS: libc::c_int = 0;
-
-/// The most slices one `sendmsg` takes (POSIX's minimum for `IOV_MAX`, Linux's value).
-const IOV_MAX: usize = 1024;
 
 /// A connected TCP socket on an event loop.
 ///
@@ -76,11 +46,9 @@ const IOV_MAX: usize = 1024;
 /// # Ok::<(), event::SocketError>(())
 /// ```
 pub struct Socket {
-    /// How operations reach the kernel. Declared before `io`: the io_uring side cancels its
-    /// operations before the descriptor closes.
-    drv: Driver,
-    io: mio::net::TcpStream,
-    peer: SocketAddr,
+    /// The descriptor and how operations reach the kernel.
+    pub(crate) stream: Stream,
+    pub(super) peer: SocketAddr,
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
     /// Holds a place under the listener's connection limit until the socket is dropped.
@@ -92,91 +60,12 @@ pub struct Socket {
     pub(crate) writing: Turn,
 }
 
-/// The driver side of a socket.
-pub(crate) enum Driver {
-    /// Readiness (epoll, kqueue): system calls when the reactor says the socket is ready.
-    Poll(Registration),
-    /// Completion (io_uring): a multishot receive into the driver's buffers, queued sends.
-    #[cfg(target_os = "linux")]
-    Ring(RingIo),
-}
-
-/// A connection on the io_uring driver.
-#[cfg(target_os = "linux")]
-pub(crate) struct RingIo {
-    pub(crate) core: Rc<Core>,
-    pub(crate) uring: Rc<crate::uring::Uring>,
-    pub(crate) conn: crate::uring::Conn,
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for RingIo {
-    fn drop(&mut self) {
-        self.conn.close(&self.uring);
-    }
-}
-
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("local", &self.io.local_addr().ok())
+            .field("local", &self.stream.io().local_addr().ok())
             .field("peer", &self.peer)
             .finish()
-    }
-}
-
-/// Where [`Socket::connect`] should connect: an address, or a `host:port` name resolved off the
-/// loop thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// An IP address and port.
-    Address(SocketAddr),
-    /// A `host:port` text that is not an IP address, resolved with the system resolver.
-    Host(String),
-}
-
-impl From<SocketAddress> for Target {
-    fn from(a: SocketAddress) -> Target {
-        Target::Address(a.into())
-    }
-}
-
-impl From<SocketAddr> for Target {
-    fn from(a: SocketAddr) -> Target {
-        Target::Address(a)
-    }
-}
-
-impl From<&str> for Target {
-    fn from(s: &str) -> Target {
-        match s.parse::<SocketAddr>() {
-            Ok(a) => Target::Address(a),
-            Err(_) => Target::Host(s.to_string()),
-        }
-    }
-}
-
-impl From<String> for Target {
-    fn from(s: String) -> Target {
-        Target::from(s.as_str())
-    }
-}
-
-impl From<(&str, u16)> for Target {
-    fn from((host, port): (&str, u16)) -> Target {
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => Target::Address(SocketAddr::new(ip, port)),
-            Err(_) => Target::Host(format!("{host}:{port}")),
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Address(a) => a.fmt(f),
-            Target::Host(h) => f.write_str(h),
-        }
     }
 }
 
@@ -241,9 +130,9 @@ impl Socket {
         };
         let mut last = None;
         for addr in addrs {
-            match connect_addr(&core, addr).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
+            match Stream::connect(&core, addr).await {
+                Ok(stream) => return Ok(Socket::from_stream(stream, addr)),
+                Err(source) => last = Some(SocketError::Connect { addr, source }),
             }
         }
         Err(last.unwrap_or(SocketError::InvalidAddress {
@@ -282,31 +171,18 @@ impl Socket {
         }
     }
 
-    pub(crate) fn from_mio(
+    /// A socket accepted by a listener of `core`'s loop.
+    pub(crate) fn accepted(
         core: Rc<Core>,
-        mut io: mio::net::TcpStream,
+        io: mio::net::TcpStream,
         peer: SocketAddr,
     ) -> io::Result<Socket> {
-        #[cfg(any(target_os = "macos", target_os = "ios"))]
-        SockRef::from(&io).set_nosigpipe(true)?;
-        #[cfg(target_os = "linux")]
-        if let Some(uring) = core.uring.clone() {
-            use std::os::fd::AsRawFd;
-            let conn = crate::uring::Conn::new(io.as_raw_fd());
-            return Ok(Socket::from_parts(
-                Driver::Ring(RingIo { core, uring, conn }),
-                io,
-                peer,
-            ));
-        }
-        let reg = Registration::new(core, &mut io)?;
-        Ok(Socket::from_parts(Driver::Poll(reg), io, peer))
+        Ok(Socket::from_stream(Stream::accepted(core, io)?, peer))
     }
 
-    fn from_parts(drv: Driver, io: mio::net::TcpStream, peer: SocketAddr) -> Socket {
+    fn from_stream(stream: Stream, peer: SocketAddr) -> Socket {
         Socket {
-            drv,
-            io,
+            stream,
             peer,
             read_timeout: Cell::new(None),
             write_timeout: Cell::new(None),
@@ -449,7 +325,6 @@ impl Socket {
             buf: bytes,
             written: 0,
             op: OpState::new(self.write_timeout.get()),
-            ring: RingWrite::default(),
         }
     }
 
@@ -478,7 +353,6 @@ impl Socket {
             buf: Some(buf),
             written: 0,
             op: OpState::new(self.write_timeout.get()),
-            ring: RingWrite::default(),
         }
     }
 
@@ -505,16 +379,9 @@ impl Socket {
     /// Closes the write side (half-close): the peer reads end-of-stream once it has read
     /// everything written before, and can still send to us.
     pub fn shutdown_write(&self) -> Result<(), SocketError> {
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.drv
-            && r.conn.defer_shutdown()
-        {
-            // Bytes the traits already reported written are still going out: the shutdown
-            // follows them.
-            return Ok(());
-        }
-        self.io
-            .shutdown(Shutdown::Write)
+        // Bytes already taken (io_uring's write-behind) go out first.
+        self.stream
+            .shutdown_write()
             .map_err(|source| SocketError::Io {
                 op: "shutdown",
                 source,
@@ -537,7 +404,8 @@ impl Socket {
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<(), SocketError> {
-        self.io
+        self.stream
+            .io()
             .set_nodelay(nodelay)
             .map_err(|source| SocketError::Io {
                 op: "set TCP_NODELAY",
@@ -547,7 +415,8 @@ impl Socket {
 
     /// The local address of the connection.
     pub fn local_address(&self) -> Result<SocketAddress, SocketError> {
-        self.io
+        self.stream
+            .io()
             .local_addr()
             .map(SocketAddress::from)
             .map_err(|source| SocketError::Io {
@@ -561,630 +430,19 @@ impl Socket {
         self.peer.into()
     }
 
-    pub(crate) fn driver(&self) -> &Driver {
-        &self.drv
-    }
-
-    /// Withdraws the waiter of `direction` (its future was dropped or gave up).
-    pub(crate) fn cancel_wait(&self, direction: Direction) {
-        match &self.drv {
-            Driver::Poll(reg) => reg.cancel_wait(direction),
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => match direction {
-                Direction::Read => r.conn.cancel_read_wait(),
-                Direction::Write => r.conn.cancel_write_wait(),
-            },
-        }
-    }
-
-    #[inline]
-    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        let n = (&self.io).read(buf)?;
-        // A short read drained the socket: the next read could only return EAGAIN. (End of
-        // stream stays visible: the reactor keeps the read-closed bit.)
-        Ok((n, n < buf.len()))
-    }
-
     pub(crate) fn trait_ops(&self) -> &RefCell<Option<Box<TraitOps>>> {
         &self.trait_ops
-    }
-
-    pub(crate) fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<(usize, bool)> {
-        // sendmsg refuses more than IOV_MAX slices (EMSGSIZE); send the first ones, as std does.
-        let bufs = &bufs[..bufs.len().min(IOV_MAX)];
-        let n = SockRef::from(&self.io).send_vectored_with_flags(bufs, SEND_FLAGS)?;
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        Ok((n, n < total))
-    }
-
-    #[inline]
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<(usize, bool)> {
-        let n = SockRef::from(&self.io).send_with_flags(buf, SEND_FLAGS)?;
-        Ok((n, n < buf.len()))
-    }
-
-    /// One poll of a read operation into `buf`, with the native API's errors.
-    #[inline]
-    fn poll_read_op(
-        &self,
-        op: &mut OpState,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<usize, SocketError>> {
-        let reg = match &self.drv {
-            Driver::Poll(reg) => reg,
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => {
-                return self.poll_read_ring(r, op, cx, buf.len(), |bytes| {
-                    buf[..bytes.len()].copy_from_slice(bytes);
-                    bytes.len()
-                });
-            }
-        };
-        match op.poll(reg, Direction::Read, cx, || self.try_read(buf)) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => Poll::Ready(Ok(n)),
-            Poll::Ready(other) => Poll::Ready(Err(self.read_failure(other))),
-        }
-    }
-
-    /// What a read that brought no bytes means: end of stream, a timeout or an error. Kept out
-    /// of line: the bytes' path only carries a count.
-    #[cold]
-    #[inline(never)]
-    fn read_failure(&self, outcome: OpPoll<usize>) -> SocketError {
-        match outcome {
-            OpPoll::TimedOut(after) => SocketError::read_timeout(self.peer, after),
-            OpPoll::Done(Ok(_)) => SocketError::ConnectionClosed,
-            OpPoll::Done(Err(e)) => self.read_error(e),
-        }
-    }
-
-    /// A read through the loop's scratch buffer; `deliver` gets the bytes that arrived.
-    fn poll_read_scratch<R>(
-        &self,
-        op: &mut OpState,
-        cx: &mut Context<'_>,
-        max: usize,
-        deliver: impl FnOnce(&[u8]) -> R,
-    ) -> Poll<Result<R, SocketError>> {
-        let reg = match &self.drv {
-            Driver::Poll(reg) => reg,
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => return self.poll_read_ring(r, op, cx, max, deliver),
-        };
-        if !reg.is_ready(Direction::Read) {
-            // Nothing to read (the common case right after a message was handled): wait without
-            // touching the scratch buffer.
-            return match op.wait(reg, Direction::Read, cx) {
-                Some(after) => Poll::Ready(Err(SocketError::read_timeout(self.peer, after))),
-                None => Poll::Pending,
-            };
-        }
-        let mut scratch = reg.core().scratch.borrow_mut();
-        let len = max.min(scratch.len());
-        let buf = &mut scratch[..len];
-        match op.poll(reg, Direction::Read, cx, || self.try_read(buf)) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => Poll::Ready(Ok(deliver(&scratch[..n]))),
-            Poll::Ready(other) => Poll::Ready(Err(self.read_failure(other))),
-        }
-    }
-
-    /// A read on the io_uring driver: bytes come from the connection's inbox.
-    #[cfg(target_os = "linux")]
-    fn poll_read_ring<R>(
-        &self,
-        r: &RingIo,
-        op: &mut OpState,
-        cx: &mut Context<'_>,
-        max: usize,
-        deliver: impl FnOnce(&[u8]) -> R,
-    ) -> Poll<Result<R, SocketError>> {
-        self.poll_ring_op(r, op, cx, |cx| r.conn.poll_read(&r.uring, cx, max, deliver))
-    }
-
-    /// One poll of a read on the io_uring driver, with the native API's errors and timeout.
-    #[cfg(target_os = "linux")]
-    fn poll_ring_op<R>(
-        &self,
-        r: &RingIo,
-        op: &mut OpState,
-        cx: &mut Context<'_>,
-        read: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<crate::uring::ReadOutcome<R>>>,
-    ) -> Poll<Result<R, SocketError>> {
-        use crate::uring::ReadOutcome;
-        match read(cx) {
-            Poll::Ready(result) => {
-                op.set_waiting(false);
-                Poll::Ready(match result {
-                    Ok(ReadOutcome::Data(x)) => Ok(x),
-                    Ok(ReadOutcome::Eof) => Err(SocketError::ConnectionClosed),
-                    Err(e) => Err(self.read_error(e)),
-                })
-            }
-            Poll::Pending => {
-                op.set_waiting(true);
-                match op.poll_deadline(&r.core, cx) {
-                    Some(after) => {
-                        op.set_waiting(false);
-                        r.conn.cancel_read_wait();
-                        Poll::Ready(Err(SocketError::read_timeout(self.peer, after)))
-                    }
-                    None => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn read_error(&self, source: io::Error) -> SocketError {
-        crate::trace::event!(debug, peer = %self.peer, error = %source, "read failed");
-        SocketError::Read {
-            peer: self.peer,
-            source,
-        }
     }
 }
 
 impl std::os::fd::AsFd for Socket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.io.as_fd()
+        self.stream.io().as_fd()
     }
 }
 
 impl std::os::fd::AsRawFd for Socket {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-async fn resolve_host(host: &str) -> Result<Vec<SocketAddr>, SocketError> {
-    if host
-        .rsplit_once(':')
-        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-    {
-        return Err(SocketError::InvalidAddress {
-            input: host.to_string(),
-            reason: "expected host:port",
-        });
-    }
-    resolve::resolve(host.to_string())
-        .await
-        .map_err(|source| SocketError::Resolve {
-            host: host.to_string(),
-            source,
-        })
-}
-
-async fn connect_addr(core: &Rc<Core>, addr: SocketAddr) -> Result<Socket, SocketError> {
-    let connect_err = |source| SocketError::Connect { addr, source };
-    let mut io = mio::net::TcpStream::connect(addr).map_err(connect_err)?;
-    #[cfg(any(target_os = "macos", target_os = "ios"))]
-    SockRef::from(&io)
-        .set_nosigpipe(true)
-        .map_err(connect_err)?;
-    // The connect completes through the readiness reactor on either driver.
-    let reg = Registration::new(core.clone(), &mut io).map_err(connect_err)?;
-    poll_fn(|cx| {
-        reg.poll_io(cx, Direction::Write, || {
-            if let Some(e) = io.take_error()? {
-                return Err(e);
-            }
-            match io.peer_addr() {
-                Ok(_) => Ok(((), false)),
-                // Not connected yet: a spurious wake-up; wait for the next event.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        })
-    })
-    .await
-    .map_err(connect_err)?;
-    #[cfg(target_os = "linux")]
-    if core.uring.is_some() {
-        // From here on the ring serves the connection: take it out of epoll's interest list.
-        drop(reg);
-        core.reactor
-            .registry()
-            .deregister(&mut io)
-            .map_err(connect_err)?;
-        return Socket::from_mio(core.clone(), io, addr).map_err(connect_err);
-    }
-    Ok(Socket::from_parts(Driver::Poll(reg), io, addr))
-}
-
-/// The future of [`Socket::read`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Read<'a> {
-    socket: &'a Socket,
-    max: usize,
-    op: OpState,
-}
-
-impl Future for Read<'_> {
-    type Output = Result<Vec<u8>, SocketError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if this.max == 0 {
-            return Poll::Ready(Ok(Vec::new()));
-        }
-        ready!(
-            this.socket
-                .poll_begin(&this.socket.reading, &mut this.op, cx)
-        );
-        // Read into the loop's scratch buffer, then copy out exactly what arrived: the result
-        // is sized to the data, not to `max_bytes`.
-        let r = ready!(
-            this.socket
-                .poll_read_scratch(&mut this.op, cx, this.max, <[u8]>::to_vec)
-        );
-        this.socket.reading.release(&mut this.op.ticket);
-        Poll::Ready(r)
-    }
-}
-
-/// The future of [`Socket::read_into`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct ReadInto<'a> {
-    socket: &'a Socket,
-    buf: &'a mut [u8],
-    op: OpState,
-}
-
-impl Future for ReadInto<'_> {
-    type Output = Result<usize, SocketError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if this.buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        ready!(
-            this.socket
-                .poll_begin(&this.socket.reading, &mut this.op, cx)
-        );
-        let r = ready!(this.socket.poll_read_op(&mut this.op, cx, this.buf));
-        this.socket.reading.release(&mut this.op.ticket);
-        Poll::Ready(r)
-    }
-}
-
-/// The future of [`Socket::read_buf`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct ReadBuf<'a> {
-    socket: &'a Socket,
-    buf: &'a mut Vec<u8>,
-    max: usize,
-    op: OpState,
-}
-
-impl Future for ReadBuf<'_> {
-    type Output = Result<usize, SocketError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if this.max == 0 {
-            return Poll::Ready(Ok(0));
-        }
-        ready!(
-            this.socket
-                .poll_begin(&this.socket.reading, &mut this.op, cx)
-        );
-        let r = ready!(this.poll_read(cx));
-        this.socket.reading.release(&mut this.op.ticket);
-        Poll::Ready(r)
-    }
-}
-
-impl ReadBuf<'_> {
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, SocketError>> {
-        let buf = &mut *self.buf;
-        #[cfg(target_os = "linux")]
-        if let Driver::Ring(r) = &self.socket.drv {
-            let max = self.max;
-            return self.socket.poll_ring_op(r, &mut self.op, cx, |cx| {
-                r.conn.poll_read_vec(&r.uring, cx, buf, max)
-            });
-        }
-        self.socket
-            .poll_read_scratch(&mut self.op, cx, self.max, |bytes| {
-                buf.extend_from_slice(bytes);
-                bytes.len()
-            })
-    }
-}
-
-/// The future of [`Socket::write`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Write<'a> {
-    socket: &'a Socket,
-    buf: &'a [u8],
-    written: usize,
-    op: OpState,
-    ring: RingWrite,
-}
-
-/// The io_uring side of a write future: the driver's send progress count when last seen.
-#[derive(Default)]
-struct RingWrite {
-    progress: u32,
-}
-
-impl Write<'_> {
-    /// Gives up with [`SocketError::WriteTimeout`] (saying how many bytes went out) if the peer
-    /// takes no byte for `timeout`. The clock restarts whenever bytes go out, so a large write
-    /// to a slow but steady reader is not cut: only a stall is.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
-        self
-    }
-}
-
-impl Future for Write<'_> {
-    type Output = Result<(), SocketError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let socket = this.socket;
-        let buf = this.buf;
-        ready!(socket.poll_begin(&socket.writing, &mut this.op, cx));
-        let r = ready!(match &socket.drv {
-            Driver::Poll(reg) => {
-                socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op)
-            }
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => socket.poll_write_behind(
-                r,
-                cx,
-                buf,
-                &mut this.written,
-                &mut this.op,
-                &mut this.ring,
-            ),
-        });
-        socket.writing.release(&mut this.op.ticket);
-        Poll::Ready(r)
-    }
-}
-
-/// The future of [`Socket::write_owned`]: the outcome and the vector.
-#[must_use = "futures do nothing unless awaited"]
-pub struct WriteOwned<'a> {
-    socket: &'a Socket,
-    /// `None` while the driver holds the vector.
-    buf: Option<Vec<u8>>,
-    written: usize,
-    op: OpState,
-    ring: RingWrite,
-}
-
-impl WriteOwned<'_> {
-    /// As [`Write::timeout`]: gives up if the peer takes no byte for `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.timeout = Some(timeout);
-        self
-    }
-}
-
-impl Future for WriteOwned<'_> {
-    type Output = (Result<(), SocketError>, Vec<u8>);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let socket = this.socket;
-        ready!(socket.poll_begin(&socket.writing, &mut this.op, cx));
-        let r = ready!(this.poll_write(cx));
-        socket.writing.release(&mut this.op.ticket);
-        Poll::Ready(r)
-    }
-}
-
-impl WriteOwned<'_> {
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<(Result<(), SocketError>, Vec<u8>)> {
-        let this = self;
-        let socket = this.socket;
-        match &socket.drv {
-            Driver::Poll(reg) => {
-                let buf = this.buf.as_deref().unwrap_or_default();
-                match socket.poll_write_ready(reg, cx, buf, &mut this.written, &mut this.op) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(Ok(())) => {
-                        let mut buf = this.buf.take().unwrap_or_default();
-                        buf.clear();
-                        Poll::Ready((Ok(()), buf))
-                    }
-                    Poll::Ready(Err(e)) => {
-                        Poll::Ready((Err(e), this.buf.take().unwrap_or_default()))
-                    }
-                }
-            }
-            #[cfg(target_os = "linux")]
-            Driver::Ring(r) => {
-                let result = match r.conn.poll_write_owned(&r.uring, cx, &mut this.buf) {
-                    Poll::Ready(Ok(())) => Ok(()),
-                    Poll::Ready(Err(errno)) => Err(SocketError::Write {
-                        peer: socket.peer,
-                        written: 0,
-                        source: io::Error::from_raw_os_error(errno),
-                    }),
-                    Poll::Pending => {
-                        match socket.ring_write_stalled(r, cx, &mut this.op, &mut this.ring) {
-                            Some(after) => Err(SocketError::write_timeout(socket.peer, after, 0)),
-                            None => return Poll::Pending,
-                        }
-                    }
-                };
-                Poll::Ready((result, this.buf.take().unwrap_or_default()))
-            }
-        }
-    }
-}
-
-impl Socket {
-    /// The readiness write loop: `send` while the socket is writable, wait for the next edge.
-    fn poll_write_ready(
-        &self,
-        reg: &Registration,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        written: &mut usize,
-        op: &mut OpState,
-    ) -> Poll<Result<(), SocketError>> {
-        while *written < buf.len() {
-            let rest = &buf[*written..];
-            match op.poll(reg, Direction::Write, cx, || self.try_write(rest)) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(OpPoll::Done(Ok(n))) if n > 0 => {
-                    *written += n;
-                    op.progress();
-                }
-                Poll::Ready(other) => return Poll::Ready(Err(self.write_failure(other, *written))),
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// What a send that took no bytes means: a timeout or an error (out of line, as for reads).
-    #[cold]
-    #[inline(never)]
-    fn write_failure(&self, outcome: OpPoll<usize>, written: usize) -> SocketError {
-        match outcome {
-            OpPoll::TimedOut(after) => SocketError::write_timeout(self.peer, after, written),
-            OpPoll::Done(Ok(_)) => SocketError::Write {
-                peer: self.peer,
-                written,
-                source: io::ErrorKind::WriteZero.into(),
-            },
-            OpPoll::Done(Err(source)) => SocketError::Write {
-                peer: self.peer,
-                written,
-                source,
-            },
-        }
-    }
-
-    /// The io_uring write: chunks go out write-behind (each is copied into a driver buffer and
-    /// counts as written once queued; the next waits for the previous send to end), so a write
-    /// that fits one chunk completes at once and its send goes to the kernel with the loop's
-    /// next wait. A timeout (no send progress for that long) reports the bytes taken so far;
-    /// the send in flight goes on, so the stream has no gap.
-    #[cfg(target_os = "linux")]
-    fn poll_write_behind(
-        &self,
-        r: &RingIo,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        written: &mut usize,
-        op: &mut OpState,
-        ring: &mut RingWrite,
-    ) -> Poll<Result<(), SocketError>> {
-        while *written < buf.len() {
-            let rest = [io::IoSlice::new(&buf[*written..])];
-            match r.conn.poll_write_behind(&r.uring, cx, &rest) {
-                Poll::Ready(Ok(n)) => {
-                    *written += n;
-                    op.progress();
-                }
-                Poll::Ready(Err(errno)) => {
-                    return Poll::Ready(Err(SocketError::Write {
-                        peer: self.peer,
-                        written: *written,
-                        source: io::Error::from_raw_os_error(errno),
-                    }));
-                }
-                Poll::Pending => {
-                    return match self.ring_write_stalled(r, cx, op, ring) {
-                        Some(after) => {
-                            Poll::Ready(Err(SocketError::write_timeout(self.peer, after, *written)))
-                        }
-                        None => Poll::Pending,
-                    };
-                }
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// A write on io_uring waits for the previous send: restarts the stall clock when the send
-    /// made progress, and returns the timeout once it has run out (withdrawing the waiter).
-    #[cfg(target_os = "linux")]
-    fn ring_write_stalled(
-        &self,
-        r: &RingIo,
-        cx: &mut Context<'_>,
-        op: &mut OpState,
-        ring: &mut RingWrite,
-    ) -> Option<Duration> {
-        let progress = r.conn.send_progress();
-        if progress != ring.progress {
-            ring.progress = progress;
-            op.progress();
-        }
-        let after = op.poll_deadline(&r.core, cx)?;
-        r.conn.cancel_write_wait();
-        Some(after)
-    }
-
-    /// A write future is dropped: withdraw its waiter if it holds the turn (on io_uring, bytes
-    /// already taken go out write-behind whatever happens to the future), and give the turn on.
-    fn drop_write(&self, op: &mut OpState) {
-        let waiting = op.take_waiting();
-        if op.ticket == Ticket::Held {
-            #[cfg(target_os = "linux")]
-            if let Driver::Ring(r) = &self.drv {
-                r.conn.cancel_write_wait();
-            }
-            if waiting {
-                self.cancel_wait(Direction::Write);
-            }
-        }
-        self.writing.release(&mut op.ticket);
-    }
-
-    /// The start of every poll of an operation: wait for the operation's turn, then charge it
-    /// to the task's cooperative budget (yielding, with nothing done, once that is spent).
-    #[inline]
-    fn poll_begin(&self, turn: &Turn, op: &mut OpState, cx: &mut Context<'_>) -> Poll<()> {
-        ready!(turn.poll_take(&mut op.ticket, cx));
-        coop::poll_proceed(cx)
-    }
-}
-
-/// A read future's `.timeout(d)`, and the drop that withdraws its waiter.
-macro_rules! read_future_common {
-    ($($ty:ident),*) => {$(
-        impl $ty<'_> {
-            /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
-            pub fn timeout(mut self, timeout: Duration) -> Self {
-                self.op.timeout = Some(timeout);
-                self
-            }
-        }
-
-        impl Drop for $ty<'_> {
-            fn drop(&mut self) {
-                if self.op.take_waiting() {
-                    self.socket.cancel_wait(Direction::Read);
-                }
-                self.socket.reading.release(&mut self.op.ticket);
-            }
-        }
-    )*};
-}
-
-read_future_common!(Read, ReadInto, ReadBuf);
-
-impl Drop for Write<'_> {
-    fn drop(&mut self) {
-        self.socket.drop_write(&mut self.op);
-    }
-}
-
-impl Drop for WriteOwned<'_> {
-    fn drop(&mut self) {
-        self.socket.drop_write(&mut self.op);
+        self.stream.io().as_raw_fd()
     }
 }

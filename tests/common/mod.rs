@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod clients;
+pub mod echo_process;
+pub mod sys;
+
 use std::future::Future;
 use std::time::Duration;
 

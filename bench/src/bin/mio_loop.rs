@@ -36,9 +36,7 @@ fn main() {
                         Ok((mut sock, _)) => {
                             let _ = sock.set_nodelay(true);
                             let entry = conns.vacant_entry();
-                            poll.registry()
-                                .register(&mut sock, Token(entry.key()), Interest::READABLE | Interest::WRITABLE)
-                                .unwrap();
+                            poll.registry().register(&mut sock, Token(entry.key()), Interest::READABLE | Interest::WRITABLE).unwrap();
                             entry.insert(Conn { sock, buf: vec![0u8; event_bench::BUF_SIZE].into(), start: 0, end: 0 });
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,

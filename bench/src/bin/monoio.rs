@@ -4,9 +4,7 @@ use monoio::net::TcpListener;
 
 fn main() {
     let addr = event_bench::server_addr();
-    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .build()
-        .expect("monoio: io_uring runtime failed to start");
+    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build().expect("monoio: io_uring runtime failed to start");
     rt.block_on(async move {
         let listener = TcpListener::bind(addr).expect("bind");
         loop {

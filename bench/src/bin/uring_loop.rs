@@ -131,12 +131,9 @@ impl BufRing {
         let data_layout = Layout::from_size_align(count as usize * size, 4096).unwrap();
         // SAFETY: both layouts have a non-zero size. The memory is never freed (a failed
         // registration leaks it; this happens at most once, at start-up).
-        let (entries, data) = unsafe {
-            (alloc::alloc_zeroed(entries_layout).cast::<types::BufRingEntry>(), alloc::alloc(data_layout))
-        };
+        let (entries, data) = unsafe { (alloc::alloc_zeroed(entries_layout).cast::<types::BufRingEntry>(), alloc::alloc(data_layout)) };
         assert!(!entries.is_null() && !data.is_null(), "out of memory");
-        let mut ring =
-            BufRing { entries, data, count, size, incremental, used: vec![0; count as usize], tail: 0 };
+        let mut ring = BufRing { entries, data, count, size, incremental, used: vec![0; count as usize], tail: 0 };
         for bid in 0..count {
             ring.push(bid);
         }
@@ -239,10 +236,8 @@ impl Sq<'_> {
     /// Sends `c.out[c.off..]` (non-empty).
     fn push_send(&mut self, key: usize, c: &mut Conn) {
         let rest = &c.out[c.off..];
-        let e = on_sock!(c.sock, |t| opcode::Send::new(t, rest.as_ptr(), rest.len() as u32)
-            .flags(libc::MSG_NOSIGNAL)
-            .build())
-        .user_data(ud(SEND, key));
+        let e = on_sock!(c.sock, |t| opcode::Send::new(t, rest.as_ptr(), rest.len() as u32).flags(libc::MSG_NOSIGNAL).build())
+            .user_data(ud(SEND, key));
         // SAFETY: `c.out`'s heap buffer is neither written, resized nor dropped while `sending`
         // is set (a connection is removed from the slab only once its send completed).
         unsafe { self.push(&e) };
@@ -394,10 +389,8 @@ fn main() {
                         // The peer is gone: drop what is left, stop receiving, close.
                         c.pending.clear();
                         if !c.closing && c.recv_armed {
-                            let e = opcode::AsyncCancel::new(ud(RECV, key))
-                                .build()
-                                .flags(squeue::Flags::SKIP_SUCCESS)
-                                .user_data(ud(CANCEL, 0));
+                            let e =
+                                opcode::AsyncCancel::new(ud(RECV, key)).build().flags(squeue::Flags::SKIP_SUCCESS).user_data(ud(CANCEL, 0));
                             // SAFETY: a cancel points at no memory.
                             unsafe { sq.push(&e) };
                         }
@@ -435,9 +428,7 @@ fn maybe_close(sq: &mut Sq, conns: &mut slab::Slab<Conn>, key: usize) {
     if !c.closing || c.sending || c.recv_armed {
         return;
     }
-    let e = on_sock!(c.sock, |t| opcode::Close::new(t).build())
-        .flags(squeue::Flags::SKIP_SUCCESS)
-        .user_data(ud(CLOSE, key));
+    let e = on_sock!(c.sock, |t| opcode::Close::new(t).build()).flags(squeue::Flags::SKIP_SUCCESS).user_data(ud(CLOSE, key));
     // SAFETY: a close points at no memory.
     unsafe { sq.push(&e) };
     conns.remove(key);

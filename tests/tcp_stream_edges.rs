@@ -1,11 +1,10 @@
-//! Behaviours both drivers must share that the io_uring driver implements its own way: reads
-//! larger than the buffered bytes, I/O while another task keeps the loop busy, small messages of
-//! many connections interleaved (they share the receive buffers on io_uring), end of stream and
-//! reset after data.
+//! Edges of a stream that both drivers must handle alike (the io_uring driver implements them
+//! its own way): reads larger than the buffered bytes, small messages of many connections
+//! interleaved (they share the receive buffers on io_uring), end of stream and reset after data,
+//! a write with a zero timeout.
 mod common;
 
 use std::io::Write as _;
-use std::rc::Rc;
 use std::time::Duration;
 
 use event::{Socket, SocketError};
@@ -36,44 +35,6 @@ fn read_with_usize_max_after_a_partial_read() {
             b.read_buf(&mut w, usize::MAX).await.unwrap();
         }
         assert_eq!(w, [8u8; 90]);
-    });
-}
-
-/// A task that never waits (it yields in a loop) does not starve socket I/O on its loop.
-#[test]
-fn a_task_that_only_yields_does_not_starve_io() {
-    common::run(async {
-        let stop = Rc::new(std::cell::Cell::new(false));
-        let spins = Rc::new(std::cell::Cell::new(0u64));
-        let spinner = {
-            let (stop, spins) = (stop.clone(), spins.clone());
-            event::spawn(async move {
-                while !stop.get() {
-                    spins.set(spins.get() + 1);
-                    event::yield_now().await;
-                }
-            })
-        };
-        let addr = common::spawn_echo_server();
-        let work = async {
-            let s = Rc::new(Socket::connect(addr).await.unwrap());
-            let data = Rc::new(common::pattern(1 << 20, 31));
-            let writer = {
-                let (s, data) = (s.clone(), data.clone());
-                event::spawn(async move { s.write(&data).await.unwrap() })
-            };
-            let back = common::read_exact(&s, data.len()).await.unwrap();
-            writer.await.unwrap();
-            assert!(back == *data);
-        };
-        let r = event::timeout(Duration::from_secs(10), work).await;
-        stop.set(true);
-        spinner.await.unwrap();
-        assert!(
-            r.is_ok(),
-            "no echo within 10 s while a task yields in a loop"
-        );
-        assert!(spins.get() > 0);
     });
 }
 
@@ -302,67 +263,5 @@ fn write_with_a_zero_timeout_ends_and_reports_what_went_out() {
             );
             assert!(got == expected, "round {round}: bytes differ");
         }
-    });
-}
-
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// A loop whose connections all wait (a receive armed, a receive stopped by backpressure, a
-/// send stalled on a peer that does not read, a dropped write's send still in flight, a pending
-/// accept) sleeps: it uses almost no CPU while nothing happens.
-#[test]
-fn a_loop_with_only_waiting_operations_does_not_spin() {
-    common::run(async {
-        let (a1, b1) = common::pair().await;
-        let (a2, b2) = common::pair().await;
-        let (a3, b3) = common::pair().await;
-        let (a4, b4) = common::pair().await;
-        let a1 = Rc::new(a1);
-        let reader = {
-            let a1 = a1.clone();
-            event::spawn(async move {
-                let _ = a1.read(10).await;
-            })
-        };
-        // b2 receives more than the high-water mark without reading it.
-        let _ = b2.read(1).timeout(Duration::from_millis(1)).await;
-        let big = common::pattern(8 << 20, 70);
-        let _ = a2.write(&big).timeout(Duration::from_millis(100)).await;
-        let a3 = Rc::new(a3);
-        let writer = {
-            let a3 = a3.clone();
-            let big = big.clone();
-            event::spawn(async move {
-                let _ = a3.write(&big).await;
-            })
-        };
-        let _ = event::timeout(Duration::from_millis(100), a4.write(&big)).await;
-        let server = Rc::new(common::listen_local());
-        let acceptor = {
-            let server = server.clone();
-            event::spawn(async move {
-                let _ = server.accept().await;
-            })
-        };
-        event::sleep(Duration::from_millis(100)).await;
-        let cpu = thread_cpu_time();
-        event::sleep(Duration::from_millis(1000)).await;
-        let used = thread_cpu_time() - cpu;
-        assert!(
-            used < Duration::from_millis(200),
-            "the idle loop used {used:?} of CPU in 1 s"
-        );
-        reader.cancel().await;
-        writer.cancel().await;
-        acceptor.cancel().await;
-        drop((b1, b2, b3, b4, a2, a4));
     });
 }

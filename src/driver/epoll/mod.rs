@@ -1,0 +1,233 @@
+//! The readiness driver: one `mio::Poll` per loop, sources registered once, edge-triggered.
+//!
+//! Each registered source owns a slot in a slab: its readiness bits and the waker of the task
+//! waiting to read and of the one waiting to write. The `mio::Token` is the slot index with a
+//! generation in the high bits, so an event for a slot that was freed and reused is ignored
+//! instead of waking the wrong task.
+//!
+mod registration;
+mod stream;
+
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+pub(crate) use registration::Registration;
+pub(crate) use stream::{
+    connected, poll_read_into, poll_read_scratch, poll_write, poll_write_vectored,
+};
+
+use super::{Direction, Waiter};
+
+/// The token of the loop's cross-thread `mio::Waker`.
+pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
+
+const READABLE: u8 = 0b0001;
+const WRITABLE: u8 = 0b0010;
+const READ_CLOSED: u8 = 0b0100;
+const WRITE_CLOSED: u8 = 0b1000;
+const ERROR: u8 = 0b1_0000;
+/// TCP urgent data arrived at some point. A read stops short at the urgent mark with data still
+/// queued, so from then on a short read no longer proves the socket drained (sticky).
+pub(super) const URGENT: u8 = 0b10_0000;
+
+impl Direction {
+    /// The readiness bits that let an operation in this direction make progress.
+    fn ready_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+
+    /// The one bit an operation clears after `WouldBlock` (closed, error and urgent are final).
+    fn clear_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// The state of one registered source, shared by its `Registration` (which reads it on every
+/// operation without touching the slab) and the reactor's slab (which finds it from a token).
+pub(super) struct IoSlot {
+    generation: u32,
+    readiness: Cell<u8>,
+    reader: Waiter,
+    writer: Waiter,
+}
+
+impl IoSlot {
+    fn waiter(&self, direction: Direction) -> &Waiter {
+        match direction {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+}
+
+pub(crate) struct Reactor {
+    poll: RefCell<Poll>,
+    registry: Registry,
+    events: RefCell<Events>,
+    slots: RefCell<Slab<Rc<IoSlot>>>,
+    generation: Cell<u32>,
+    /// The last poll returned as many events as fit: more may be waiting.
+    full: Cell<bool>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(1024)),
+            slots: RefCell::new(Slab::new()),
+            generation: Cell::new(0),
+            full: Cell::new(false),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The multiplexer's own descriptor (the io_uring driver watches it).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
+    /// Whether the last `poll` filled its event buffer (so more readiness may be waiting).
+    pub(crate) fn was_full(&self) -> bool {
+        self.full.get()
+    }
+
+    /// Blocks in the multiplexer for at most `timeout`, then records readiness and wakes the
+    /// waiting tasks. Returns whether the cross-thread waker fired.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let mut woken = false;
+        let mut count = 0;
+        for event in events.iter() {
+            count += 1;
+            let token = event.token();
+            if token == WAKE_TOKEN {
+                woken = true;
+                continue;
+            }
+            let (index, generation) = split_token(token);
+            // Hold the slot, not the slab, while waking: a waker that is not ours may run code
+            // that registers or drops sockets.
+            let slot = match self.slots.borrow().get(index) {
+                Some(slot) if slot.generation == generation => slot.clone(),
+                _ => continue,
+            };
+            let mut bits = 0;
+            if event.is_readable() {
+                bits |= READABLE;
+            }
+            if event.is_writable() {
+                bits |= WRITABLE;
+            }
+            if event.is_read_closed() {
+                bits |= READ_CLOSED;
+            }
+            if event.is_write_closed() {
+                bits |= WRITE_CLOSED;
+            }
+            if event.is_priority() {
+                bits |= URGENT | READABLE;
+            }
+            if event.is_error() {
+                bits |= ERROR;
+            }
+            slot.readiness.set(slot.readiness.get() | bits);
+            if bits & Direction::Read.ready_mask() != 0 {
+                slot.reader.wake();
+            }
+            if bits & Direction::Write.ready_mask() != 0 {
+                slot.writer.wake();
+            }
+        }
+        self.full.set(count == events.capacity());
+        Ok(woken)
+    }
+
+    /// How many sources are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.borrow().len()
+    }
+
+    /// Takes every stored waker (used when the loop is torn down, to break reference cycles
+    /// between tasks and the loop). The caller drops them outside the borrow, because dropping
+    /// a task may deregister its sockets.
+    pub(crate) fn take_wakers(&self) -> Vec<Waker> {
+        let mut out = Vec::new();
+        for (_, slot) in self.slots.borrow().iter() {
+            out.extend(slot.reader.take());
+            out.extend(slot.writer.take());
+        }
+        out
+    }
+
+    pub(super) fn insert(&self) -> (usize, Rc<IoSlot>) {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let slot = Rc::new(IoSlot {
+            generation,
+            readiness: Cell::new(0),
+            reader: Waiter::default(),
+            writer: Waiter::default(),
+        });
+        let index = self.slots.borrow_mut().insert(slot.clone());
+        (index, slot)
+    }
+}
+
+/// Read and write readiness, plus urgent-data notification where the platform has it.
+pub(super) fn interest() -> Interest {
+    let interest = Interest::READABLE | Interest::WRITABLE;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let interest = interest | Interest::PRIORITY;
+    interest
+}
+
+fn split_token(token: Token) -> (usize, u32) {
+    (token.0 & 0xffff_ffff, (token.0 >> 32) as u32)
+}
+
+pub(super) fn make_token(index: usize, generation: u32) -> Token {
+    Token(index | ((generation as usize) << 32))
+}
+
+/// The name of the readiness multiplexer this build uses.
+pub(crate) fn name() -> &'static str {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        "epoll"
+    } else if cfg!(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )) {
+        "kqueue"
+    } else {
+        "poll"
+    }
+}

@@ -1,0 +1,233 @@
+//! `Stream`: a connected socket's I/O, the same operations on either driver.
+//!
+//! Every operation is a `poll`: `Pending` means the task's waker is registered and the
+//! operation will be ready to try again when it is woken; a timeout is the caller's (it
+//! withdraws the wait with `cancel_wait`). Only one operation per direction is polled at a
+//! time (the socket's turns see to it).
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::epoll::{self, Registration};
+use super::{Direction, ReadOutcome};
+use crate::event_loop::Core;
+
+/// A connected TCP socket's driver side and its descriptor.
+pub(crate) struct Stream {
+    /// Declared before `io`: the io_uring side cancels its operations before the descriptor
+    /// closes.
+    imp: Imp,
+    io: mio::net::TcpStream,
+}
+
+enum Imp {
+    /// Readiness (epoll, kqueue): system calls when the reactor says the socket is ready.
+    Epoll(Registration),
+    /// Completion (io_uring): a multishot receive into the driver's buffers, queued sends.
+    #[cfg(target_os = "linux")]
+    Uring(super::uring::Stream),
+}
+
+impl Stream {
+    /// A socket accepted by a listener of `core`'s loop.
+    pub(crate) fn accepted(core: Rc<Core>, mut io: mio::net::TcpStream) -> io::Result<Stream> {
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        socket2::SockRef::from(&io).set_nosigpipe(true)?;
+        #[cfg(target_os = "linux")]
+        if let Some(uring) = core.driver.uring().cloned() {
+            use std::os::fd::AsRawFd;
+            let imp = Imp::Uring(super::uring::Stream::new(core, uring, io.as_raw_fd()));
+            return Ok(Stream { imp, io });
+        }
+        let reg = Registration::new(core, &mut io)?;
+        Ok(Stream {
+            imp: Imp::Epoll(reg),
+            io,
+        })
+    }
+
+    /// Connects to `addr` (non-blocking; the outcome is checked with `SO_ERROR`). The connect
+    /// completes through the readiness reactor on either driver.
+    pub(crate) async fn connect(core: &Rc<Core>, addr: SocketAddr) -> io::Result<Stream> {
+        let mut io = mio::net::TcpStream::connect(addr)?;
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        socket2::SockRef::from(&io).set_nosigpipe(true)?;
+        let reg = Registration::new(core.clone(), &mut io)?;
+        std::future::poll_fn(|cx| reg.poll_io(cx, Direction::Write, || epoll::connected(&io)))
+            .await?;
+        #[cfg(target_os = "linux")]
+        if core.driver.uring().is_some() {
+            // From here on the ring serves the connection: take it out of epoll's interest list.
+            drop(reg);
+            core.driver.reactor().registry().deregister(&mut io)?;
+            return Stream::accepted(core.clone(), io);
+        }
+        Ok(Stream {
+            imp: Imp::Epoll(reg),
+            io,
+        })
+    }
+
+    /// The descriptor (for socket options and addresses).
+    pub(crate) fn io(&self) -> &mio::net::TcpStream {
+        &self.io
+    }
+
+    /// The loop the socket belongs to.
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        match &self.imp {
+            Imp::Epoll(reg) => reg.core(),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.core(),
+        }
+    }
+
+    /// Delivers at most `max` received bytes to `deliver` (at least one), or end of stream.
+    #[inline]
+    pub(crate) fn poll_read<R>(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        deliver: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<io::Result<ReadOutcome<R>>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, &self.io, cx, max, deliver),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_read(cx, max, deliver),
+        }
+    }
+
+    /// Reads into `buf` (not empty): how many bytes arrived, or end of stream.
+    #[inline]
+    pub(crate) fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<ReadOutcome<usize>>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_read_into(reg, &self.io, cx, buf),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_read(cx, buf.len(), |bytes| {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                bytes.len()
+            }),
+        }
+    }
+
+    /// Appends at most `max` received bytes to `dst` (io_uring trades vectors when `dst` is
+    /// empty and everything received fits).
+    #[inline]
+    pub(crate) fn poll_read_vec(
+        &self,
+        cx: &mut Context<'_>,
+        dst: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<ReadOutcome<usize>>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, &self.io, cx, max, |bytes| {
+                dst.extend_from_slice(bytes);
+                bytes.len()
+            }),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_read_vec(cx, dst, max),
+        }
+    }
+
+    /// Takes some of `buf` (at least one byte) to send, or fails. On io_uring the bytes go out
+    /// write-behind: they count as taken once in the driver's send buffer.
+    #[inline]
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_write(reg, &self.io, cx, buf),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_write(cx, &[IoSlice::new(buf)]),
+        }
+    }
+
+    /// `poll_write` for several slices (at most `IOV_MAX` of them are looked at).
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_write_vectored(reg, &self.io, cx, bufs),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_write(cx, bufs),
+        }
+    }
+
+    /// Sends `*buf`, counting into `written`: `true` once every byte is taken, `false` after
+    /// progress (call again). On io_uring the vector itself becomes the send buffer
+    /// (write-behind, no copy) and `*buf` gets the previous one back, empty; on epoll `*buf`
+    /// stays and is sent from.
+    #[inline]
+    pub(crate) fn poll_write_owned(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Option<Vec<u8>>,
+        written: &mut usize,
+    ) -> Poll<io::Result<bool>> {
+        match &self.imp {
+            Imp::Epoll(reg) => {
+                let bytes = buf.as_deref().unwrap_or_default();
+                if *written >= bytes.len() {
+                    return Poll::Ready(Ok(true));
+                }
+                epoll::poll_write(reg, &self.io, cx, &bytes[*written..]).map_ok(|n| {
+                    *written += n;
+                    *written >= bytes.len()
+                })
+            }
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_write_owned(cx, buf).map_ok(|()| true),
+        }
+    }
+
+    /// Waits until every byte taken has gone to the kernel, and reports a failure of its send
+    /// that nobody heard of yet (io_uring; on epoll the kernel has them already).
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.imp {
+            Imp::Epoll(_) => {
+                let _ = cx;
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_flush(cx),
+        }
+    }
+
+    /// A count that moves whenever bytes already taken make progress towards the kernel
+    /// (io_uring's write-behind send): a write waiting for it restarts its stall timeout.
+    #[inline]
+    pub(crate) fn write_progress(&self) -> u32 {
+        match &self.imp {
+            Imp::Epoll(_) => 0,
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.send_progress(),
+        }
+    }
+
+    /// Closes the write side, after the bytes already taken.
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Imp::Uring(u) = &self.imp
+            && u.defer_shutdown()
+        {
+            return Ok(());
+        }
+        self.io.shutdown(std::net::Shutdown::Write)
+    }
+
+    /// Withdraws the wait of `direction` (its operation was dropped or timed out).
+    #[inline]
+    pub(crate) fn cancel_wait(&self, direction: Direction) {
+        match &self.imp {
+            Imp::Epoll(reg) => reg.cancel_wait(direction),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.cancel_wait(direction),
+        }
+    }
+}

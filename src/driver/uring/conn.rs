@@ -1,0 +1,154 @@
+//! The state of one connection, shared by its socket and its operations in flight.
+
+use super::*;
+
+/// The state of one connection, shared by its socket and by its operations in flight.
+pub(crate) struct ConnState {
+    // Fields are the driver's: completions (complete.rs), the socket side (stream.rs) and
+    // lingering sends (linger.rs) all work on them.
+    /// The socket's descriptor; after the socket is dropped with write-behind bytes still in
+    /// flight, a duplicate the driver owns until that send ends (see `Conn::close`).
+    pub(super) fd: Cell<RawFd>,
+    /// errno of a receive that failed (0: none), delivered after the bytes before it.
+    pub(super) error: Cell<i32>,
+    /// Bytes received and not yet read by the task (`inbox[pos..]`).
+    pub(super) inbox: RefCell<Vec<u8>>,
+    pub(super) pos: Cell<usize>,
+    /// The armed multishot receive and the send in flight (`user_data`, 0: none).
+    pub(super) recv: Cell<u64>,
+    pub(super) send: Cell<u64>,
+    /// The bytes of the send in flight (`send_buf[send_off..]` still to go). One send at a
+    /// time per connection, so the buffer lives here, reused from message to message; the
+    /// kernel reads it only while `send` is set, and the operation keeps this state alive.
+    pub(super) send_buf: RefCell<Vec<u8>>,
+    pub(super) send_off: Cell<usize>,
+    /// errno of the last send if it failed and nobody has heard of it yet (0: none).
+    pub(super) send_error: Cell<i32>,
+    /// Bumped whenever a send makes partial progress (restarts a write's stall timeout).
+    pub(super) send_progress: Cell<u32>,
+    /// Which of the `Flags` below hold.
+    pub(super) flags: Cell<Flags>,
+    pub(super) reader: Waiter,
+    pub(super) writer: Waiter,
+}
+
+/// The peer closed its side (after the bytes in the inbox).
+pub(super) const EOF: Flags = Flags(1);
+/// The socket was dropped: completions are reaped, nothing more is started.
+pub(super) const CLOSED: Flags = Flags(2);
+/// The receive's cancellation was requested.
+pub(super) const RECV_CANCELLED: Flags = Flags(4);
+/// The send in flight carries write-behind bytes (the traits' `poll_write` already reported
+/// them written): closing the socket lets it finish instead of cancelling it.
+pub(super) const BEHIND: Flags = Flags(16);
+/// The send in flight was cancelled: a short completion is final, not continued.
+pub(super) const SEND_CANCELLED: Flags = Flags(32);
+/// `shutdown_write` came while a write-behind send was in flight: shut down when it ends.
+pub(super) const SHUTDOWN_PENDING: Flags = Flags(64);
+/// The socket is gone and `fd` is the driver's duplicate, closed when the send in flight ends.
+pub(super) const LINGER: Flags = Flags(128);
+/// The inbox went over `INBOX_HIGH`: the multishot receive was cancelled, and single receives
+/// sized to the room left keep the data flowing as the task reads (like a TCP window that opens
+/// as the application reads), until a read finds the inbox empty and streaming resumes.
+pub(super) const PAUSED: Flags = Flags(256);
+/// A receive completion brought bytes after the socket was dropped: they were discarded unread
+/// (so the close must reset the connection, see `Conn::close`).
+pub(super) const DISCARDED: Flags = Flags(512);
+
+/// A set of the connection's flags (the constants above).
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub(crate) struct Flags(u16);
+
+impl Flags {
+    fn contains(self, flag: Flags) -> bool {
+        self.0 & flag.0 != 0
+    }
+
+    fn with(self, flag: Flags, on: bool) -> Flags {
+        Flags(if on {
+            self.0 | flag.0
+        } else {
+            self.0 & !flag.0
+        })
+    }
+}
+
+impl ConnState {
+    /// A connection's state with nothing received, nothing sent and no flag set.
+    pub(super) fn new(fd: RawFd) -> ConnState {
+        ConnState {
+            fd: Cell::new(fd),
+            error: Cell::new(0),
+            inbox: RefCell::new(Vec::new()),
+            pos: Cell::new(0),
+            recv: Cell::new(0),
+            send: Cell::new(0),
+            send_buf: RefCell::new(Vec::new()),
+            send_off: Cell::new(0),
+            send_error: Cell::new(0),
+            send_progress: Cell::new(0),
+            flags: Cell::new(Flags::default()),
+            reader: Waiter::default(),
+            writer: Waiter::default(),
+        }
+    }
+
+    /// Bytes in the inbox not yet read.
+    pub(super) fn unread(&self) -> usize {
+        self.inbox.borrow().len() - self.pos.get()
+    }
+
+    pub(super) fn recv_op(&self) -> Option<u64> {
+        Some(self.recv.get()).filter(|&ud| ud != 0)
+    }
+
+    pub(super) fn set_recv_op(&self, ud: Option<u64>) {
+        self.recv.set(ud.unwrap_or(0));
+    }
+
+    pub(super) fn send_op(&self) -> Option<u64> {
+        Some(self.send.get()).filter(|&ud| ud != 0)
+    }
+
+    pub(super) fn set_send_op(&self, ud: Option<u64>) {
+        self.send.set(ud.unwrap_or(0));
+    }
+
+    pub(super) fn has(&self, flag: Flags) -> bool {
+        self.flags.get().contains(flag)
+    }
+
+    /// Sets or clears `flag`; returns whether it was set before.
+    pub(super) fn set(&self, flag: Flags, on: bool) -> bool {
+        let old = self.flags.get();
+        self.flags.set(old.with(flag, on));
+        old.contains(flag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_set_and_cleared_one_at_a_time_and_report_their_old_value() {
+        let s = ConnState::new(-1);
+        assert!(!s.set(LINGER, true), "not set before");
+        assert!(s.has(LINGER) && !s.has(BEHIND) && !s.has(EOF));
+        assert!(!s.set(BEHIND, true));
+        assert!(s.set(LINGER, false), "was set");
+        assert!(!s.has(LINGER) && s.has(BEHIND));
+        assert!(!s.set(LINGER, false), "clearing twice says it was clear");
+    }
+
+    #[test]
+    fn an_empty_connection_has_nothing_unread_and_no_operation() {
+        let s = ConnState::new(-1);
+        assert_eq!(s.unread(), 0);
+        assert_eq!((s.recv_op(), s.send_op()), (None, None));
+        s.set_recv_op(Some(7));
+        s.inbox.borrow_mut().extend_from_slice(b"hello");
+        s.pos.set(2);
+        assert_eq!((s.recv_op(), s.unread()), (Some(7), 3));
+    }
+}

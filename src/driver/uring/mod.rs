@@ -1,0 +1,459 @@
+//! The io_uring driver (Linux). Every `unsafe` block of the crate is in this module.
+//!
+//! Connections use completion I/O:
+//! - one multishot `recv` per connection draws from a ring of provided buffers; each completion's
+//!   bytes are copied into the connection's inbox at once and the buffer goes straight back to
+//!   the ring, so the ring stays small whatever the number of connections;
+//! - a write copies the caller's bytes into a buffer the driver owns and queues a `send`
+//!   (`MSG_NOSIGNAL`); every queued operation is submitted by the same `io_uring_enter` that
+//!   waits for completions, so one system call per loop turn serves every connection.
+//!
+//! The ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`: the kernel does completion work only inside
+//! our own `io_uring_enter`, in one batch. Everything else (listeners, connect, signals, the
+//! cross-thread waker) keeps using the readiness reactor: its epoll descriptor is itself watched
+//! by a multishot poll on the ring, so one wait covers both.
+//!
+//! Ownership: an operation in flight owns its buffer and a reference to its connection's state in
+//! the driver's operation table until its last completion arrives, so dropping a future or a socket
+//! never frees memory the kernel may still write. Dropping them cancels their operations instead.
+
+use std::alloc::{self, Layout};
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use slab::Slab;
+
+use super::epoll::Reactor;
+use super::{Direction, ReadOutcome, Waiter};
+use crate::event_loop::Core;
+
+mod buf_ring;
+mod complete;
+mod conn;
+mod linger;
+mod stream;
+
+use buf_ring::{BufRing, INC_COUNT, INC_SIZE, PAGE_COUNT, PAGE_SIZE};
+use complete::reset_on_close;
+use conn::*;
+pub(crate) use linger::LINGER_STALL;
+pub(crate) use stream::Stream;
+
+/// Submission and completion queue entries. The completion queue is large so that a burst over
+/// thousands of connections rarely overflows (the kernel keeps overflowed completions anyway).
+const ENTRIES: u32 = 1024;
+const CQ_ENTRIES: u32 = 8192;
+/// The buffer group of the provided receive buffers.
+const BUF_GROUP: u16 = 0;
+/// Completions that carry no operation of ours.
+const EPOLL_UD: u64 = u64::MAX - 1;
+const CANCEL_UD: u64 = u64::MAX;
+/// The most one receive completion carries (smaller completions bound how far a multishot
+/// receive overshoots `INBOX_HIGH` before its cancellation lands).
+const RECV_MAX: u32 = 16 * 1024;
+/// Above this many unread bytes in a connection's inbox its receive is cancelled (the peer then
+/// fills the kernel's buffers and TCP flow control slows it), and re-armed once the task has
+/// read everything.
+const INBOX_HIGH: usize = 64 * 1024;
+/// The most bytes one `send` operation takes: a larger write goes out in chunks of this size, so
+/// the driver never holds a second copy of a large write.
+pub(crate) const SEND_CHUNK: usize = 64 * 1024;
+/// A connection's send buffer larger than this after a send is freed rather than kept.
+const SEND_KEEP: usize = 64 * 1024;
+
+/// Sets the total byte cap of a multishot receive entry: `optlen`, at offset 44 of the kernel's
+/// `io_uring_sqe` (shared with `file_index`), which the io-uring crate does not expose for
+/// receives. The receive then ends (without `IORING_CQE_F_MORE`) once it has brought `cap`
+/// bytes; kernels before 6.17 refuse the entry with `EINVAL`.
+fn with_total_cap(entry: squeue::Entry, cap: u32) -> squeue::Entry {
+    const _: () = assert!(size_of::<squeue::Entry>() == 64);
+    // SAFETY: `squeue::Entry` is `repr(C)` around the kernel's 64-byte `io_uring_sqe`, whose
+    // fields tile it without padding, so every byte is initialised and any bytes are a valid
+    // entry; only the 4 bytes of `optlen` change.
+    let mut raw: [u8; 64] = unsafe { std::mem::transmute(entry) };
+    raw[44..48].copy_from_slice(&cap.to_ne_bytes());
+    // SAFETY: as above.
+    unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
+}
+
+/// Why io_uring could not be used; the loop falls back to epoll with this reason when allowed.
+pub(crate) fn probe_error(e: &io::Error, step: &str) -> String {
+    format!("io_uring unavailable ({step}: {e})")
+}
+
+enum OpKind {
+    /// `capped`: a multishot receive with a total byte cap.
+    Recv { capped: bool },
+    /// The connection's send (its bytes are in `ConnState::send_buf`).
+    Send,
+}
+
+struct Op {
+    generation: u32,
+    conn: Rc<ConnState>,
+    kind: OpKind,
+}
+
+/// The io_uring half of a loop.
+pub(crate) struct Uring {
+    ring: RefCell<IoUring>,
+    ops: RefCell<Slab<Op>>,
+    generation: Cell<u32>,
+    bufs: BufRing,
+    /// Completions copied out of the queue before they are handled (kept for its allocation).
+    cqes: RefCell<Vec<(u64, i32, u32)>>,
+    epoll_fd: RawFd,
+    epoll_armed: Cell<bool>,
+    epoll_ready: Cell<bool>,
+    /// Set when `push` had to enter the ring (its queue was full) since `reap` last looked.
+    entered: Cell<bool>,
+    /// Dropped sockets whose write-behind send is still going.
+    lingering: RefCell<Vec<Lingering>>,
+    /// How long a lingering send may make no progress before the connection is reset.
+    linger_stall: Duration,
+    /// Multishot receives take a total byte cap (Linux 6.17+; cleared at the first refusal).
+    recv_cap: Cell<bool>,
+}
+
+/// A dropped socket's write-behind send that is still going.
+struct Lingering {
+    conn: Rc<ConnState>,
+    /// The send operation.
+    ud: u64,
+    /// The send's progress count when last seen, and when it last changed.
+    progress: u32,
+    moved_at: Instant,
+}
+
+fn errno_of(res: i32) -> i32 {
+    -res
+}
+
+impl Uring {
+    /// Sets up a ring with the flags this driver needs; any refusal (no kernel support, a
+    /// seccomp filter, a limit) comes back as the error the caller reports.
+    pub(crate) fn new(epoll_fd: RawFd, linger_stall: Duration) -> Result<Uring, String> {
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_taskrun_flag()
+            .setup_cqsize(CQ_ENTRIES)
+            .build(ENTRIES)
+            .map_err(|e| probe_error(&e, "io_uring_setup"))?;
+        if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
+            return Err("io_uring unavailable (kernel lacks EXT_ARG or NODROP)".to_string());
+        }
+        let mut probe = io_uring::Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(|e| probe_error(&e, "probe"))?;
+        for code in [
+            opcode::RecvMulti::CODE,
+            opcode::Send::CODE,
+            opcode::PollAdd::CODE,
+            opcode::AsyncCancel::CODE,
+        ] {
+            if !probe.is_supported(code) {
+                return Err(format!("io_uring unavailable (opcode {code} unsupported)"));
+            }
+        }
+        let bufs =
+            BufRing::new(INC_COUNT, INC_SIZE, true).map_err(|e| probe_error(&e, "buffer ring"))?;
+        let bufs = match bufs.register(&ring) {
+            Ok(()) => bufs,
+            Err(_) => {
+                // No incremental consumption before Linux 6.12: page-sized buffers.
+                drop(bufs);
+                let bufs = BufRing::new(PAGE_COUNT, PAGE_SIZE, false)
+                    .map_err(|e| probe_error(&e, "buffer ring"))?;
+                bufs.register(&ring)
+                    .map_err(|e| probe_error(&e, "register buffer ring (needs Linux 5.19)"))?;
+                bufs
+            }
+        };
+        Ok(Uring {
+            ring: RefCell::new(ring),
+            ops: RefCell::new(Slab::with_capacity(256)),
+            generation: Cell::new(0),
+            bufs,
+            cqes: RefCell::new(Vec::with_capacity(256)),
+            epoll_fd,
+            epoll_armed: Cell::new(false),
+            epoll_ready: Cell::new(false),
+            entered: Cell::new(false),
+            lingering: RefCell::new(Vec::new()),
+            linger_stall,
+            recv_cap: Cell::new(true),
+        })
+    }
+
+    /// Operations in flight (for `Stats`).
+    pub(crate) fn len(&self) -> usize {
+        self.ops.borrow().len()
+    }
+
+    fn push(&self, entry: squeue::Entry) {
+        let mut ring = self.ring.borrow_mut();
+        loop {
+            // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
+            // until the operation's last completion has been reaped.
+            if unsafe { ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+            // The queue is full: hand it to the kernel (a plain submission, without GETEVENTS,
+            // so a completion queue that overflowed cannot refuse it) and try again. Operations
+            // that complete inline post their completions now: `reap` looks again.
+            self.entered.set(true);
+            let queued = ring.submission().len() as u32;
+            // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
+            let submitted = unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) };
+            if submitted.is_err() {
+                // Out of kernel memory, say: nothing else can make room; do not spin hot.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn insert(&self, conn: &Rc<ConnState>, kind: OpKind) -> u64 {
+        // Never 0, so no `user_data` is 0 (0 means "none" in `ConnState`).
+        let generation = self.generation.get().wrapping_add(1).max(1);
+        self.generation.set(generation);
+        let index = self.ops.borrow_mut().insert(Op {
+            generation,
+            conn: conn.clone(),
+            kind,
+        });
+        index as u64 | (u64::from(generation) << 32)
+    }
+
+    fn arm_recv(&self, conn: &Rc<ConnState>) {
+        let capped = self.recv_cap.get();
+        let ud = self.insert(conn, OpKind::Recv { capped });
+        conn.set_recv_op(Some(ud));
+        let entry = opcode::RecvMulti::new(types::Fd(conn.fd.get()), BUF_GROUP)
+            .len(RECV_MAX)
+            .build()
+            .user_data(ud);
+        let entry = if capped {
+            // The receive ends by itself once it has brought the room left in the inbox, so a
+            // task that stops reading never finds more than `INBOX_HIGH` there (the last
+            // completion may bring up to `RECV_MAX` past the cap: the cap allows for it).
+            let room = INBOX_HIGH.saturating_sub(conn.unread());
+            let cap = room.saturating_sub(RECV_MAX as usize - 1).max(4096);
+            with_total_cap(entry, cap as u32)
+        } else {
+            entry
+        };
+        self.push(entry);
+    }
+
+    /// Arms one receive of at most `len` bytes (a paused connection's window).
+    fn arm_recv_once(&self, conn: &Rc<ConnState>, len: usize) {
+        let ud = self.insert(conn, OpKind::Recv { capped: false });
+        conn.set_recv_op(Some(ud));
+        let entry = opcode::Recv::new(types::Fd(conn.fd.get()), std::ptr::null_mut(), len as u32)
+            .buf_group(BUF_GROUP)
+            .build()
+            .flags(squeue::Flags::BUFFER_SELECT)
+            .user_data(ud);
+        self.push(entry);
+    }
+
+    fn push_send(&self, fd: RawFd, ud: u64, buf: &[u8]) {
+        // One operation sends at most 1 GiB; the completion continues with the rest.
+        let len = buf.len().min(1 << 30) as u32;
+        let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(ud);
+        self.push(entry);
+    }
+
+    /// Copies at most `SEND_CHUNK` bytes of `slices` into the connection's send buffer and
+    /// queues their send. The caller checked that no send is in flight.
+    fn start_send_vectored(&self, conn: &Rc<ConnState>, slices: &[io::IoSlice<'_>]) -> usize {
+        let len = {
+            let mut buf = conn.send_buf.borrow_mut();
+            buf.clear();
+            for slice in slices {
+                let room = SEND_CHUNK - buf.len();
+                buf.extend_from_slice(&slice[..slice.len().min(room)]);
+                if buf.len() == SEND_CHUNK {
+                    break;
+                }
+            }
+            buf.len()
+        };
+        self.send_buffer(conn);
+        len
+    }
+
+    /// Queues the send of the connection's whole send buffer. Neither the buffer nor the state
+    /// holding it changes until the operation's last completion (one send at a time, and the
+    /// operation keeps the state alive).
+    fn send_buffer(&self, conn: &Rc<ConnState>) {
+        let ud = self.insert(conn, OpKind::Send);
+        conn.set_send_op(Some(ud));
+        conn.send_off.set(0);
+        conn.set(SEND_CANCELLED, false);
+        conn.set(BEHIND, false);
+        self.push_send_rest(conn, ud);
+    }
+
+    /// Queues the send of what is left of the connection's send buffer (`send_buf[send_off..]`).
+    fn push_send_rest(&self, conn: &ConnState, ud: u64) {
+        let (ptr, len) = {
+            let buf = conn.send_buf.borrow();
+            let rest = &buf[conn.send_off.get().min(buf.len())..];
+            (rest.as_ptr(), rest.len())
+        };
+        // SAFETY: the connection's send buffer, which stays unchanged and alive (the operation
+        // holds its state) until the operation's last completion.
+        self.push_send(conn.fd.get(), ud, unsafe {
+            std::slice::from_raw_parts(ptr, len)
+        });
+    }
+
+    fn cancel(&self, ud: u64) {
+        self.push(opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD));
+    }
+
+    /// Submits what is queued now (used before a descriptor with queued entries is closed, so
+    /// that no entry can reach a descriptor number the kernel hands out again).
+    fn submit_now(&self) {
+        let mut ring = self.ring.borrow_mut();
+        for _ in 0..100 {
+            let queued = ring.submission().len() as u32;
+            if queued == 0 {
+                return;
+            }
+            // SAFETY: no argument is passed; `queued` entries are initialised in the queue. A
+            // plain submission (no GETEVENTS) is not refused for an overflowed completion queue.
+            if unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) }.is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Submits what is queued and runs the deferred completion work now, without waiting:
+    /// cancellations finish here and let go of their descriptors' files (their completions are
+    /// handled at the next turn).
+    fn submit_and_run(&self) {
+        let mut ring = self.ring.borrow_mut();
+        let queued = ring.submission().len() as u32;
+        let flags = io_uring::EnterFlags::GETEVENTS.bits();
+        // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
+        let _ = unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(queued, 0, flags, None)
+        };
+    }
+
+    /// One turn of the loop's wait: submits everything queued, waits for at least one completion
+    /// (or `timeout`; zero means do not wait), handles the completions, and polls the readiness
+    /// reactor when its descriptor fired. Returns whether the cross-thread waker fired.
+    pub(crate) fn turn(&self, timeout: Option<Duration>, reactor: &Reactor) -> io::Result<bool> {
+        let timeout = if self.lingering.borrow().is_empty() {
+            timeout
+        } else {
+            self.expire_lingering(self.linger_stall);
+            let check =
+                (self.linger_stall / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+            Some(timeout.map_or(check, |t| t.min(check)))
+        };
+        if !self.epoll_armed.get() {
+            self.epoll_armed.set(true);
+            let entry = opcode::PollAdd::new(types::Fd(self.epoll_fd), libc::POLLIN as u32)
+                .multi(true)
+                .build()
+                .user_data(EPOLL_UD);
+            self.push(entry);
+        }
+        let result = {
+            let mut ring = self.ring.borrow_mut();
+            let (pending, taskrun, overflow) = {
+                let sq = ring.submission();
+                (sq.len(), sq.taskrun(), sq.cq_overflow())
+            };
+            let ready = !ring.completion().is_empty();
+            let ring = &*ring;
+            // Something to handle already (or no time to wait): submit, without waiting, and
+            // only if there is anything to submit or deferred completion work to run.
+            let no_wait = self.epoll_ready.get() || ready || timeout == Some(Duration::ZERO);
+            match timeout {
+                _ if no_wait => {
+                    if pending > 0 || taskrun || overflow {
+                        ring.submit()
+                    } else {
+                        Ok(0)
+                    }
+                }
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    ring.submitter().submit_with_args(1, &args)
+                }
+                None => ring.submit_and_wait(1),
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        let mut woken = false;
+        if self.epoll_ready.replace(false) {
+            woken = reactor.poll(Some(Duration::ZERO))?;
+            if reactor.was_full() {
+                // More readiness waits in epoll than one call returned: look again next turn.
+                self.epoll_ready.set(true);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Whether the next turn must not block (readiness is left over from this one).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.epoll_ready.get()
+    }
+
+    /// Handles every completion in the queue. Completions are posted only inside our own
+    /// `io_uring_enter`s, so one pass takes them all unless handling one entered the ring (a
+    /// full submission queue in `push`): then it looks again.
+    fn reap(&self) {
+        let mut cqes = std::mem::take(&mut *self.cqes.borrow_mut());
+        loop {
+            self.entered.set(false);
+            cqes.clear();
+            {
+                let mut ring = self.ring.borrow_mut();
+                cqes.extend(
+                    ring.completion()
+                        .map(|c| (c.user_data(), c.result(), c.flags())),
+                );
+            }
+            if cqes.is_empty() {
+                break;
+            }
+            for &(ud, res, flags) in &cqes {
+                self.complete(ud, res, flags);
+            }
+            self.bufs.publish();
+            if !self.entered.get() {
+                break;
+            }
+        }
+        *self.cqes.borrow_mut() = cqes;
+    }
+}
