@@ -54,10 +54,79 @@
 //! the call, since a task that can never run would otherwise be lost without a word;
 //! [`try_spawn`] returns [`JoinError::NoEventLoop`].
 //!
+//! ## Sockets and tasks stay on their loop
+//! A [`Socket`], a [`ServerSocket`] and a task made with [`spawn`] belong to the loop of the
+//! thread that made them: they are neither `Send` nor `Sync` (they share the loop's state through
+//! an `Rc`, which is why the compiler's complaint names `Rc<Core>` when one is sent to another
+//! thread), and nothing in them locks. A connection is served on the loop that accepted it. To
+//! hand work to another loop, send it something that is `Send` (bytes, an address, a request)
+//! through that loop's [`LoopHandle`] ([`EventLoop::handle`], or [`LoopContext::loops`] under
+//! [`PerCore`], which runs one loop per core): [`LoopHandle::spawn`] takes a `Send` future, and
+//! inside it [`spawn`] starts the loop-local part, which may hold sockets.
+//!
+//! ```
+//! use event::{EventLoop, ShutdownTrigger, Socket, SocketError};
+//!
+//! // A second loop on a thread of its own, running what it is handed until told to stop.
+//! let stop = ShutdownTrigger::new();
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let worker = std::thread::spawn({
+//!     let stop = stop.clone();
+//!     move || {
+//!         let lp = EventLoop::new().unwrap();
+//!         tx.send(lp.handle()).unwrap(); // a LoopHandle is Send + Sync
+//!         lp.block_on(stop.fired());
+//!     }
+//! });
+//! let other_loop = rx.recv().unwrap();
+//!
+//! event::run(async {
+//!     let server = Socket::listen_on("127.0.0.1:0")?;
+//!     let addr = server.local_address(); // Send: it can cross
+//!     // The future handed over is Send; the task it starts there owns a Socket of that loop.
+//!     let sent = other_loop.spawn(async move {
+//!         event::spawn(async move {
+//!             let client = Socket::connect(addr).await?;
+//!             client.write(b"from the other loop").await
+//!         })
+//!         .await
+//!         .unwrap()
+//!     });
+//!     let peer = server.accept().await?; // served here, on this loop
+//!     let mut got = Vec::new();
+//!     while got.len() < 19 {
+//!         got.extend(peer.read(64).await?);
+//!     }
+//!     assert_eq!(got, b"from the other loop");
+//!     sent.await.unwrap()
+//! })?;
+//! stop.fire();
+//! worker.join().unwrap();
+//! # Ok::<(), SocketError>(())
+//! ```
+//!
+//! ## Channels and shared state
+//! The library has no channels of its own: the well-kept runtime-independent ones work on this
+//! loop as they are, because they only use the standard `Waker`, which the loop provides (and
+//! which reaches the loop from any thread). Tested here (`ecosystem/tests/sync_crates.rs`):
+//! - [`tokio::sync`](https://docs.rs/tokio/latest/tokio/sync/) (`mpsc`, `oneshot`, `broadcast`,
+//!   `Notify`, `Mutex`, ...) with tokio's `sync` feature alone: they need no tokio runtime;
+//! - [`futures-channel`](https://docs.rs/futures-channel) (`mpsc`, `oneshot`);
+//! - [`async-channel`](https://docs.rs/async-channel) (multi-producer, multi-consumer).
+//!
+//! Each works between two tasks of one loop, and from another thread (or another loop) into a
+//! loop's task: a plain `std::thread` can `send` (or `blocking_send`), and the receiving task
+//! is woken on its loop; a channel also carries work from one loop to another. Between tasks of
+//! one loop, `Rc<RefCell<_>>` is enough for shared state (never hold the borrow across an
+//! `.await`; tokio's `Mutex` can be held across one). The `chat` example in `ecosystem/examples/`
+//! (`cargo run -p event-ecosystem --example chat`) gives each client a writer task fed by a
+//! channel, and broadcasts every line to the others.
+//!
 //! ## Standard traits and features
 //! `Socket` and `&Socket` implement `futures-io`'s `AsyncRead`/`AsyncWrite` (end of stream is
-//! `Ok(0)` there, as the traits require), so futures-rustls, hyper (see `examples/http.rs`) and
-//! friends work over it. Optional features:
+//! `Ok(0)` there, as the traits require), so futures-rustls, hyper (see `ecosystem/examples/http.rs`
+//! in the repository: the `event-ecosystem` package, `cargo run -p event-ecosystem --example
+//! http`) and friends work over it. Optional features (docs.rs documents them all and marks what needs one):
 //! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite`, for tokio-util codecs and tokio-rustls;
 //! - `tracing`: `tracing` events for accept, accept errors, close, signals and shutdown. The
 //!   library never prints; without the feature the events compile to nothing.
@@ -91,6 +160,7 @@
 //! | `SocketError.connectionClosed` | [`SocketError::ConnectionClosed`] |
 //! | your own `ConnectionLimiter` actor | [`ListenOptions::max_connections`] |
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod driver;
 mod event_loop;

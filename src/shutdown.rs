@@ -94,6 +94,12 @@ impl fmt::Debug for Shutdown {
 
 impl Shutdown {
     /// A new tracker, not triggered.
+    ///
+    /// ```
+    /// let shutdown = event::Shutdown::new();
+    /// assert!(!shutdown.is_triggered());
+    /// assert_eq!(shutdown.active(), 0);
+    /// ```
     pub fn new() -> Shutdown {
         Shutdown::default()
     }
@@ -103,6 +109,15 @@ impl Shutdown {
     /// # Panics
     ///
     /// If no event loop is running on this thread, as [`spawn`](crate::spawn) does.
+    ///
+    /// ```
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     shutdown.spawn(async { /* serve one connection */ });
+    ///     let report = shutdown.drain(std::time::Duration::from_secs(1)).await;
+    ///     assert_eq!((report.finished, report.cut), (1, 0)); // it ran to its end
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
@@ -129,11 +144,30 @@ impl Shutdown {
     }
 
     /// How many tracked tasks are running.
+    ///
+    /// ```
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     shutdown.spawn(std::future::pending()); // a connection that never ends
+    ///     assert_eq!(shutdown.active(), 1);
+    ///     let report = shutdown.drain(std::time::Duration::from_millis(10)).await;
+    ///     assert_eq!((report.cut, shutdown.active()), (1, 0));
+    /// });
+    /// ```
     pub fn active(&self) -> usize {
         self.inner.tasks.borrow().len()
     }
 
     /// Closes `server` when the shutdown is triggered, so no connection is accepted after that.
+    ///
+    /// ```
+    /// let server = event::Socket::listen_on("127.0.0.1:0")?;
+    /// let shutdown = event::Shutdown::new();
+    /// shutdown.close_on_trigger(&server);
+    /// shutdown.trigger();
+    /// assert!(server.is_closed());
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn close_on_trigger(&self, server: &ServerSocket) {
         if self.is_triggered() {
             server.close();
@@ -144,6 +178,19 @@ impl Shutdown {
 
     /// Triggers the shutdown when one of `signals` arrives (see
     /// [`signal_stream`](crate::signal::signal_stream)). Needs a running loop.
+    ///
+    /// ```no_run
+    /// use event::signal::{SIGINT, SIGTERM};
+    ///
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     shutdown.trigger_on_signals(&[SIGINT, SIGTERM])?; // Ctrl-C or `kill` begins it
+    ///     shutdown.triggered().await;
+    ///     println!("{}", shutdown.drain(std::time::Duration::from_secs(10)).await);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn trigger_on_signals(&self, signals: &[i32]) -> io::Result<()> {
         let mut stream = crate::signal::signal_stream(signals)?;
         let this = self.clone();
@@ -160,6 +207,17 @@ impl Shutdown {
 
     /// Triggers the shutdown when `trigger` fires, from any thread. One trigger can drive the
     /// shutdowns of several loops (see [`PerCore`](crate::PerCore)). Needs a running loop.
+    ///
+    /// ```
+    /// let trigger = event::ShutdownTrigger::new();
+    /// let remote = trigger.clone(); // Send: another thread (or loop) can fire it
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     shutdown.trigger_on(&trigger);
+    ///     std::thread::spawn(move || remote.fire());
+    ///     shutdown.triggered().await;
+    /// });
+    /// ```
     pub fn trigger_on(&self, trigger: &ShutdownTrigger) {
         let this = self.clone();
         let trigger = trigger.clone();
@@ -174,6 +232,18 @@ impl Shutdown {
     /// Begins the shutdown: closes the listeners given to
     /// [`close_on_trigger`](Shutdown::close_on_trigger) and wakes [`triggered`](Shutdown::triggered).
     /// Idempotent.
+    ///
+    /// ```
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     let server = event::Socket::listen_on("127.0.0.1:0")?;
+    ///     shutdown.close_on_trigger(&server);
+    ///     shutdown.trigger(); // say, on an admin request
+    ///     assert!(server.accept().await.is_err()); // closed
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn trigger(&self) {
         if self.inner.triggered.replace(true) {
             return;
@@ -186,11 +256,30 @@ impl Shutdown {
     }
 
     /// Whether the shutdown has begun.
+    ///
+    /// ```
+    /// let shutdown = event::Shutdown::new();
+    /// shutdown.trigger();
+    /// assert!(shutdown.is_triggered());
+    /// ```
     pub fn is_triggered(&self) -> bool {
         self.inner.triggered.get()
     }
 
     /// Resolves once the shutdown has begun.
+    ///
+    /// A connection task can watch it to finish its current request and stop early:
+    /// ```
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     let watch = shutdown.clone();
+    ///     shutdown.spawn(async move {
+    ///         watch.triggered().await; // (a real task would race this against its next read)
+    ///     });
+    ///     let report = shutdown.drain(std::time::Duration::from_secs(1)).await;
+    ///     assert_eq!(report.finished, 1);
+    /// });
+    /// ```
     pub async fn triggered(&self) {
         poll_fn(|cx| {
             if self.is_triggered() {
@@ -205,6 +294,19 @@ impl Shutdown {
 
     /// Triggers the shutdown (if not already), waits up to `deadline` for the tracked tasks to
     /// finish, cancels those still running, and reports both counts.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// event::run(async {
+    ///     let shutdown = event::Shutdown::new();
+    ///     shutdown.spawn(event::sleep(Duration::from_millis(5))); // finishes in time
+    ///     shutdown.spawn(event::sleep(Duration::from_secs(60))); // does not
+    ///     let report = shutdown.drain(Duration::from_millis(100)).await;
+    ///     assert_eq!((report.finished, report.cut), (1, 1));
+    ///     assert_eq!(report.to_string(), "shutdown: 1 finished, 1 cut");
+    /// });
+    /// ```
     pub async fn drain(&self, deadline: Duration) -> ShutdownReport {
         let until = std::time::Instant::now() + deadline;
         self.trigger();

@@ -47,7 +47,7 @@ fn a_steady_trickle_survives_the_idle_timeout_and_silence_does_not() {
             }
         };
         assert!(
-            matches!(err, SocketError::Timeout { after } if after == IDLE),
+            matches!(err, SocketError::Timeout { op: "read", after, .. } if after == IDLE),
             "{err}"
         );
         assert_eq!(got, BYTES, "the trickle was cut after {got} bytes");

@@ -126,7 +126,11 @@ impl Socket {
         op.progress();
         Poll::Ready(match outcome {
             Ok(result) => result,
-            Err(after) => Err(SocketError::Timeout { after }.into()),
+            Err(after) => Err(SocketError::trait_timeout(
+                direction == Direction::Write,
+                self.peer,
+                after,
+            )),
         })
     }
 
@@ -214,6 +218,7 @@ mod tokio_io {
 
     macro_rules! tokio_io_impls {
         ($($ty:ty),*) => {$(
+            #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
             impl tokio::io::AsyncRead for $ty {
                 fn poll_read(
                     self: Pin<&mut Self>,
@@ -224,6 +229,7 @@ mod tokio_io {
                 }
             }
 
+            #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
             impl tokio::io::AsyncWrite for $ty {
                 fn poll_write(
                     self: Pin<&mut Self>,

@@ -1,6 +1,6 @@
 //! `ServerSocket`: a listening socket, its `accept` and its `connections` stream.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -10,9 +10,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Type};
-
 use super::op::{OpPoll, OpState};
+use super::options::{AtLimit, ListenOptions};
 use super::{Socket, SocketAddress, SocketError};
 use crate::driver::{Direction, Registration};
 use crate::event_loop;
@@ -23,201 +22,15 @@ use crate::trace;
 /// memory), so a full descriptor table never turns the loop into a busy spin.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Options for a listening socket, for what [`Socket::listen`] does not set.
-///
-/// ```
-/// let server = event::ListenOptions::new()
-///     .backlog(1024)
-///     .reuse_port(true)
-///     .listen_on(event::SocketAddress::localhost(0))?;
-/// # Ok::<(), event::SocketError>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ListenOptions {
-    backlog: i32,
-    reuse_address: bool,
-    reuse_port: bool,
-    ipv6_only: Option<bool>,
-    max_connections: Option<usize>,
-    at_limit: AtLimit,
-    idle_timeout: Option<Duration>,
-}
-
-/// What a listener with a connection limit does with new connections while at the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AtLimit {
-    /// Leave them in the kernel's backlog until a connection closes (clients wait; once the
-    /// backlog is full the kernel stops completing handshakes).
-    #[default]
-    Wait,
-    /// Accept and close them at once (clients see the connection end immediately).
-    Close,
-}
-
-impl Default for ListenOptions {
-    fn default() -> ListenOptions {
-        ListenOptions::new()
-    }
-}
-
-/// The backlog a listener gets unless told otherwise: the kernel's maximum, as Go does.
-fn default_backlog() -> i32 {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1024)
-}
-
 impl ListenOptions {
-    /// The kernel's largest backlog (`net.core.somaxconn`, 4096 on current Linux; 1024 where it
-    /// cannot be read), `SO_REUSEADDR` on, `SO_REUSEPORT` off, `IPV6_V6ONLY` as the system sets
-    /// it. (The Swift original's backlog of 128 drops SYNs in a burst of a few thousand
-    /// clients, who then retry a second later; [`backlog`](ListenOptions::backlog) sets it.)
-    pub fn new() -> ListenOptions {
-        ListenOptions {
-            backlog: default_backlog(),
-            reuse_address: true,
-            reuse_port: false,
-            ipv6_only: None,
-            max_connections: None,
-            at_limit: AtLimit::Wait,
-            idle_timeout: None,
-        }
-    }
-
-    /// At most `max` connections accepted from this listener are open at once; see [`AtLimit`]
-    /// for what happens to the others. A connection counts until its `Socket` is dropped.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
-        self
-    }
-
-    /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
-    pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
-        self.at_limit = at_limit;
-        self
-    }
-
-    /// Gives every accepted socket `timeout` as its default read and write timeout (what
-    /// [`Socket::set_read_timeout`] and [`Socket::set_write_timeout`] set; each socket can still
-    /// change its own): a read that waits longer than `timeout` for the next bytes fails with
-    /// [`SocketError::Timeout`], a write that waits longer than `timeout` for the peer to take
-    /// more fails with [`SocketError::WriteTimeout`]. So a client that goes silent, or stops
-    /// reading, is dropped by the task's next read or write failing, with no per-call code.
-    ///
-    /// It bounds each wait, not the connection: a client that trickles a byte every 0.5 s
-    /// never trips a 1 s idle timeout (a slow-but-steady slowloris survives it), and no timer
-    /// runs while the task is not reading or writing. For a limit on a connection's whole
-    /// life (or on receiving one request), wrap the task (or the reads) in
-    /// [`event::timeout`](crate::timeout):
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// use event::{ListenOptions, SocketError};
-    ///
-    /// async fn serve() -> Result<(), SocketError> {
-    ///     let server = ListenOptions::new()
-    ///         .idle_timeout(Duration::from_secs(10)) // each read or write: 10 s at most
-    ///         .listen_on("127.0.0.1:8080")?;
-    ///     loop {
-    ///         let client = server.accept().await?;
-    ///         // The whole connection: 60 s at most, however steadily the client trickles.
-    ///         event::spawn(event::timeout(Duration::from_secs(60), async move {
-    ///             while let Ok(bytes) = client.read(4096).await {
-    ///                 if client.write(&bytes).await.is_err() {
-    ///                     break;
-    ///                 }
-    ///             }
-    ///         }));
-    ///     }
-    /// }
-    /// # drop(serve());
-    /// ```
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// The length of the queue of connections the kernel completes before `accept`.
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.backlog = backlog.min(i32::MAX as u32) as i32;
-        self
-    }
-
-    /// `SO_REUSEADDR`: rebind a port whose old connections are in `TIME_WAIT`.
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
-
-    /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
-    /// spreads connections among them.
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
-
-    /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
-    pub fn ipv6_only(mut self, on: bool) -> Self {
-        self.ipv6_only = Some(on);
-        self
-    }
-
-    /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
-    /// `addr` takes the forms `connect` does (see [`ToListenAddress`](crate::ToListenAddress)):
-    /// `"127.0.0.1:9000"`, a `SocketAddr`, a [`SocketAddress`], `(ip, port)`.
-    ///
-    /// It can be called before the loop runs; the socket joins the loop at its first `accept`.
-    pub fn listen_on(
-        &self,
-        addr: impl crate::ToListenAddress,
-    ) -> Result<ServerSocket, SocketError> {
-        let std = self.bind(addr.to_listen_address()?.into())?;
-        let local = local_addr(&std)?;
-        Ok(self.wrap(std, local))
-    }
-
-    /// Creates, configures, binds and listens: a `Send` standard listener, so that listeners can
-    /// be made on one thread and served on another (see [`PerCore`](crate::PerCore)).
-    pub(crate) fn bind(&self, addr: SocketAddr) -> Result<std::net::TcpListener, SocketError> {
-        let socket = self
-            .socket(addr)
-            .map_err(|source| SocketError::Socket { addr, source })?;
-        socket
-            .bind(&addr.into())
-            .map_err(|source| SocketError::Bind { addr, source })?;
-        socket
-            .listen(self.backlog)
-            .map_err(|source| SocketError::Listen { addr, source })?;
-        Ok(socket.into())
-    }
-
-    /// A new socket for `addr` with these options set, not yet bound.
-    pub(crate) fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only)?;
-        }
-        Ok(socket)
-    }
-
     /// Turns a bound, listening, non-blocking standard listener into a `ServerSocket` with these
     /// options' connection limit and idle timeout.
     pub(crate) fn wrap(&self, std: std::net::TcpListener, local: SocketAddr) -> ServerSocket {
         ServerSocket {
             inner: Rc::new(Listener {
                 io: RefCell::new(Some(mio::net::TcpListener::from_std(std))),
-                reg: OnceCell::new(),
+                reg: RefCell::new(None),
+                epoch: Cell::new(0),
                 local,
                 backoff_until: Cell::new(None),
                 exhausted: Cell::new(false),
@@ -247,6 +60,12 @@ pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, Sock
 /// Clones share the one socket, so one task can accept while another calls
 /// [`close`](ServerSocket::close) (for a graceful shutdown).
 ///
+/// It accepts on the loop running on the thread (it can be made before that loop runs, and be
+/// served by one loop after another: it moves to the running loop at its next accept), and it
+/// is not `Send`: it and the sockets it accepts stay on that thread. For one loop per core,
+/// [`PerCore`](crate::PerCore) gives each loop a listener of its own; to hand work to another
+/// loop, see [the crate docs](crate#sockets-and-tasks-stay-on-their-loop).
+///
 /// ```no_run
 /// use event::{Socket, SocketError};
 ///
@@ -275,7 +94,12 @@ pub struct ServerSocket {
 struct Listener {
     /// `None` once closed: the descriptor is closed exactly once, by `close` or by drop.
     io: RefCell<Option<mio::net::TcpListener>>,
-    reg: OnceCell<Registration>,
+    /// The registration with the loop it last accepted on (made at the first accept, made
+    /// again when an accept runs on another loop).
+    reg: RefCell<Option<Registration>>,
+    /// How many times it was registered: an accept that waited on an earlier registration
+    /// starts afresh (its waiter and timer belonged to another loop).
+    epoch: Cell<u32>,
     local: SocketAddr,
     backoff_until: Cell<Option<Instant>>,
     /// Out of descriptors (or memory) and already said so: the error is reported once per
@@ -330,6 +154,23 @@ impl ServerSocket {
     /// every 100 ms without a word, and return the next connection once descriptors are free
     /// again. A loop that logs the error and continues therefore neither spins nor floods its log. After
     /// [`close`](ServerSocket::close) it fails with [`SocketError::Closed`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::Socket;
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let peer = server.accept().await?;
+    ///     assert_eq!(peer.peer_address(), client.local_address()?);
+    ///     // Nobody else connects: the accept gives up, and the listener stays usable.
+    ///     let none = server.accept().timeout(Duration::from_millis(10)).await;
+    ///     assert!(none.unwrap_err().is_timeout());
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn accept(&self) -> Accept<'_> {
         Accept {
             listener: &self.inner,
@@ -378,7 +219,7 @@ impl ServerSocket {
         }
         drop(io);
         trace::event!(info, local = %self.inner.local, "listener closed");
-        if let Some(reg) = self.inner.reg.get() {
+        if let Some(reg) = &*self.inner.reg.borrow() {
             reg.wake(Direction::Read);
         }
         if let Some(limit) = &self.inner.limit {
@@ -393,18 +234,50 @@ impl ServerSocket {
 }
 
 impl Listener {
-    fn registration(&self) -> Result<&Registration, SocketError> {
-        if let Some(reg) = self.reg.get() {
-            return Ok(reg);
+    /// The registration with the loop running on this thread. A listener can outlive the loop
+    /// it first accepted on (made before one `event::run`, served again in the next): when its
+    /// registration belongs to a loop that is not the one running here, it moves to this one.
+    /// `op` then starts afresh if it waited on the earlier registration.
+    fn registration(&self, op: &mut AcceptState) -> Result<Ref<'_, Registration>, SocketError> {
+        let here = self
+            .reg
+            .borrow()
+            .as_ref()
+            .is_some_and(|reg| crate::executor::local::is_running(reg.core().shared.id));
+        if !here {
+            self.register()?;
         }
+        if op.epoch != self.epoch.get() {
+            *op = AcceptState {
+                op: OpState::new(op.op.timeout),
+                pause: None,
+                epoch: self.epoch.get(),
+            };
+        }
+        Ok(Ref::map(self.reg.borrow(), |reg| {
+            reg.as_ref().expect("registered above")
+        }))
+    }
+
+    /// Registers with the current loop, leaving the previous loop's reactor first (so that
+    /// loop, if it runs again, can take the listener back).
+    #[cold]
+    fn register(&self) -> Result<(), SocketError> {
         let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
         let mut io = self.io.borrow_mut();
         let io = io.as_mut().ok_or(SocketError::Closed)?;
+        let mut slot = self.reg.borrow_mut();
+        if let Some(previous) = slot.take() {
+            // It fails only if that loop's epoll instance no longer watches the descriptor.
+            let _ = previous.core().driver.reactor().registry().deregister(io);
+        }
         let reg = Registration::new(core, io).map_err(|source| SocketError::Io {
             op: "register listener",
             source,
         })?;
-        Ok(self.reg.get_or_init(|| reg))
+        *slot = Some(reg);
+        self.epoch.set(self.epoch.get().wrapping_add(1));
+        Ok(())
     }
 
     fn poll_accept(
@@ -417,7 +290,7 @@ impl Listener {
         }
         // A burst of connections must not keep the accepting task from yielding.
         ready!(crate::executor::coop::poll_proceed(cx));
-        let reg = match self.registration() {
+        let reg = match self.registration(op) {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
         };
@@ -443,13 +316,13 @@ impl Listener {
                 }
                 drop(waiters);
                 if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
-                    return Poll::Ready(Err(SocketError::Timeout { after }));
+                    return Poll::Ready(Err(SocketError::accept_timeout(self.local, after)));
                 }
                 return Poll::Pending;
             }
             let accepted =
                 op.op
-                    .poll_ready(reg, Direction::Read, cx, || match &*self.io.borrow() {
+                    .poll_ready(&reg, Direction::Read, cx, || match &*self.io.borrow() {
                         Some(l) => l.accept().map(|c| (c, false)),
                         None => Err(io::ErrorKind::NotConnected.into()),
                     });
@@ -462,7 +335,7 @@ impl Listener {
                     }
                 }
                 Poll::Ready(OpPoll::TimedOut(after)) => {
-                    Poll::Ready(Err(SocketError::Timeout { after }))
+                    Poll::Ready(Err(SocketError::accept_timeout(self.local, after)))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
                     self.exhausted.set(false);
@@ -520,7 +393,9 @@ impl Listener {
     }
 
     fn cancel(&self, op: &mut AcceptState) {
-        if let Some(reg) = self.reg.get() {
+        if let Some(reg) = &*self.reg.borrow()
+            && op.epoch == self.epoch.get()
+        {
             op.op.cancel(reg, Direction::Read);
         }
     }
@@ -564,6 +439,8 @@ pub struct Accept<'a> {
 struct AcceptState {
     op: OpState,
     pause: Option<Deadline>,
+    /// The listener's `epoch` when this accept last polled (its waiter is on that registration).
+    epoch: u32,
 }
 
 impl Accept<'_> {
@@ -628,30 +505,5 @@ impl futures_core::Stream for Connections {
 impl Drop for Connections {
     fn drop(&mut self) {
         self.listener.cancel(&mut self.op);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Linux forces IPV6_V6ONLY on for a socket bound to a specific address such as ::1, so the
-    // option is only observable before the bind (or on a wildcard address, which tests do not
-    // bind): check what the options set on the new socket.
-    #[test]
-    fn options_are_set_on_the_socket_before_bind() {
-        let v6: SocketAddr = "[::1]:0".parse().unwrap();
-        for only in [true, false] {
-            let socket = ListenOptions::new().ipv6_only(only).socket(v6).unwrap();
-            assert_eq!(socket.only_v6().unwrap(), only);
-        }
-        let plain = ListenOptions::new()
-            .reuse_address(false)
-            .socket(v6)
-            .unwrap();
-        assert!(!plain.reuse_address().unwrap() && !plain.reuse_port().unwrap());
-        let shared = ListenOptions::new().reuse_port(true).socket(v6).unwrap();
-        assert!(shared.reuse_address().unwrap() && shared.reuse_port().unwrap());
-        assert!(shared.nonblocking().unwrap());
     }
 }

@@ -5,6 +5,7 @@ mod error;
 mod io_traits;
 pub(crate) mod listener;
 pub(crate) mod op;
+mod options;
 mod read;
 mod resolve;
 mod stream;
@@ -14,7 +15,8 @@ mod write;
 
 pub use address::{SocketAddress, ToListenAddress};
 pub use error::SocketError;
-pub use listener::{Accept, AtLimit, Connections, ListenOptions, ServerSocket};
+pub use listener::{Accept, Connections, ServerSocket};
+pub use options::{AtLimit, ListenOptions};
 pub use read::{Read, ReadBuf, ReadInto};
 pub use stream::Socket;
 pub use target::Target;

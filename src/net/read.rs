@@ -103,7 +103,7 @@ impl Socket {
             Ok(Ok(ReadOutcome::Data(r))) => Ok(r),
             Ok(Ok(ReadOutcome::Eof)) => Err(SocketError::ConnectionClosed),
             Ok(Err(e)) => Err(self.read_error(e)),
-            Err(after) => Err(SocketError::Timeout { after }),
+            Err(after) => Err(SocketError::read_timeout(self.peer, after)),
         };
         self.reading.release(&mut op.ticket);
         Poll::Ready(r)

@@ -24,6 +24,10 @@ use crate::event_loop::{self, Core};
 /// never interleaved with another's bytes. (The `AsyncRead`/`AsyncWrite` impls on `&Socket`
 /// wait for the turn to be free too, but a trait write is only as atomic as one `poll_write`.)
 ///
+/// A socket stays on the loop of the thread it was made on: it is not `Send` (nor `Sync`), so
+/// it cannot be moved to another thread; hand another loop `Send` work through its
+/// [`LoopHandle`](crate::LoopHandle) instead (see [the crate docs](crate#sockets-and-tasks-stay-on-their-loop)).
+///
 /// ```
 /// use event::Socket;
 /// event::run(async {
@@ -96,6 +100,27 @@ impl Socket {
     ///
     /// The connect is non-blocking and its outcome is checked with `SO_ERROR`, so a refused
     /// connection fails here, not at the first read.
+    ///
+    /// ```
+    /// use event::{Socket, SocketError};
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     // Text, a SocketAddr, a SocketAddress, (host, port) or a "host:port" name.
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let accepted = server.accept().await?;
+    ///     assert_eq!(client.peer_address(), server.local_address());
+    ///     # drop(accepted);
+    ///     // Nobody listens on the port any more: refused, at connect.
+    ///     let port = server.local_port();
+    ///     drop(server);
+    ///     let refused = Socket::connect(("127.0.0.1", port)).await.unwrap_err();
+    ///     assert!(matches!(refused, SocketError::Connect { .. }), "{refused}");
+    ///     # drop(client);
+    ///     Ok::<(), SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub async fn connect(target: impl Into<Target>) -> Result<Socket, SocketError> {
         let target = target.into();
         let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
@@ -117,6 +142,20 @@ impl Socket {
     }
 
     /// [`connect`](Socket::connect) with a time limit on the whole attempt (resolution included).
+    /// Past it, [`SocketError::ConnectTimeout`] names the target and the limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::Socket;
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     let client = Socket::connect_timeout(server.local_address(), Duration::from_secs(2)).await?;
+    ///     # drop(client);
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub async fn connect_timeout(
         target: impl Into<Target>,
         timeout: Duration,
@@ -170,6 +209,27 @@ impl Socket {
     /// The peer's orderly close is [`SocketError::ConnectionClosed`]. Add a time limit with
     /// [`Read::timeout`] or [`set_read_timeout`](Socket::set_read_timeout); a read that times out
     /// has consumed nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::{Socket, SocketError};
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let peer = server.accept().await?;
+    ///     client.write(b"hello").await?;
+    ///     assert_eq!(peer.read(3).await?, b"hel"); // at most max_bytes
+    ///     assert_eq!(peer.read(4096).await?, b"lo");
+    ///     // Nothing more within 10 ms: a timeout, and the socket stays usable.
+    ///     let idle = peer.read(4096).timeout(Duration::from_millis(10)).await;
+    ///     assert!(idle.unwrap_err().is_timeout());
+    ///     drop(client);
+    ///     assert!(matches!(peer.read(4096).await, Err(SocketError::ConnectionClosed)));
+    ///     Ok::<(), SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     pub fn read(&self, max_bytes: usize) -> Read<'_> {
         Read {
             socket: self,
@@ -219,6 +279,26 @@ impl Socket {
     /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout): the
     /// peer took no byte for that long) the error says how many bytes went out. Never raises
     /// `SIGPIPE`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use event::Socket;
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on("127.0.0.1:0")?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let peer = server.accept().await?;
+    ///     client.write(b"ping").await?; // every byte, or an error
+    ///     client.write(b"pong").timeout(Duration::from_secs(1)).await?;
+    ///     let mut got = Vec::new();
+    ///     while got.len() < 8 {
+    ///         got.extend(peer.read(8 - got.len()).await?);
+    ///     }
+    ///     assert_eq!(got, b"pingpong");
+    ///     Ok::<(), event::SocketError>(())
+    /// })?;
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
     ///
     /// On io_uring the write is write-behind: bytes count as written once the driver has copied
     /// them into its own buffer (at most 256 KiB at a time, one buffer in flight per socket, so

@@ -148,7 +148,7 @@ impl Socket {
         written: usize,
     ) -> SocketError {
         match outcome {
-            Err(after) => SocketError::WriteTimeout { after, written },
+            Err(after) => SocketError::write_timeout(self.peer, after, written),
             Ok(Ok(())) => SocketError::Write {
                 peer: self.peer,
                 written,

@@ -328,3 +328,21 @@ pub fn run_example(bin: &std::path::Path, args: &[&str]) -> std::process::Output
         stderr: stderr.join().unwrap(),
     }
 }
+
+/// The drivers to test on this machine: epoll always; io_uring unless CI found it refused here
+/// and said so with `EVENT_NO_IO_URING` (see `.ci/run`).
+pub fn drivers() -> Vec<event::Backend> {
+    let mut drivers = vec![event::Backend::Epoll];
+    if cfg!(target_os = "linux") && std::env::var_os("EVENT_NO_IO_URING").is_none() {
+        drivers.push(event::Backend::IoUring);
+    }
+    drivers
+}
+
+/// A loop on `backend`, which must be available.
+pub fn event_loop(backend: event::Backend) -> event::EventLoop {
+    event::EventLoop::builder()
+        .backend(backend)
+        .build()
+        .unwrap_or_else(|e| panic!("a loop on {backend:?}: {e}"))
+}
