@@ -106,8 +106,9 @@ mod trace;
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
-    SocketAddress, SocketError, Target, ToListenAddress, Write, WriteOwned,
+    Accept, AtLimit, Connections, Datagrams, ListenOptions, Read, ReadBuf, ReadInto, Recv,
+    RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress, SocketError, Target,
+    ToListenAddress, UdpOptions, UdpSocket, Write, WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};
