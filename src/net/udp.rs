@@ -184,7 +184,12 @@ impl UdpSocket {
     /// Wraps a bound, non-blocking standard socket.
     pub(crate) fn from_std(std: std::net::UdpSocket) -> Result<UdpSocket, SocketError> {
         let local = std.local_addr().map_err(io_err("getsockname"))?;
-        Ok(UdpSocket {
+        Ok(UdpSocket::bound_at(std, local))
+    }
+
+    /// Wraps a bound, non-blocking standard socket whose address is `local`.
+    pub(crate) fn bound_at(std: std::net::UdpSocket, local: SocketAddr) -> UdpSocket {
+        UdpSocket {
             dgram: Datagram::new(std),
             local,
             peer: Cell::new(None),
@@ -192,7 +197,7 @@ impl UdpSocket {
             send_timeout: Cell::new(None),
             reading: Turn::default(),
             writing: Turn::default(),
-        })
+        }
     }
 
     /// The address the socket is bound to (with the port the kernel picked for port 0).
