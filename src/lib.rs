@@ -1,4 +1,4 @@
-//! # event: async TCP servers and clients with almost no ceremony
+//! # event: async TCP and UDP servers and clients with almost no ceremony
 //!
 //! One event loop per thread, over io_uring where the Linux kernel allows it and otherwise the
 //! operating system's readiness multiplexer (epoll on Linux, kqueue on macOS and the BSDs):
@@ -43,6 +43,10 @@
 //!   [`Socket::write`] (every byte, or an error saying how many went out), each with
 //!   `.timeout(duration)`; [`Socket::connect`] checks `SO_ERROR`, so a refused connection fails
 //!   at connect.
+//! - [`UdpSocket::bind`] (or [`UdpOptions`]): UDP, [`UdpSocket::recv_from`] into your buffer
+//!   (a datagram larger than it is [`SocketError::Truncated`]), [`UdpSocket::send_to`],
+//!   `connect` then `send`/`recv`, [`UdpSocket::datagrams`], multicast and broadcast;
+//!   [`PerCore::bind_udp`] for one socket per loop.
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
