@@ -52,6 +52,10 @@ fn a_dual_stack_socket_receives_ipv4_and_an_ipv6_only_one_does_not() {
         dual.send_to(b"reply", from).await.unwrap();
         let (n, _) = v4.recv_from(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"reply");
+        // A plain IPv4 destination works too (sent to its IPv4-mapped form).
+        dual.send_to(b"plain v4", v4.local_address()).await.unwrap();
+        let (n, from) = v4.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from.port()), (&b"plain v4"[..], port));
 
         let only = UdpOptions::new()
             .ipv6_only(true)

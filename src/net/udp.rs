@@ -264,7 +264,8 @@ impl UdpSocket {
 
     /// Sends `buf` as one datagram to `addr`: its length once the kernel took it (a full
     /// socket buffer waits for room). Never raises `SIGPIPE`; a datagram too large for UDP
-    /// fails with [`SocketError::DatagramTooLarge`].
+    /// fails with [`SocketError::DatagramTooLarge`]. From a dual-stack IPv6 socket an IPv4
+    /// `addr` is reached through its IPv4-mapped address.
     pub fn send_to<'a>(&'a self, buf: &'a [u8], addr: impl Into<SocketAddress>) -> SendTo<'a> {
         SendTo {
             socket: self,

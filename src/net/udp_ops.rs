@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -259,6 +259,7 @@ impl UdpSocket {
         };
         ready!(poll_begin(&self.writing, op, cx));
         let dgram = &self.dgram;
+        let to = to.map(|to| self.reachable(to));
         let polled = op.poll_datagram(dgram, Direction::Write, cx, |cx| {
             dgram.poll_send_to(cx, buf, to)
         });
@@ -269,6 +270,18 @@ impl UdpSocket {
         };
         self.writing.release(&mut op.ticket);
         Poll::Ready(r)
+    }
+
+    /// An IPv4 destination from an IPv6 (dual-stack) socket goes to its IPv4-mapped address
+    /// (`::ffff:a.b.c.d`), which is how such a socket reaches IPv4 peers.
+    #[inline]
+    fn reachable(&self, to: SocketAddr) -> SocketAddr {
+        match (self.local(), to) {
+            (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
+            }
+            _ => to,
+        }
     }
 
     /// An operation is dropped: withdraw its waiter if it holds the turn, give the turn on.
