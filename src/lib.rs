@@ -1,4 +1,4 @@
-//! # event: async TCP servers and clients with almost no ceremony
+//! # event: async TCP and UDP servers and clients with almost no ceremony
 //!
 //! One event loop per thread, over io_uring where the Linux kernel allows it and otherwise the
 //! operating system's readiness multiplexer (epoll on Linux, kqueue on macOS and the BSDs):
@@ -43,6 +43,10 @@
 //!   [`Socket::write`] (every byte, or an error saying how many went out), each with
 //!   `.timeout(duration)`; [`Socket::connect`] checks `SO_ERROR`, so a refused connection fails
 //!   at connect.
+//! - [`UdpSocket::bind`] (or [`UdpOptions`]): UDP, [`UdpSocket::recv_from`] into your buffer
+//!   (a datagram larger than it is [`SocketError::Truncated`]), [`UdpSocket::send_to`],
+//!   `connect` then `send`/`recv`, [`UdpSocket::datagrams`], multicast and broadcast;
+//!   [`PerCore::bind_udp`] for one socket per loop.
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
@@ -178,8 +182,9 @@ mod trace;
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, ListenOptions, Read, ReadBuf, ReadInto, ServerSocket, Socket,
-    SocketAddress, SocketError, Target, ToListenAddress, Write, WriteOwned,
+    Accept, AtLimit, Connections, Datagrams, ListenOptions, Read, ReadBuf, ReadInto, Recv,
+    RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress, SocketError, Target,
+    ToListenAddress, UdpOptions, UdpSocket, Write, WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};

@@ -11,6 +11,7 @@ use crate::executor::{JoinError, LoopHandle, panic_message};
 use crate::net::listener::local_addr;
 use crate::{
     Backend, Builder, EventLoop, ListenOptions, ServerSocket, SocketError, ToListenAddress,
+    UdpOptions, UdpSocket,
 };
 
 /// Runs a server on several event loops, one thread each.
@@ -179,6 +180,61 @@ impl PerCore {
             self.builder.clone(),
             listeners,
             move |ctx, (std, local)| serve(options.wrap(std, local), ctx),
+        ))
+    }
+}
+
+impl PerCore {
+    /// Binds one UDP socket per loop on `addr` (port 0 picks one free port for all of them),
+    /// with `SO_REUSEPORT` when there is more than one loop (the kernel then spreads datagrams
+    /// over the sockets by sender), then runs `serve(socket, ctx)` on each. Binding errors are
+    /// returned before any loop starts; as for [`listen`](PerCore::listen), a port another
+    /// socket is bound to is refused unless [`share_port`](PerCore::share_port) asks to join it.
+    ///
+    /// ```
+    /// use event::{PerCore, UdpOptions};
+    ///
+    /// let results = PerCore::new().threads(2).bind_udp(
+    ///     &UdpOptions::new(),
+    ///     "127.0.0.1:0",
+    ///     |socket, ctx| async move { (ctx.index(), socket.local_address().port()) },
+    /// )?;
+    /// let (a, b) = (results[0].as_ref().unwrap(), results[1].as_ref().unwrap());
+    /// assert_eq!((a.0, b.0), (0, 1));
+    /// assert_eq!(a.1, b.1, "one port for every loop");
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn bind_udp<F, Fut>(
+        &self,
+        options: &UdpOptions,
+        addr: impl ToListenAddress,
+        serve: F,
+    ) -> Result<Vec<Result<Fut::Output, JoinError>>, SocketError>
+    where
+        F: Fn(UdpSocket, LoopContext) -> Fut + Send + Sync + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let reuse_port = self.threads > 1 || self.share_port;
+        let addr: SocketAddr = addr.to_listen_address()?.into();
+        if reuse_port && !self.share_port && addr.port() != 0 {
+            // The probe binds without SO_REUSEPORT: a port in use is refused, not joined.
+            drop(options.clone().reuse_port(false).bind_std(addr)?);
+        }
+        let options = options.clone().reuse_port(reuse_port);
+        let first = options.bind_std(addr)?;
+        let local = first.local_addr().map_err(|source| SocketError::Io {
+            op: "getsockname",
+            source,
+        })?;
+        let mut sockets = vec![first];
+        for _ in 1..self.threads {
+            sockets.push(options.bind_std(local)?);
+        }
+        Ok(run_seeded(
+            self.builder.clone(),
+            sockets,
+            move |ctx, std| serve(UdpSocket::bound_at(std, local), ctx),
         ))
     }
 }

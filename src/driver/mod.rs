@@ -13,6 +13,7 @@
 //! The backend is matched here and in `stream.rs` only: `epoll/` is the readiness driver (mio:
 //! epoll, kqueue), `uring/` the completion driver (Linux; every `unsafe` block of the crate).
 
+pub(crate) mod datagram;
 pub(crate) mod epoll;
 mod stream;
 #[cfg(target_os = "linux")]
@@ -25,6 +26,7 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Duration;
 
+pub(crate) use datagram::{Datagram, Received};
 pub(crate) use epoll::{Reactor, Registration, WAKE_TOKEN};
 pub(crate) use stream::Stream;
 pub(crate) use waiter::Waiter;

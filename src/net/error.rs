@@ -105,6 +105,53 @@ pub enum SocketError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// A UDP receive failed. On a connected socket a peer that refused an earlier datagram
+    /// (an ICMP "port unreachable") shows here as `ConnectionRefused` (`ECONNREFUSED`).
+    #[error("receive on {local}{}: {source}", from_peer(.peer))]
+    Recv {
+        /// The socket's local address.
+        local: SocketAddr,
+        /// The connected peer, if the socket is connected.
+        peer: Option<SocketAddr>,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A UDP send failed (on a connected socket, `ConnectionRefused` reports a peer that
+    /// refused an earlier datagram).
+    #[error("send to {peer}: {source}")]
+    Send {
+        /// Where the datagram was going.
+        peer: SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A datagram was too large to send (`EMSGSIZE`): more than UDP carries (65,507 bytes of
+    /// payload over IPv4, 65,527 over IPv6), or more than the path allows without
+    /// fragmentation. Nothing was sent.
+    #[error(
+        "send to {peer}: a datagram of {len} bytes is too large (EMSGSIZE; UDP carries at most 65,507 bytes over IPv4): {source}"
+    )]
+    DatagramTooLarge {
+        /// Where the datagram was going.
+        peer: SocketAddr,
+        /// The datagram's length.
+        len: usize,
+        /// The operating system's error (`EMSGSIZE`).
+        source: io::Error,
+    },
+    /// A received datagram was larger than the buffer: its first `capacity` bytes are in the
+    /// buffer, the rest is lost (UDP delivers a datagram whole or not at all, so the kernel
+    /// drops what does not fit). Receive into a larger buffer (65,536 bytes hold any
+    /// datagram) to get it whole next time. The socket stays usable.
+    #[error("datagram from {peer} of {len} bytes truncated to the {capacity}-byte buffer")]
+    Truncated {
+        /// The sender.
+        peer: SocketAddr,
+        /// The datagram's full length.
+        len: usize,
+        /// The buffer's length: the bytes of the datagram that were kept.
+        capacity: usize,
+    },
     /// The peer closed its side of the connection (orderly end of stream).
     #[error("connection closed by peer")]
     ConnectionClosed,
@@ -219,6 +266,9 @@ impl SocketError {
             | SocketError::Connect { source, .. }
             | SocketError::Read { source, .. }
             | SocketError::Write { source, .. }
+            | SocketError::Recv { source, .. }
+            | SocketError::Send { source, .. }
+            | SocketError::DatagramTooLarge { source, .. }
             | SocketError::Io { source, .. } => Some(source),
             _ => None,
         }
@@ -248,12 +298,18 @@ impl SocketError {
             | SocketError::WriteTimeout { .. }
             | SocketError::ConnectTimeout { .. } => io::ErrorKind::TimedOut,
             SocketError::Closed => io::ErrorKind::NotConnected,
+            SocketError::Truncated { .. } => io::ErrorKind::InvalidData,
             SocketError::NoEventLoop => io::ErrorKind::Other,
             other => other
                 .io_error()
                 .map_or(io::ErrorKind::Other, io::Error::kind),
         }
     }
+}
+
+/// `" from PEER"` for a connected socket's receive error, else nothing.
+fn from_peer(peer: &Option<SocketAddr>) -> String {
+    peer.map(|p| format!(" from {p}")).unwrap_or_default()
 }
 
 impl From<io::Error> for SocketError {

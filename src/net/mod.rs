@@ -1,4 +1,4 @@
-//! TCP: addresses, listeners, connected sockets.
+//! TCP (addresses, listeners, connected sockets) and UDP sockets.
 
 mod address;
 mod error;
@@ -11,6 +11,8 @@ mod resolve;
 mod stream;
 mod target;
 mod turn;
+mod udp;
+mod udp_ops;
 mod write;
 
 pub use address::{SocketAddress, ToListenAddress};
@@ -20,4 +22,6 @@ pub use options::{AtLimit, ListenOptions};
 pub use read::{Read, ReadBuf, ReadInto};
 pub use stream::Socket;
 pub use target::Target;
+pub use udp::{UdpOptions, UdpSocket};
+pub use udp_ops::{Datagrams, Recv, RecvFrom, SendDatagram, SendTo};
 pub use write::{Write, WriteOwned};

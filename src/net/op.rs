@@ -2,8 +2,9 @@
 //! timeout, armed only once the operation has to wait, whether a waker is registered (so a
 //! dropped or timed-out operation withdraws it), and the operation's place in its socket's turn.
 //!
-//! Connected sockets go through [`OpState::poll_stream`] (either driver), readiness sources
-//! (listeners) through [`OpState::poll_ready`]; both wait and time out the same way.
+//! Connected sockets go through [`OpState::poll_stream`] (either driver), UDP sockets through
+//! [`OpState::poll_datagram`], readiness sources (listeners) through [`OpState::poll_ready`];
+//! all wait and time out the same way.
 
 use std::io;
 use std::rc::Rc;
@@ -11,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::turn::Ticket;
-use crate::driver::{Direction, Registration, Stream};
+use crate::driver::{Datagram, Direction, Registration, Stream};
 use crate::event_loop::Core;
 use crate::time::Deadline;
 
@@ -65,6 +66,29 @@ impl OpState {
         match self.wait_registered(stream.core(), cx) {
             Some(after) => {
                 stream.cancel_wait(direction);
+                Poll::Ready(Err(after))
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// One poll of the datagram operation `attempt` (a UDP socket's receive or send): as
+    /// [`poll_stream`](OpState::poll_stream), without a write-behind progress count.
+    #[inline]
+    pub(crate) fn poll_datagram<T>(
+        &mut self,
+        dgram: &Datagram,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<Result<T, Duration>> {
+        if let Poll::Ready(r) = attempt(cx) {
+            self.waiting = false;
+            return Poll::Ready(Ok(r));
+        }
+        match self.wait_registered(dgram.core(), cx) {
+            Some(after) => {
+                dgram.cancel_wait(direction);
                 Poll::Ready(Err(after))
             }
             None => Poll::Pending,

@@ -5,6 +5,7 @@
 //! generation in the high bits, so an event for a slot that was freed and reused is ignored
 //! instead of waking the wrong task.
 //!
+mod datagram;
 mod registration;
 mod stream;
 
@@ -16,6 +17,7 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Duration;
 
+pub(crate) use datagram::{poll_recv_from, poll_send_to};
 pub(crate) use registration::Registration;
 pub(crate) use stream::{
     connected, poll_read_into, poll_read_scratch, poll_write, poll_write_vectored,
@@ -30,7 +32,7 @@ const READABLE: u8 = 0b0001;
 const WRITABLE: u8 = 0b0010;
 const READ_CLOSED: u8 = 0b0100;
 const WRITE_CLOSED: u8 = 0b1000;
-const ERROR: u8 = 0b1_0000;
+pub(super) const ERROR: u8 = 0b1_0000;
 /// TCP urgent data arrived at some point. A read stops short at the urgent mark with data still
 /// queued, so from then on a short read no longer proves the socket drained (sticky).
 pub(super) const URGENT: u8 = 0b10_0000;

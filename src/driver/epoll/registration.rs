@@ -86,6 +86,19 @@ impl Registration {
         self.slot.readiness.get() & direction.ready_mask() != 0
     }
 
+    /// Marks `direction` ready without an event (a datagram socket starts out writable).
+    pub(crate) fn assume_ready(&self, direction: Direction) {
+        let readiness = &self.slot.readiness;
+        readiness.set(readiness.get() | direction.clear_mask());
+    }
+
+    /// After `EAGAIN` on a datagram socket: clears `direction` and the error bit (a datagram
+    /// socket's error is one ICMP report, consumed by the call that returned it).
+    pub(crate) fn clear_with_error(&self, direction: Direction) {
+        let readiness = &self.slot.readiness;
+        readiness.set(readiness.get() & !(direction.clear_mask() | super::ERROR));
+    }
+
     #[inline]
     fn clear(&self, direction: Direction) {
         let readiness = &self.slot.readiness;
