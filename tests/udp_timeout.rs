@@ -21,7 +21,7 @@ fn a_receive_times_out_having_consumed_nothing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, SocketError::Timeout { after } if after == Duration::from_millis(100))
+            matches!(err, SocketError::Timeout { after, .. } if after == Duration::from_millis(100))
         );
         assert!(started.elapsed() >= Duration::from_millis(90));
         a.send_to(b"late", b.local_address()).await.unwrap();

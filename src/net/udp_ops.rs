@@ -207,10 +207,18 @@ impl UdpSocket {
                 dgram.poll_recv_from(cx, buf)
             }
         });
-        let r = match ready!(polled) {
+        let Poll::Ready(outcome) = polled else {
+            self.reading.hold(&mut op.ticket);
+            return Poll::Pending;
+        };
+        let r = match outcome {
             Ok(Ok(got)) => self.received(got, buf.len()),
             Ok(Err(e)) => Err(self.recv_error(e)),
-            Err(after) => Err(SocketError::Timeout { after }),
+            Err(after) => Err(SocketError::Timeout {
+                op: "recv",
+                addr: self.peer.get().unwrap_or(self.local()),
+                after,
+            }),
         };
         self.reading.release(&mut op.ticket);
         Poll::Ready(r)
@@ -263,10 +271,14 @@ impl UdpSocket {
         let polled = op.poll_datagram(dgram, Direction::Write, cx, |cx| {
             dgram.poll_send_to(cx, buf, to)
         });
-        let r = match ready!(polled) {
+        let Poll::Ready(outcome) = polled else {
+            self.writing.hold(&mut op.ticket);
+            return Poll::Pending;
+        };
+        let r = match outcome {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(send_error(e, peer, buf.len())),
-            Err(after) => Err(SocketError::WriteTimeout { after, written: 0 }),
+            Err(after) => Err(SocketError::write_timeout(peer, after, 0)),
         };
         self.writing.release(&mut op.ticket);
         Poll::Ready(r)
@@ -286,7 +298,7 @@ impl UdpSocket {
 
     /// An operation is dropped: withdraw its waiter if it holds the turn, give the turn on.
     fn drop_op(&self, op: &mut OpState, direction: Direction) {
-        if op.take_waiting() && op.ticket == Ticket::Held {
+        if op.take_waiting() && op.ticket == Ticket::HELD {
             self.dgram.cancel_wait(direction);
         }
         let turn = match direction {
@@ -312,6 +324,9 @@ fn send_error(source: io::Error, peer: SocketAddr, len: usize) -> SocketError {
 /// The start of every poll: the operation's turn, then one unit of the task's budget.
 #[inline]
 fn poll_begin(turn: &Turn, op: &mut OpState, cx: &mut Context<'_>) -> Poll<()> {
-    ready!(turn.poll_take(&mut op.ticket, cx));
+    if op.ticket == Ticket::HELD {
+        return Poll::Ready(());
+    }
+    ready!(turn.poll_enter(&mut op.ticket, cx));
     coop::poll_proceed(cx)
 }
