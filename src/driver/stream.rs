@@ -116,6 +116,27 @@ impl Stream {
         }
     }
 
+    /// Reads into `buf` (not empty), which may be uninitialised: on `Data(n)` its first `n`
+    /// elements are initialised. epoll receives straight into it; io_uring copies from the
+    /// inbox (where the bytes already are), so neither adds a copy.
+    #[inline]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<ReadOutcome<usize>>> {
+        match &self.imp {
+            Imp::Epoll(reg) => epoll::poll_read_uninit(reg, &self.io, cx, buf),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_read(cx, buf.len(), |bytes| {
+                for (dst, &src) in buf.iter_mut().zip(bytes) {
+                    dst.write(src);
+                }
+                bytes.len()
+            }),
+        }
+    }
+
     /// Appends at most `max` received bytes to `dst` (io_uring trades vectors when `dst` is
     /// empty and everything received fits).
     #[inline]

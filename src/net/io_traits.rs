@@ -6,6 +6,7 @@
 //! HTTP or TLS server on these traits drops stalled clients like a native one.
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -60,6 +61,49 @@ impl Socket {
         ready!(self.poll_trait_begin(&self.reading, cx));
         self.poll_trait(cx, Direction::Read, |cx| {
             self.stream.poll_read_into(cx, buf)
+        })
+        .map_ok(|outcome| match outcome {
+            ReadOutcome::Data(n) => n,
+            ReadOutcome::Eof => 0,
+        })
+    }
+
+    /// Reads into `buf`, which may be uninitialised, with no intermediate copy: what hyper's
+    /// `ReadBufCursor` and tokio's `ReadBuf` hand out. `Ok(n)` means the first `n` elements of
+    /// `buf` are now initialised (and `n <= buf.len()`); `Ok(0)` is end of stream (or an empty
+    /// `buf`). Like the futures-io read, it takes the socket's read turn, counts against the
+    /// task's cooperative budget and fails with `io::ErrorKind::TimedOut` after waiting longer
+    /// than the socket's read timeout. On epoll the bytes are received straight into `buf`; on
+    /// io_uring they are copied once from the connection's inbox, as every read there is.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::mem::MaybeUninit;
+    /// use event::{Socket, SocketAddress};
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on(SocketAddress::localhost(0))?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let accepted = server.accept().await?;
+    ///     client.write(b"hello").await?;
+    ///     let mut buf = [MaybeUninit::<u8>::uninit(); 16];
+    ///     let n = poll_fn(|cx| accepted.poll_read_uninit(cx, &mut buf)).await?;
+    ///     assert!(n > 0 && n <= 5);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.poll_trait_begin(&self.reading, cx));
+        self.poll_trait(cx, Direction::Read, |cx| {
+            self.stream.poll_read_uninit(cx, buf)
         })
         .map_ok(|outcome| match outcome {
             ReadOutcome::Data(n) => n,

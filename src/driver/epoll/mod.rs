@@ -20,7 +20,7 @@ use std::time::Duration;
 pub(crate) use datagram::{poll_recv_from, poll_send_to};
 pub(crate) use registration::Registration;
 pub(crate) use stream::{
-    connected, poll_read_into, poll_read_scratch, poll_write, poll_write_vectored,
+    connected, poll_read_into, poll_read_scratch, poll_read_uninit, poll_write, poll_write_vectored,
 };
 
 use super::{Direction, Waiter};

@@ -65,6 +65,21 @@ pub(crate) fn poll_read_into(
         .map_ok(read_outcome)
 }
 
+/// Reads straight into uninitialised memory (`recv(2)` through socket2, which writes the bytes
+/// and returns how many): the first `n` elements of `buf` are initialised on `Data(n)`.
+pub(crate) fn poll_read_uninit(
+    reg: &Registration,
+    io: &Tcp,
+    cx: &mut Context<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> Poll<io::Result<ReadOutcome<usize>>> {
+    reg.poll_io(cx, Direction::Read, || {
+        let n = SockRef::from(io).recv(buf)?;
+        Ok((n, n < buf.len()))
+    })
+    .map_ok(read_outcome)
+}
+
 /// Reads into the loop's scratch buffer and passes exactly what arrived to `deliver`.
 #[inline]
 pub(crate) fn poll_read_scratch<R>(

@@ -1,0 +1,390 @@
+//! `Server`: HTTP/1.1 and HTTP/2 on an event listener, with timeouts, limits and graceful
+//! shutdown.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use event::{ServerSocket, Shutdown, ShutdownReport, Socket};
+use http_body_util::{Either, Full, Limited};
+use hyper::body::{Body, Bytes, Incoming};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+
+use crate::{HyperIo, LocalExec, LoopTimer};
+
+/// The body of a request as a service served by [`Server`] sees it: hyper's body with the
+/// server's [`max_body_bytes`](Server::max_body_bytes) limit (reading past it fails with
+/// [`http_body_util::LengthLimitError`]; axum's extractors answer that with 413).
+pub type RequestBody = Limited<Incoming>;
+
+/// The body of the responses [`Server`] sends: the service's, or the server's own (413).
+pub type ResponseBody<B> = Either<B, Full<Bytes>>;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Which protocols a [`Server`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocols {
+    /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes.
+    Auto,
+    /// HTTP/1.1 (and 1.0) only.
+    Http1,
+    /// HTTP/2 with prior knowledge only.
+    Http2,
+}
+
+/// An HTTP server on an event [`ServerSocket`]: HTTP/1.1 and HTTP/2 (prior knowledge) through
+/// hyper, one task per connection on the current loop, nothing `Send`.
+///
+/// On by default (each configurable):
+/// - a header-read timeout of 10 s ([`header_read_timeout`](Server::header_read_timeout)): a
+///   client that has not sent a whole request head by then is cut. hyper counts the wait for
+///   the next request on a kept-alive HTTP/1 connection too, so an idle keep-alive connection is
+///   closed after it;
+/// - an idle timeout of 60 s ([`idle_timeout`](Server::idle_timeout)): the socket's read and
+///   write timeout, so any single wait for the peer (a body that stops arriving, a client that
+///   stops reading, a silent HTTP/2 connection, a client that connects and sends nothing)
+///   longer than that ends the connection. Sockets that already have a timeout (from
+///   [`ListenOptions::idle_timeout`](event::ListenOptions::idle_timeout)) keep theirs;
+/// - at most 64 KiB of request head ([`max_header_bytes`](Server::max_header_bytes)): more is
+///   answered `431 Request Header Fields Too Large`; a malformed request gets `400 Bad Request`
+///   (both by hyper);
+/// - at most 2 MiB of request body ([`max_body_bytes`](Server::max_body_bytes)): a request whose
+///   `Content-Length` says more gets `413 Payload Too Large` without the service being called;
+///   a chunked body that grows past it fails to read ([`RequestBody`]);
+/// - HTTP/1 half-close: a client that shuts its write side after its request still gets the
+///   response;
+/// - graceful shutdown through [`Shutdown`]: when it triggers, the listener closes, idle
+///   keep-alive connections close at once, in-flight requests finish (HTTP/1 then closes,
+///   HTTP/2 sends GOAWAY), and whatever is still running at the drain deadline (30 s,
+///   [`drain_timeout`](Server::drain_timeout)) is cut.
+///
+/// A connection limit is the listener's: [`ListenOptions::max_connections`](event::ListenOptions::max_connections).
+/// On several cores, run one `Server` per loop of a [`PerCore`](event::PerCore).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use event::{Shutdown, Socket, SocketAddress};
+/// use event_hyper::{RequestBody, Server};
+/// use http_body_util::Full;
+/// use hyper::body::Bytes;
+/// use hyper::{Request, Response};
+///
+/// async fn hello(_: Request<RequestBody>) -> Result<Response<Full<Bytes>>, Infallible> {
+///     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, world!\n"))))
+/// }
+///
+/// event::run(async {
+///     let listener = Socket::listen_on(SocketAddress::localhost(0))?;
+///     let shutdown = Shutdown::new();
+///     shutdown.trigger_on_signals(&[event::signal::SIGINT, event::signal::SIGTERM])?;
+///     # shutdown.trigger(); // (so that this example ends at once)
+///     let report = Server::new(listener)
+///         .shutdown(&shutdown)
+///         .serve(hyper::service::service_fn(hello))
+///         .await;
+///     println!("{report}");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Server {
+    listener: ServerSocket,
+    shutdown: Shutdown,
+    protocols: Protocols,
+    header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+    drain_timeout: Duration,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_address())
+            .field("protocols", &self.protocols)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish()
+    }
+}
+
+/// Serves `service` (a hyper service) on `listener` with [`Server`]'s defaults, until the
+/// listener is closed; then drains. `Server::new(listener).serve(service)`.
+pub async fn serve<S, B>(listener: ServerSocket, service: S) -> ShutdownReport
+where
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + 'static,
+    B::Error: Into<BoxError>,
+{
+    Server::new(listener).serve(service).await
+}
+
+impl Server {
+    /// A server on `listener`, with the defaults above and a [`Shutdown`] of its own (it begins
+    /// when the listener is closed).
+    pub fn new(listener: ServerSocket) -> Server {
+        Server {
+            listener,
+            shutdown: Shutdown::new(),
+            protocols: Protocols::Auto,
+            header_read_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_secs(60)),
+            max_header_bytes: 64 * 1024,
+            max_body_bytes: 2 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Shuts down with `shutdown`: when it triggers (a signal, a [`ShutdownTrigger`](event::ShutdownTrigger),
+    /// [`Shutdown::trigger`]) the server stops accepting and drains. The connection tasks are
+    /// tracked by it.
+    pub fn shutdown(mut self, shutdown: &Shutdown) -> Server {
+        self.shutdown = shutdown.clone();
+        self
+    }
+
+    /// Which protocols to speak (default [`Protocols::Auto`]).
+    pub fn protocols(mut self, protocols: Protocols) -> Server {
+        self.protocols = protocols;
+        self
+    }
+
+    /// How long a client may take to send a request head (HTTP/1; default 10 s, `None`: no
+    /// limit). Also how long a kept-alive connection may wait for its next request.
+    pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Server {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The longest single wait for the peer, reading or writing (default 60 s, `None`: none but
+    /// the listener's). Applied to sockets that have no read or write timeout of their own.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Server {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The largest request head accepted, in bytes (default 64 KiB; at least 8 KiB for HTTP/1,
+    /// hyper's smallest read buffer). Larger ones get 431.
+    pub fn max_header_bytes(mut self, max: usize) -> Server {
+        self.max_header_bytes = max;
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default 2 MiB). A declared `Content-Length`
+    /// over it gets 413 at once; a chunked body fails to read past it.
+    pub fn max_body_bytes(mut self, max: usize) -> Server {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// How long in-flight requests get to finish once the shutdown begins (default 30 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Server {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// The [`Shutdown`] the server drains with (its own, unless [`shutdown`](Server::shutdown)
+    /// gave one): trigger it to stop the server.
+    pub fn shutdown_handle(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    fn builder(&self) -> auto::Builder<LocalExec> {
+        let mut builder = auto::Builder::new(LocalExec);
+        builder
+            .http1()
+            .timer(LoopTimer)
+            .header_read_timeout(self.header_read_timeout)
+            .half_close(true)
+            .max_buf_size(self.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(LoopTimer)
+            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+        match self.protocols {
+            Protocols::Auto => builder,
+            Protocols::Http1 => builder.http1_only(),
+            Protocols::Http2 => builder.http2_only(),
+        }
+    }
+
+    /// Serves a hyper service (`hyper::service::service_fn(handler)`, say) until the listener
+    /// closes or the shutdown triggers, then drains the open connections and reports how that
+    /// went. The service is cloned for every connection; it need not be `Send`.
+    ///
+    /// # Panics
+    ///
+    /// Where no event loop runs on this thread.
+    pub async fn serve<S, B>(self, service: S) -> ShutdownReport
+    where
+        S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + Clone + 'static,
+        S::Future: 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let builder = Rc::new(self.builder());
+        let shutdown = self.shutdown.clone();
+        shutdown.close_on_trigger(&self.listener);
+        let mut connections = self.listener.connections();
+        while let Some(client) = connections.next().await {
+            // Per-connection failures are skipped by the listener; what reaches here (running
+            // out of descriptors) it backs off from by itself.
+            let Ok(client) = client else { continue };
+            if client.read_timeout().is_none() {
+                client.set_read_timeout(self.idle_timeout);
+            }
+            if client.write_timeout().is_none() {
+                client.set_write_timeout(self.idle_timeout);
+            }
+            let _ = client.set_nodelay(true);
+            let service = BodyLimit {
+                inner: service.clone(),
+                max: self.max_body_bytes,
+            };
+            shutdown.spawn(connection(
+                builder.clone(),
+                shutdown.clone(),
+                client,
+                service,
+            ));
+        }
+        shutdown.drain(self.drain_timeout).await
+    }
+
+    /// Serves a tower service, an axum `Router` for one (`Router<()>` is a
+    /// `tower::Service<Request<RequestBody>>`), as [`serve`](Server::serve) does.
+    ///
+    /// ```no_run
+    /// # // (axum is a dev-dependency: see examples/axum.rs for the running version)
+    /// # use event::Socket;
+    /// # async fn f<R>(router: R) -> Result<(), event::SocketError>
+    /// # where R: tower_service::Service<hyper::Request<event_hyper::RequestBody>,
+    /// #   Response = hyper::Response<http_body_util::Full<hyper::body::Bytes>>,
+    /// #   Error = std::convert::Infallible> + Clone + 'static, R::Future: 'static {
+    /// let listener = Socket::listen_on("127.0.0.1:8080")?;
+    /// event_hyper::Server::new(listener).serve_tower(router).await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_tower<S, B>(self, service: S) -> ShutdownReport
+    where
+        S: tower_service::Service<Request<RequestBody>, Response = Response<B>> + Clone + 'static,
+        S::Future: 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.serve(TowerToHyperService::new(service)).await
+    }
+}
+
+/// One connection: hyper's until it ends, with a graceful shutdown when `shutdown` triggers.
+async fn connection<S, B>(
+    builder: Rc<auto::Builder<LocalExec>>,
+    shutdown: Shutdown,
+    client: Socket,
+    service: BodyLimit<S>,
+) where
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut conn = pin!(builder.serve_connection(HyperIo::new(client), service));
+    let mut triggered = pin!(shutdown.triggered());
+    let mut shutting_down = false;
+    // The connection's error (a reset, a timeout, a malformed request hyper answered) ends it;
+    // the library prints nothing.
+    let _ = poll_fn(|cx| {
+        if !shutting_down && triggered.as_mut().poll(cx).is_ready() {
+            shutting_down = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+}
+
+/// The service with the body limit: 413 for a declared length over it, the body wrapped in
+/// [`Limited`] otherwise.
+#[derive(Clone)]
+struct BodyLimit<S> {
+    inner: S,
+    max: usize,
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for BodyLimit<S>
+where
+    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>>,
+{
+    type Response = Response<ResponseBody<B>>;
+    type Error = S::Error;
+    type Future = LimitFuture<S::Future>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max as u64) {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                b"request body over the server's limit\n",
+            )));
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            // The body is not read: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return LimitFuture::TooLarge {
+                response: Some(response),
+            };
+        }
+        let max = self.max;
+        LimitFuture::Inner {
+            future: self.inner.call(request.map(|body| Limited::new(body, max))),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = LimitProj]
+    enum LimitFuture<F> {
+        Inner { #[pin] future: F },
+        TooLarge { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<F, B, E> Future for LimitFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            LimitProj::Inner { future } => future
+                .poll(cx)
+                .map_ok(|response| response.map(Either::Left)),
+            LimitProj::TooLarge { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("LimitFuture polled after completion")
+                .map(Either::Right))),
+        }
+    }
+}
