@@ -10,7 +10,6 @@ use std::io::Read as _;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::task::Poll;
 use std::time::Duration;
 
 use event::{Socket, SocketAddress};
