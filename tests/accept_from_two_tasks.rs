@@ -105,3 +105,49 @@ fn a_woken_waiter_dropped_before_it_looks_again_leaves_the_other_woken() {
         let _ = a.cancel().await;
     });
 }
+
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[test]
+fn acceptors_left_waiting_after_cancels_do_not_spin() {
+    // Three acceptors share the waiter, one is cancelled, and accepts with short timeouts come
+    // and go in the test's own task (each timeout is a cancel, which wakes the others to look
+    // again): once they stop, the loop must go quiet, and the two left still accept.
+    common::run(async {
+        let server = common::listen_local();
+        let mut waiting: Vec<_> = (0..3).map(|_| accept_task(server.clone())).collect();
+        settle().await;
+        let first = waiting.remove(0);
+        assert_eq!(first.cancel().await.flatten().map(drop), None);
+        for _ in 0..5 {
+            let r = server.accept().timeout(Duration::from_millis(10)).await;
+            assert!(r.unwrap_err().is_timeout());
+        }
+        settle().await;
+        let cpu = thread_cpu_time();
+        event::sleep(Duration::from_millis(1000)).await;
+        let used = thread_cpu_time() - cpu;
+        assert!(
+            used < Duration::from_millis(200),
+            "two acceptors waiting used {used:?} of CPU in 1 s"
+        );
+        // And they still accept: two clients, one each.
+        let _c1 = Socket::connect(server.local_address()).await.unwrap();
+        let _c2 = Socket::connect(server.local_address()).await.unwrap();
+        for survivor in waiting {
+            let accepted = event::timeout(SURVIVOR_BOUND, survivor)
+                .await
+                .expect("an acceptor left waiting was never woken")
+                .unwrap();
+            assert!(accepted.is_some());
+        }
+    });
+}
