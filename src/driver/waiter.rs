@@ -9,11 +9,17 @@ use std::task::Waker;
 /// Normally one task waits per direction (a socket's turns see to it), but nothing may hang if
 /// two do (two tasks on one listener, or trait calls from two tasks through `&Socket`): the
 /// wakers of other tasks are kept aside in `others` and woken with the next event.
+///
+/// A cancel does not say whose wait it withdraws, so once a second task has waited here
+/// (`shared`), a cancel wakes every task still registered to look again: the canceller may be
+/// a task woken earlier that never came back, or one kept aside, and not the stored waker's.
 #[derive(Default)]
 pub(crate) struct Waiter {
     waker: Cell<Option<Waker>>,
     state: Cell<u8>,
     others: Cell<Vec<Waker>>,
+    /// More than one task has waited here (set once, never cleared).
+    shared: Cell<bool>,
 }
 
 /// `Waiter::state`: nobody waits.
@@ -32,7 +38,8 @@ impl Waiter {
                 self.keep_aside(w);
                 waker.clone()
             }
-            _ => waker.clone(),
+            Some(_) => self.replace_other(waker),
+            None => waker.clone(),
         };
         self.waker.set(Some(kept));
         if self.state.get() == IDLE {
@@ -49,6 +56,15 @@ impl Waiter {
         }
         self.others.set(others);
         self.state.set(CROWDED);
+        self.shared.set(true);
+    }
+
+    /// Another task's waker, already woken, is replaced: that task may still think it waits
+    /// and cancel later, which must not silently withdraw this wait.
+    #[cold]
+    fn replace_other(&self, waker: &Waker) -> Waker {
+        self.shared.set(true);
+        waker.clone()
     }
 
     #[inline]
@@ -79,14 +95,23 @@ impl Waiter {
         }
     }
 
-    /// Forgets the wait (the future was dropped or gave up); the waker is kept for reuse. Other
-    /// tasks waiting here are woken to look again, since the event they wait for may be the
-    /// one the cancelled wait would have passed on.
+    /// Forgets the wait (the future was dropped or gave up); the waker is kept for reuse. If
+    /// other tasks have waited here, every task still registered is woken to look again (and
+    /// to wait again if it must): the cancel may be another task's, and the event they wait
+    /// for may be the one the cancelled wait would have passed on.
     #[inline]
     pub(crate) fn cancel(&self) {
-        if self.state.replace(IDLE) == CROWDED {
-            self.wake_others();
+        match self.state.replace(IDLE) {
+            IDLE => {}
+            WAITING if !self.shared.get() => {}
+            _ => self.wake_all_registered(),
         }
+    }
+
+    #[cold]
+    fn wake_all_registered(&self) {
+        self.wake_kept();
+        self.wake_others();
     }
 
     /// Takes the stored wakers (teardown).
@@ -95,5 +120,54 @@ impl Waiter {
         let mut out = self.others.take();
         out.extend(self.waker.take());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_waker::counting_waker;
+
+    #[test]
+    fn a_cancel_by_the_task_kept_aside_still_wakes_the_stored_waiter() {
+        let waiter = Waiter::default();
+        let (_, a) = counting_waker();
+        let (b_count, b) = counting_waker();
+        waiter.wait(&a);
+        waiter.wait(&b);
+        // A goes away: B, the stored waker, must look again.
+        waiter.cancel();
+        assert_eq!(b_count.get(), 1);
+    }
+
+    #[test]
+    fn a_cancel_by_a_task_woken_earlier_still_wakes_the_one_waiting_now() {
+        let waiter = Waiter::default();
+        let (_, a) = counting_waker();
+        let (b_count, b) = counting_waker();
+        waiter.wait(&a);
+        waiter.wake();
+        // A was woken; B waits before A polls again; then A's operation is dropped.
+        waiter.wait(&b);
+        waiter.cancel();
+        assert_eq!(b_count.get(), 1);
+        // B waits again and the next event reaches it.
+        waiter.wait(&b);
+        waiter.wake();
+        assert_eq!(b_count.get(), 2);
+    }
+
+    #[test]
+    fn one_task_cancelling_its_own_wait_is_not_woken() {
+        let waiter = Waiter::default();
+        let (count, a) = counting_waker();
+        waiter.wait(&a);
+        waiter.cancel();
+        waiter.wait(&a);
+        waiter.cancel();
+        assert_eq!(count.get(), 0);
+        waiter.wait(&a);
+        waiter.wake();
+        assert_eq!(count.get(), 1);
     }
 }
