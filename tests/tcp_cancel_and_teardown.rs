@@ -209,7 +209,12 @@ fn event_loop_dropped_with_operations_in_flight() {
     for round in 0..10u64 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let lp = EventLoop::new().unwrap();
+        // The peers never read: a short linger timeout keeps the dropped loop's wait for the
+        // stuck write-behind sends short (it is min(linger timeout, 2 s) without progress).
+        let lp = EventLoop::builder()
+            .linger_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
         let big = big.clone();
         lp.block_on(async move {
             let mut kept = Vec::new();
