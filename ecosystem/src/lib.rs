@@ -7,7 +7,8 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-/// The `main` of every example here: parse the flags (a usage error exits 2), run, and turn an
+/// The `main` of every example here: parse the flags (a usage error exits 2; `--help`, whose
+/// message starts with "usage:", prints it on stdout and exits 0), run, and turn an
 /// error into a message and exit code 1.
 pub fn run_example<C, E: Display>(
     name: &str,
@@ -16,6 +17,11 @@ pub fn run_example<C, E: Display>(
 ) -> ExitCode {
     let config = match parse() {
         Ok(config) => config,
+        // A requested help is not an error: stdout, exit 0.
+        Err(msg) if msg.starts_with("usage:") => {
+            println!("{msg}");
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);

@@ -113,3 +113,15 @@ fn tls_echo_certificate_is_valid_for_the_ip_address_too() {
         .unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
 }
+
+#[test]
+fn tls_echo_and_http_help_is_on_stdout_and_exits_zero() {
+    for name in ["tls_echo", "http"] {
+        let out = common::run_example(&common::example_binary(name), &["--help"]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--addr"),
+            "{name}: {out:?}"
+        );
+    }
+}
