@@ -294,27 +294,11 @@ impl Listener {
             Ok(reg) => reg,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        if let Some(until) = self.backoff_until.get() {
-            // Out of descriptors a moment ago: wait before trying again.
-            let pause = op.pause.get_or_insert_with(|| Deadline::at(until));
-            if !pause.poll_elapsed(reg.core(), cx) {
-                return Poll::Pending;
-            }
-            op.pause = None;
-            self.backoff_until.set(None);
-        }
+        ready!(self.poll_backoff(op, &reg, cx));
         loop {
-            if let Some(limit) = &self.limit
-                && limit.at_limit == AtLimit::Wait
-                && limit.open.get() >= limit.max
-            {
+            if self.waits_for_a_permit(cx) {
                 // Leave the connection in the backlog until a permit is released (or the
                 // listener closes, or this accept's own timeout runs out).
-                let mut waiters = limit.waiters.borrow_mut();
-                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    waiters.push(cx.waker().clone());
-                }
-                drop(waiters);
                 if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
                     return Poll::Ready(Err(SocketError::accept_timeout(self.local, after)));
                 }
@@ -327,41 +311,17 @@ impl Listener {
                         None => Err(io::ErrorKind::NotConnected.into()),
                     });
             return match accepted {
-                Poll::Pending => {
-                    if self.io.borrow().is_none() {
-                        Poll::Ready(Err(SocketError::Closed))
-                    } else {
-                        Poll::Pending
-                    }
+                Poll::Pending if self.io.borrow().is_none() => {
+                    Poll::Ready(Err(SocketError::Closed))
                 }
+                Poll::Pending => Poll::Pending,
                 Poll::Ready(OpPoll::TimedOut(after)) => {
                     Poll::Ready(Err(SocketError::accept_timeout(self.local, after)))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
-                    self.exhausted.set(false);
-                    let permit = match &self.limit {
-                        None => None,
-                        Some(limit) if limit.open.get() >= limit.max => {
-                            // AtLimit::Close: the connection is closed as it is dropped.
-                            trace::event!(debug, %peer, max = limit.max, "at the connection limit: closed");
-                            drop(stream);
-                            continue;
-                        }
-                        Some(limit) => {
-                            limit.open.set(limit.open.get() + 1);
-                            Some(Permit(limit.clone()))
-                        }
-                    };
-                    trace::event!(debug, %peer, local = %self.local, "accepted");
-                    match Socket::accepted(reg.core().clone(), stream, peer) {
-                        Ok(s) => Poll::Ready(Ok(match permit {
-                            Some(p) => s.with_permit(p, self.idle_timeout),
-                            None => s.with_idle_timeout(self.idle_timeout),
-                        })),
-                        Err(source) => Poll::Ready(Err(SocketError::Io {
-                            op: "register connection",
-                            source,
-                        })),
+                    match self.take_accepted(&reg, stream, peer) {
+                        Some(r) => Poll::Ready(r),
+                        None => continue,
                     }
                 }
                 Poll::Ready(OpPoll::Done(Err(_))) if self.io.borrow().is_none() => {
@@ -371,25 +331,103 @@ impl Listener {
                     trace::event!(debug, error = %e, "accept: connection failed before it was taken; skipped");
                     continue;
                 }
-                Poll::Ready(OpPoll::Done(Err(source))) => {
-                    if is_resource_exhaustion(&source) {
-                        self.backoff_until
-                            .set(Some(Instant::now() + RESOURCE_BACKOFF));
-                        if self.exhausted.replace(true) {
-                            // Already reported: retry quietly after the pause.
-                            return self.poll_accept(op, cx);
-                        }
-                        trace::event!(error, local = %self.local, error = %source, "accept: out of resources; backing off");
-                    } else {
-                        trace::event!(warn, local = %self.local, error = %source, "accept failed");
-                    }
-                    Poll::Ready(Err(SocketError::Accept {
-                        addr: self.local,
-                        source,
-                    }))
-                }
+                Poll::Ready(OpPoll::Done(Err(source))) => self.accept_failed(op, cx, source),
             };
         }
+    }
+
+    /// Out of descriptors a moment ago: wait out the pause before trying again.
+    fn poll_backoff(
+        &self,
+        op: &mut AcceptState,
+        reg: &Registration,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if let Some(until) = self.backoff_until.get() {
+            let pause = op.pause.get_or_insert_with(|| Deadline::at(until));
+            if !pause.poll_elapsed(reg.core(), cx) {
+                return Poll::Pending;
+            }
+            op.pause = None;
+            self.backoff_until.set(None);
+        }
+        Poll::Ready(())
+    }
+
+    /// At the connection limit with `AtLimit::Wait`: the task is queued to be woken when a
+    /// permit is released.
+    fn waits_for_a_permit(&self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = &self.limit else {
+            return false;
+        };
+        if limit.at_limit != AtLimit::Wait || limit.open.get() < limit.max {
+            return false;
+        }
+        let mut waiters = limit.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        true
+    }
+
+    /// A connection was accepted: a `Socket` with its permit and idle timeout, or `None` when
+    /// it was closed at the limit (`AtLimit::Close`).
+    fn take_accepted(
+        &self,
+        reg: &Registration,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+    ) -> Option<Result<Socket, SocketError>> {
+        self.exhausted.set(false);
+        let permit = match &self.limit {
+            None => None,
+            Some(limit) if limit.open.get() >= limit.max => {
+                // AtLimit::Close: the connection is closed as it is dropped.
+                trace::event!(debug, %peer, max = limit.max, "at the connection limit: closed");
+                drop(stream);
+                return None;
+            }
+            Some(limit) => {
+                limit.open.set(limit.open.get() + 1);
+                Some(Permit(limit.clone()))
+            }
+        };
+        trace::event!(debug, %peer, local = %self.local, "accepted");
+        Some(match Socket::accepted(reg.core().clone(), stream, peer) {
+            Ok(s) => Ok(match permit {
+                Some(p) => s.with_permit(p, self.idle_timeout),
+                None => s.with_idle_timeout(self.idle_timeout),
+            }),
+            Err(source) => Err(SocketError::Io {
+                op: "register connection",
+                source,
+            }),
+        })
+    }
+
+    /// An accept failed for the listener (not for one connection): out of resources backs off
+    /// (reported once), anything else is reported.
+    fn accept_failed(
+        &self,
+        op: &mut AcceptState,
+        cx: &mut Context<'_>,
+        source: io::Error,
+    ) -> Poll<Result<Socket, SocketError>> {
+        if is_resource_exhaustion(&source) {
+            self.backoff_until
+                .set(Some(Instant::now() + RESOURCE_BACKOFF));
+            if self.exhausted.replace(true) {
+                // Already reported: retry quietly after the pause.
+                return self.poll_accept(op, cx);
+            }
+            trace::event!(error, local = %self.local, error = %source, "accept: out of resources; backing off");
+        } else {
+            trace::event!(warn, local = %self.local, error = %source, "accept failed");
+        }
+        Poll::Ready(Err(SocketError::Accept {
+            addr: self.local,
+            source,
+        }))
     }
 
     fn cancel(&self, op: &mut AcceptState) {

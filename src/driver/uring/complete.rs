@@ -28,64 +28,70 @@ impl Uring {
             }
         };
         let conn = op.conn.clone();
-        match &mut op.kind {
-            &mut OpKind::Recv { capped } => {
+        match op.kind {
+            OpKind::Recv { capped } => {
                 let more = cqueue::more(flags);
                 if !more {
                     ops.remove(index);
                     conn.set_recv_op(None);
                 }
                 drop(ops);
-                if let Some(bid) = cqueue::buffer_select(flags) {
-                    let len = res.max(0) as usize;
-                    self.bufs
-                        .take(bid, len, cqueue::buffer_more(flags), |bytes| {
-                            if !conn.has(CLOSED) {
-                                conn.inbox.borrow_mut().extend_from_slice(bytes);
-                            } else if !bytes.is_empty() {
-                                conn.set(DISCARDED, true);
-                            }
-                        });
-                }
-                if res > 0 {
-                    if more
-                        && !conn.has(RECV_CANCELLED)
-                        && conn.inbox.borrow().len() - conn.pos.get() > INBOX_HIGH
-                    {
-                        conn.set(RECV_CANCELLED, true);
-                        conn.set(PAUSED, true);
-                        self.cancel(ud);
-                    }
-                } else if res == 0 {
-                    conn.set(EOF, true);
-                } else if res == -libc::ENOBUFS || (res == -libc::EINVAL && capped) {
-                    if res == -libc::EINVAL {
-                        // A kernel before 6.17: no total cap on multishot receives. The
-                        // inbox limit then relies on cancelling the receive (`PAUSED`).
-                        self.recv_cap.set(false);
-                    }
-                    // The buffer ring ran dry (they are all back now): receive again.
-                    if !more && !conn.has(CLOSED) && !conn.has(RECV_CANCELLED) {
-                        if conn.has(PAUSED) {
-                            let room = INBOX_HIGH.saturating_sub(conn.unread()).max(4096);
-                            self.arm_recv_once(&conn, room);
-                        } else {
-                            self.arm_recv(&conn);
-                        }
-                    }
-                } else if res != -libc::ECANCELED {
-                    conn.error.set(errno_of(res));
-                }
-                if !more {
-                    conn.set(RECV_CANCELLED, false);
-                }
-                conn.reader.wake();
+                self.complete_recv(&conn, ud, res, flags, capped);
             }
             OpKind::Send => {
                 drop(ops);
                 self.complete_send(&conn, index, ud, res);
             }
         }
+    }
+
+    /// A completion of the connection's receive: its bytes into the inbox (or discarded, and
+    /// remembered, once the socket is gone), then what its result means: bytes (pause above
+    /// the inbox limit), end of stream, buffers run dry or the cap refused (receive again), or
+    /// an error for the reader.
+    fn complete_recv(&self, conn: &Rc<ConnState>, ud: u64, res: i32, flags: u32, capped: bool) {
+        let more = cqueue::more(flags);
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            let len = res.max(0) as usize;
+            self.bufs
+                .take(bid, len, cqueue::buffer_more(flags), |bytes| {
+                    if !conn.has(CLOSED) {
+                        conn.inbox.borrow_mut().extend_from_slice(bytes);
+                    } else if !bytes.is_empty() {
+                        conn.set(DISCARDED, true);
+                    }
+                });
+        }
+        if res > 0 {
+            if more && !conn.has(RECV_CANCELLED) && conn.unread() > INBOX_HIGH {
+                conn.set(RECV_CANCELLED, true);
+                conn.set(PAUSED, true);
+                self.cancel(ud);
+            }
+        } else if res == 0 {
+            conn.set(EOF, true);
+        } else if res == -libc::ENOBUFS || (res == -libc::EINVAL && capped) {
+            if res == -libc::EINVAL {
+                // A kernel before 6.17: no total cap on multishot receives. The inbox limit
+                // then relies on cancelling the receive (`PAUSED`).
+                self.recv_cap.set(false);
+            }
+            // The buffer ring ran dry (they are all back now): receive again.
+            if !more && !conn.has(CLOSED) && !conn.has(RECV_CANCELLED) {
+                if conn.has(PAUSED) {
+                    let room = INBOX_HIGH.saturating_sub(conn.unread()).max(4096);
+                    self.arm_recv_once(conn, room);
+                } else {
+                    self.arm_recv(conn);
+                }
+            }
+        } else if res != -libc::ECANCELED {
+            conn.error.set(errno_of(res));
+        }
+        if !more {
+            conn.set(RECV_CANCELLED, false);
+        }
+        conn.reader.wake();
     }
 
     /// A completion of the connection's send: continue a short send, or end it (reporting its
