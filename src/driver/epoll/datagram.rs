@@ -18,30 +18,9 @@ use std::task::{Context, Poll};
 
 use socket2::SockRef;
 
-use super::Registration;
+use super::{Registration, SEND_FLAGS};
 use crate::driver::Direction;
 use crate::driver::datagram::Received;
-
-/// Flags for `sendto(2)`: never raise SIGPIPE (Apple platforms have no `MSG_NOSIGNAL`; a UDP
-/// send does not raise SIGPIPE there).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-const SEND_FLAGS: libc::c_int = 0;
 
 /// A buffer at least this long holds any UDP datagram (65,535 bytes of IP payload less the
 /// 8-byte header; no jumbograms), so it cannot truncate and is received into directly.

@@ -25,6 +25,14 @@ pub(crate) use stream::{
 
 use super::{Direction, Waiter};
 
+/// Flags for `send(2)` and `sendto(2)`: never raise SIGPIPE on a reset peer. (Apple platforms
+/// have no `MSG_NOSIGNAL`: their TCP sockets set `SO_NOSIGPIPE` when made, and a UDP send does not
+/// raise SIGPIPE.)
+#[cfg(not(target_vendor = "apple"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const SEND_FLAGS: libc::c_int = 0;
+
 /// The token of the loop's cross-thread `mio::Waker`.
 pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
 

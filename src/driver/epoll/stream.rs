@@ -6,29 +6,8 @@ use std::task::{Context, Poll};
 
 use socket2::SockRef;
 
-use super::Registration;
+use super::{Registration, SEND_FLAGS};
 use crate::driver::{Direction, ReadOutcome};
-
-/// Flags for `send(2)`: never raise SIGPIPE on a reset peer (Apple platforms use SO_NOSIGPIPE,
-/// set when the socket is created).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-const SEND_FLAGS: libc::c_int = 0;
 
 /// The most slices one `sendmsg` takes (POSIX's minimum for `IOV_MAX`, Linux's value).
 const IOV_MAX: usize = 1024;
