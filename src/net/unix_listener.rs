@@ -92,7 +92,8 @@ impl UnixListenOptions {
     /// Whether a stale socket file at the path (one nobody listens on: a connect to it is
     /// refused) is replaced. Off by default: then it is [`SocketError::StaleSocketFile`].
     /// On, the file is removed and bound again only after that check; a file that is not a
-    /// socket, or one a process listens on, is never removed.
+    /// socket, or one a process listens on, is never removed. (The check is a connect: a live
+    /// listener there accepts one connection that closes at once, as from a health check.)
     pub fn replace_stale(mut self, replace: bool) -> Self {
         self.replace_stale = replace;
         self
