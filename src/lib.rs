@@ -1,4 +1,4 @@
-//! # event: async TCP and UDP servers and clients with almost no ceremony
+//! # event: async TCP, UDP and Unix-domain servers and clients with almost no ceremony
 //!
 //! One event loop per thread, over io_uring where the Linux kernel allows it and otherwise the
 //! operating system's readiness multiplexer (epoll on Linux, kqueue on macOS and the BSDs):
@@ -47,6 +47,12 @@
 //!   (a datagram larger than it is [`SocketError::Truncated`]), [`UdpSocket::send_to`],
 //!   `connect` then `send`/`recv`, [`UdpSocket::datagrams`], multicast and broadcast;
 //!   [`PerCore::bind_udp`] for one socket per loop.
+//! - [`UnixSocket::listen`] (a path, or `"@name"` in Linux's abstract namespace; or
+//!   [`UnixListenOptions`]) gives a [`UnixServerSocket`]; [`UnixSocket::connect`],
+//!   [`UnixSocket::pair`]: Unix-domain stream sockets with the TCP socket's reads, writes,
+//!   timeouts and limits, plus [`UnixSocket::peer_credentials`]. A stale socket file is
+//!   [`SocketError::StaleSocketFile`] unless [`UnixListenOptions::replace_stale`] says to
+//!   replace it; the listener removes its own file when it closes.
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
@@ -144,6 +150,7 @@
 //! | `Handle::spawn` from another thread | [`LoopHandle::spawn`] (`EventLoop::handle()`) |
 //! | `TcpListener::bind` + `accept` | [`Socket::listen_on`] + [`ServerSocket::accept`] or [`ServerSocket::connections`] |
 //! | `TcpStream::connect` | [`Socket::connect`] (names resolved off the loop), [`Socket::connect_timeout`] |
+//! | `UnixListener::bind`, `UnixStream::connect`, `UnixStream::pair`, `peer_cred` | [`UnixSocket::listen`], [`UnixSocket::connect`], [`UnixSocket::pair`], [`UnixSocket::peer_credentials`] |
 //! | `read` / `read_buf` / `write_all` | [`Socket::read_into`] / [`Socket::read_buf`] / [`Socket::write`] |
 //! | `tokio::time::{sleep, timeout}` | [`sleep`], [`timeout`]; per operation: `.timeout(d)` on a read, write or accept |
 //! | `tokio::signal::unix::signal` | [`signal::signal_stream`] |
@@ -182,10 +189,11 @@ mod trace;
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, Datagrams, ListenOptions, Read, ReadBuf, ReadInto, Recv,
-    RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress, SocketError, Target,
-    ToListenAddress, UdpOptions, UdpSocket, Write, WriteOwned,
+    Accept, AtLimit, Connections, Datagrams, ListenOptions, PeerCredentials, Read, ReadBuf,
+    ReadInto, Recv, RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress,
+    SocketError, StreamSocket, Target, ToListenAddress, UdpOptions, UdpSocket, UnixAddress,
+    UnixListenOptions, UnixServerSocket, UnixSocket, Write, WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
-pub use shutdown::{Shutdown, ShutdownReport, ShutdownTrigger};
+pub use shutdown::{Listening, Shutdown, ShutdownReport, ShutdownTrigger};
 pub use time::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout};

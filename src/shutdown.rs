@@ -16,6 +16,31 @@ use slab::Slab;
 use crate::executor::JoinHandle;
 use crate::net::ServerSocket;
 
+/// A listening socket [`Shutdown::close_on_trigger`] can close: [`ServerSocket`] (TCP) or
+/// [`UnixServerSocket`](crate::UnixServerSocket). Sealed.
+pub trait Listening: Clone + 'static + sealed::Sealed {
+    /// Closes the listener (its `close`).
+    fn close_listener(&self);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::ServerSocket {}
+    impl Sealed for crate::UnixServerSocket {}
+}
+
+impl Listening for ServerSocket {
+    fn close_listener(&self) {
+        self.close();
+    }
+}
+
+impl Listening for crate::UnixServerSocket {
+    fn close_listener(&self) {
+        self.close();
+    }
+}
+
 /// Tracks a server's connection tasks and shuts them down gracefully.
 ///
 /// Clones share the same state, so one task can [`trigger`](Shutdown::trigger) while another
@@ -60,7 +85,8 @@ struct Inner {
     spawned: Cell<u64>,
     triggered: Cell<bool>,
     finished_after_trigger: Cell<usize>,
-    listeners: RefCell<Vec<ServerSocket>>,
+    /// How to close each listener given to `close_on_trigger`.
+    listeners: RefCell<Vec<Box<dyn Fn()>>>,
     /// Tasks waiting in `triggered()` or `drain()`.
     waiters: RefCell<Vec<Waker>>,
     /// Tasks that trigger this shutdown (on a signal, on a `ShutdownTrigger`); cancelled when
@@ -168,11 +194,17 @@ impl Shutdown {
     /// assert!(server.is_closed());
     /// # Ok::<(), event::SocketError>(())
     /// ```
-    pub fn close_on_trigger(&self, server: &ServerSocket) {
+    ///
+    /// It takes a [`ServerSocket`] or a [`UnixServerSocket`](crate::UnixServerSocket).
+    pub fn close_on_trigger(&self, server: &impl Listening) {
         if self.is_triggered() {
-            server.close();
+            server.close_listener();
         } else {
-            self.inner.listeners.borrow_mut().push(server.clone());
+            let server = server.clone();
+            self.inner
+                .listeners
+                .borrow_mut()
+                .push(Box::new(move || server.close_listener()));
         }
     }
 
@@ -249,8 +281,9 @@ impl Shutdown {
             return;
         }
         crate::trace::event!(info, tasks = self.active(), "shutdown triggered");
-        for server in self.inner.listeners.borrow_mut().drain(..) {
-            server.close();
+        let listeners = std::mem::take(&mut *self.inner.listeners.borrow_mut());
+        for close in listeners {
+            close();
         }
         self.inner.wake_all();
     }

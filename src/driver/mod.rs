@@ -13,6 +13,7 @@
 //! The backend is matched here and in `stream.rs` only: `epoll/` is the readiness driver (mio:
 //! epoll, kqueue), `uring/` the completion driver (Linux; every `unsafe` block of the crate).
 
+mod cred;
 pub(crate) mod datagram;
 pub(crate) mod epoll;
 mod stream;
@@ -26,9 +27,10 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Duration;
 
+pub(crate) use cred::peer_cred;
 pub(crate) use datagram::{Datagram, Received};
 pub(crate) use epoll::{Reactor, Registration, WAKE_TOKEN};
-pub(crate) use stream::Stream;
+pub(crate) use stream::{Stream, StreamIo};
 pub(crate) use waiter::Waiter;
 
 /// Which side of a source an operation waits on.

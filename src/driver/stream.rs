@@ -7,6 +7,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -14,12 +15,53 @@ use super::epoll::{self, Registration};
 use super::{Direction, ReadOutcome};
 use crate::event_loop::Core;
 
-/// A connected TCP socket's driver side and its descriptor.
-pub(crate) struct Stream {
+/// The descriptor of a connected stream socket: `mio::net::TcpStream` or
+/// `mio::net::UnixStream`. `Stream` is generic over it, so every operation is compiled for the
+/// one descriptor type it serves (static dispatch: no per-operation match on the socket's
+/// family). The system calls are the same for both (`read`, `send`, `sendmsg`, `shutdown`):
+/// only making and registering the socket differ.
+pub trait StreamIo: mio::event::Source + AsFd + AsRawFd + 'static {
+    /// `read(2)` into `buf`.
+    fn read_bytes(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// `SO_ERROR`, taken.
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    /// Whether the socket has a peer (a non-blocking connect has completed).
+    fn has_peer(&self) -> io::Result<()>;
+    /// `shutdown(2)` of the write side.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+macro_rules! stream_io {
+    ($($ty:ty),*) => {$(
+        impl StreamIo for $ty {
+            #[inline]
+            fn read_bytes(&self, buf: &mut [u8]) -> io::Result<usize> {
+                io::Read::read(&mut &*self, buf)
+            }
+
+            fn take_error(&self) -> io::Result<Option<io::Error>> {
+                <$ty>::take_error(self)
+            }
+
+            fn has_peer(&self) -> io::Result<()> {
+                self.peer_addr().map(drop)
+            }
+
+            fn shutdown_write(&self) -> io::Result<()> {
+                self.shutdown(std::net::Shutdown::Write)
+            }
+        }
+    )*};
+}
+
+stream_io!(mio::net::TcpStream, mio::net::UnixStream);
+
+/// A connected stream socket's driver side and its descriptor (TCP unless `S` says otherwise).
+pub(crate) struct Stream<S: StreamIo = mio::net::TcpStream> {
     /// Declared before `io`: the io_uring side cancels its operations before the descriptor
     /// closes.
     imp: Imp,
-    io: mio::net::TcpStream,
+    io: S,
 }
 
 enum Imp {
@@ -31,13 +73,20 @@ enum Imp {
 }
 
 impl Stream {
-    /// A socket accepted by a listener of `core`'s loop.
-    pub(crate) fn accepted(core: Rc<Core>, mut io: mio::net::TcpStream) -> io::Result<Stream> {
+    /// Connects to `addr` (non-blocking; the outcome is checked with `SO_ERROR`). The connect
+    /// completes through the readiness reactor on either driver.
+    pub(crate) async fn connect(core: &Rc<Core>, addr: SocketAddr) -> io::Result<Stream> {
+        Stream::connecting(core, mio::net::TcpStream::connect(addr)?).await
+    }
+}
+
+impl<S: StreamIo> Stream<S> {
+    /// A socket accepted by a listener of `core`'s loop (or made connected: a socket pair).
+    pub(crate) fn accepted(core: Rc<Core>, mut io: S) -> io::Result<Stream<S>> {
         #[cfg(any(target_os = "macos", target_os = "ios"))]
         socket2::SockRef::from(&io).set_nosigpipe(true)?;
         #[cfg(target_os = "linux")]
         if let Some(uring) = core.driver.uring().cloned() {
-            use std::os::fd::AsRawFd;
             let imp = Imp::Uring(super::uring::Stream::new(core, uring, io.as_raw_fd()));
             return Ok(Stream { imp, io });
         }
@@ -48,10 +97,9 @@ impl Stream {
         })
     }
 
-    /// Connects to `addr` (non-blocking; the outcome is checked with `SO_ERROR`). The connect
-    /// completes through the readiness reactor on either driver.
-    pub(crate) async fn connect(core: &Rc<Core>, addr: SocketAddr) -> io::Result<Stream> {
-        let mut io = mio::net::TcpStream::connect(addr)?;
+    /// Waits for the non-blocking connect of `io` to complete (checked with `SO_ERROR`),
+    /// through the readiness reactor on either driver.
+    pub(crate) async fn connecting(core: &Rc<Core>, mut io: S) -> io::Result<Stream<S>> {
         #[cfg(any(target_os = "macos", target_os = "ios"))]
         socket2::SockRef::from(&io).set_nosigpipe(true)?;
         let reg = Registration::new(core.clone(), &mut io)?;
@@ -71,7 +119,7 @@ impl Stream {
     }
 
     /// The descriptor (for socket options and addresses).
-    pub(crate) fn io(&self) -> &mio::net::TcpStream {
+    pub(crate) fn io(&self) -> &S {
         &self.io
     }
 
@@ -239,7 +287,7 @@ impl Stream {
         {
             return Ok(());
         }
-        self.io.shutdown(std::net::Shutdown::Write)
+        self.io.shutdown_write()
     }
 
     /// Withdraws the wait of `direction` (its operation was dropped or timed out).

@@ -2,7 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use super::UnixAddress;
 
 /// What went wrong in a socket operation, and where.
 ///
@@ -152,6 +155,65 @@ pub enum SocketError {
         /// The buffer's length: the bytes of the datagram that were kept.
         capacity: usize,
     },
+    /// A Unix-domain socket operation failed: `op` is `"socket"`, `"bind"`, `"listen"`,
+    /// `"connect"`, `"accept"`, `"read"`, `"peer credentials"`... `Display` adds what to do for
+    /// the common causes: a directory that does not exist, permission denied, nobody
+    /// listening, a name or path already in use.
+    #[error("{op} {}: {source}{}", unix_where(.op, .address), unix_hint(.op, .address, .source))]
+    Unix {
+        /// The operation.
+        op: &'static str,
+        /// The socket's path or abstract name (for an accepted socket, its listener's).
+        address: UnixAddress,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A write on a Unix-domain socket failed; `written` bytes of this call had been taken.
+    #[error("write to {address}: {source} ({written} bytes written)")]
+    UnixWrite {
+        /// The socket's path or abstract name (for an accepted socket, its listener's).
+        address: UnixAddress,
+        /// Bytes of this call taken before the failure.
+        written: usize,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A read, write or accept on a Unix-domain socket waited longer than its timeout; nothing
+    /// was consumed by a read, `written` bytes of a write went out. The socket stays usable.
+    #[error("{op} {}: timed out after {after:?}{}", unix_where(.op, .address), written_note(.op, *.written))]
+    UnixTimeout {
+        /// `"read"`, `"write"` or `"accept"`.
+        op: &'static str,
+        /// The socket's path or abstract name (for an accepted socket, its listener's).
+        address: UnixAddress,
+        /// The timeout.
+        after: Duration,
+        /// Bytes of a write that went out before the timeout (0 for a read or accept).
+        written: usize,
+    },
+    /// A Unix-domain socket path (or abstract name) does not fit in `sun_path`: at most
+    /// `max` bytes (107 on Linux: 108 with the terminating NUL). Nothing was created.
+    #[error(
+        "unix socket path {address:?} is {len} bytes, over the limit of {max} (sun_path is 108 bytes): use a shorter path, e.g. in $XDG_RUNTIME_DIR or /tmp, or a relative path from a nearer working directory"
+    )]
+    UnixPathTooLong {
+        /// The path or name as given.
+        address: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The most a path or name can take.
+        max: usize,
+    },
+    /// A socket file is left at `path` by a process that ended without removing it: nobody
+    /// listens there (a connect is refused). Nothing was deleted.
+    #[error(
+        "stale socket file at {}: remove it, or listen with replace_stale(true)",
+        .path.display()
+    )]
+    StaleSocketFile {
+        /// The socket file.
+        path: PathBuf,
+    },
     /// The peer closed its side of the connection (orderly end of stream).
     #[error("connection closed by peer")]
     ConnectionClosed,
@@ -242,19 +304,6 @@ impl SocketError {
         }
     }
 
-    /// The `io::Error` of an `AsyncRead`/`AsyncWrite` operation that waited longer than the
-    /// socket's default timeout (a write through the traits reports 0 bytes: those of earlier
-    /// calls were returned as written).
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn trait_timeout(write: bool, peer: SocketAddr, after: Duration) -> io::Error {
-        match write {
-            false => SocketError::read_timeout(peer, after),
-            true => SocketError::write_timeout(peer, after, 0),
-        }
-        .into()
-    }
-
     /// The operating system's error behind this one, if any.
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
@@ -269,6 +318,8 @@ impl SocketError {
             | SocketError::Recv { source, .. }
             | SocketError::Send { source, .. }
             | SocketError::DatagramTooLarge { source, .. }
+            | SocketError::Unix { source, .. }
+            | SocketError::UnixWrite { source, .. }
             | SocketError::Io { source, .. } => Some(source),
             _ => None,
         }
@@ -286,6 +337,7 @@ impl SocketError {
             SocketError::Timeout { .. }
                 | SocketError::WriteTimeout { .. }
                 | SocketError::ConnectTimeout { .. }
+                | SocketError::UnixTimeout { .. }
         )
     }
 
@@ -296,7 +348,10 @@ impl SocketError {
             SocketError::ConnectionClosed => io::ErrorKind::UnexpectedEof,
             SocketError::Timeout { .. }
             | SocketError::WriteTimeout { .. }
-            | SocketError::ConnectTimeout { .. } => io::ErrorKind::TimedOut,
+            | SocketError::ConnectTimeout { .. }
+            | SocketError::UnixTimeout { .. } => io::ErrorKind::TimedOut,
+            SocketError::UnixPathTooLong { .. } => io::ErrorKind::InvalidInput,
+            SocketError::StaleSocketFile { .. } => io::ErrorKind::AddrInUse,
             SocketError::Closed => io::ErrorKind::NotConnected,
             SocketError::Truncated { .. } => io::ErrorKind::InvalidData,
             SocketError::NoEventLoop => io::ErrorKind::Other,
@@ -304,6 +359,65 @@ impl SocketError {
                 .io_error()
                 .map_or(io::ErrorKind::Other, io::Error::kind),
         }
+    }
+}
+
+/// `"from PATH"`, `"to PATH"`, `"on PATH"` or just `PATH`, as fits the operation.
+fn unix_where(op: &str, address: &UnixAddress) -> String {
+    match op {
+        "read" => format!("from {address}"),
+        "write" | "connect" => format!("to {address}"),
+        "bind" | "listen" | "socket" => address.to_string(),
+        _ => format!("on {address}"),
+    }
+}
+
+/// `" (N bytes written)"` for a write.
+fn written_note(op: &str, written: usize) -> String {
+    if op == "write" {
+        format!(" ({written} bytes written)")
+    } else {
+        String::new()
+    }
+}
+
+/// What to do about the common failures of binding and connecting a Unix-domain socket.
+fn unix_hint(op: &str, address: &UnixAddress, source: &io::Error) -> String {
+    let dir = match address {
+        UnixAddress::Path(p) => match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+            _ => ".".to_string(),
+        },
+        _ => String::new(),
+    };
+    let is_path = matches!(address, UnixAddress::Path(_));
+    match (op, source.raw_os_error()) {
+        ("bind", Some(libc::ENOENT)) => {
+            format!(": the directory {dir} does not exist: create it first")
+        }
+        ("bind", Some(libc::EACCES | libc::EPERM)) => {
+            format!(": this user may not create a file in {dir}: choose a directory it can write (e.g. $XDG_RUNTIME_DIR), or change the directory's permissions")
+        }
+        ("bind", Some(libc::EADDRINUSE)) if is_path => {
+            ": another process listens there: stop it, or choose another path".to_string()
+        }
+        ("bind", Some(libc::EADDRINUSE)) => {
+            ": another socket has this abstract name: choose another name".to_string()
+        }
+        ("connect", Some(libc::ENOENT)) => {
+            ": no socket file there: is the server running, and is this its path?".to_string()
+        }
+        ("connect", Some(libc::EACCES | libc::EPERM)) => {
+            ": this user may not open the socket file (it needs write permission on it and search permission on its directories)".to_string()
+        }
+        ("connect", Some(libc::ECONNREFUSED)) if is_path => {
+            ": nobody listens there (a stale socket file left by a process that ended?)".to_string()
+        }
+        ("connect", Some(libc::ECONNREFUSED)) => ": nobody listens on this name".to_string(),
+        ("connect", Some(libc::EAGAIN)) => {
+            ": the listener's backlog is full: try again later".to_string()
+        }
+        _ => String::new(),
     }
 }
 

@@ -12,9 +12,10 @@ use std::task::{Context, Poll, ready};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::conn::{Conn, StreamSocket};
 use super::op::OpState;
 use super::turn::Turn;
-use super::{Socket, SocketError};
+use super::{Socket, UnixSocket};
 use crate::driver::{Direction, ReadOutcome};
 use crate::executor::coop;
 
@@ -41,7 +42,7 @@ fn trait_op(
     op
 }
 
-impl Socket {
+impl<T: StreamSocket> Conn<T> {
     /// The start of a trait call: wait while a native operation holds the direction's turn,
     /// then charge the call to the task's cooperative budget.
     #[inline]
@@ -68,32 +69,8 @@ impl Socket {
         })
     }
 
-    /// Reads into `buf`, which may be uninitialised, with no intermediate copy: what hyper's
-    /// `ReadBufCursor` and tokio's `ReadBuf` hand out. `Ok(n)` means the first `n` elements of
-    /// `buf` are now initialised (and `n <= buf.len()`); `Ok(0)` is end of stream (or an empty
-    /// `buf`). Like the futures-io read, it takes the socket's read turn, counts against the
-    /// task's cooperative budget and fails with `io::ErrorKind::TimedOut` after waiting longer
-    /// than the socket's read timeout. On epoll the bytes are received straight into `buf`; on
-    /// io_uring they are copied once from the connection's inbox, as every read there is.
-    ///
-    /// ```
-    /// use std::future::poll_fn;
-    /// use std::mem::MaybeUninit;
-    /// use event::{Socket, SocketAddress};
-    ///
-    /// event::run(async {
-    ///     let server = Socket::listen_on(SocketAddress::localhost(0))?;
-    ///     let client = Socket::connect(server.local_address()).await?;
-    ///     let accepted = server.accept().await?;
-    ///     client.write(b"hello").await?;
-    ///     let mut buf = [MaybeUninit::<u8>::uninit(); 16];
-    ///     let n = poll_fn(|cx| accepted.poll_read_uninit(cx, &mut buf)).await?;
-    ///     assert!(n > 0 && n <= 5);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn poll_read_uninit(
+    /// `Socket::poll_read_uninit` (documented there).
+    pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [MaybeUninit<u8>],
@@ -151,12 +128,12 @@ impl Socket {
     /// one, through an `OpState` kept on the socket (the traits have no per-call state), whose
     /// clock restarts after every operation that completes. A timeout never cuts bytes already
     /// taken: a later write or flush waits for them, so the stream has no gap.
-    fn poll_trait<T>(
+    fn poll_trait<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         let timeout = match direction {
             Direction::Read => self.read_timeout(),
             Direction::Write => self.write_timeout(),
@@ -164,17 +141,13 @@ impl Socket {
         let Some(timeout) = timeout else {
             return attempt(cx);
         };
-        let mut ops = self.trait_ops().borrow_mut();
+        let mut ops = self.trait_ops.borrow_mut();
         let op = trait_op(&mut ops, direction, timeout);
         let outcome = ready!(op.poll_stream(&self.stream, direction, cx, attempt));
         op.progress();
         Poll::Ready(match outcome {
             Ok(result) => result,
-            Err(after) => Err(SocketError::trait_timeout(
-                direction == Direction::Write,
-                self.peer,
-                after,
-            )),
+            Err(after) => Err(trait_timeout::<T>(direction, &self.addr, after)),
         })
     }
 
@@ -195,6 +168,23 @@ impl Socket {
     }
 }
 
+/// The `io::Error` of a trait operation that waited longer than the socket's default timeout
+/// (a write through the traits reports 0 bytes: those of earlier calls were returned as
+/// written).
+#[cold]
+#[inline(never)]
+fn trait_timeout<T: StreamSocket>(
+    direction: Direction,
+    addr: &T::Addr,
+    after: std::time::Duration,
+) -> io::Error {
+    let op = match direction {
+        Direction::Read => "read",
+        Direction::Write => "write",
+    };
+    T::timeout(op, addr, after, 0).into()
+}
+
 /// Implements futures-io's traits for `Socket` and for `&Socket` (so a socket shared by a reader
 /// task and a writer task, through an `Rc`, can use both at once).
 macro_rules! futures_io_impls {
@@ -205,7 +195,7 @@ macro_rules! futures_io_impls {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.poll_read_io(cx, buf)
+                self.conn().poll_read_io(cx, buf)
             }
         }
 
@@ -215,7 +205,7 @@ macro_rules! futures_io_impls {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_io(cx, buf)
+                self.conn().poll_write_io(cx, buf)
             }
 
             fn poll_write_vectored(
@@ -223,29 +213,29 @@ macro_rules! futures_io_impls {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                self.poll_write_vectored_io(cx, bufs)
+                self.conn().poll_write_vectored_io(cx, bufs)
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_flush_io(cx)
+                self.conn().poll_flush_io(cx)
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.poll_close_io(cx)
+                self.conn().poll_close_io(cx)
             }
         }
     )*};
 }
 
-futures_io_impls!(Socket, &Socket);
+futures_io_impls!(Socket, &Socket, UnixSocket, &UnixSocket);
 
 #[cfg(feature = "tokio-io")]
 mod tokio_io {
     use super::*;
     use tokio::io::ReadBuf;
 
-    fn poll_read_buf(
-        socket: &Socket,
+    fn poll_read_buf<T: StreamSocket>(
+        socket: &Conn<T>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
@@ -269,7 +259,7 @@ mod tokio_io {
                     cx: &mut Context<'_>,
                     buf: &mut ReadBuf<'_>,
                 ) -> Poll<io::Result<()>> {
-                    poll_read_buf(&self, cx, buf)
+                    poll_read_buf(self.conn(), cx, buf)
                 }
             }
 
@@ -280,7 +270,7 @@ mod tokio_io {
                     cx: &mut Context<'_>,
                     buf: &[u8],
                 ) -> Poll<io::Result<usize>> {
-                    self.poll_write_io(cx, buf)
+                    self.conn().poll_write_io(cx, buf)
                 }
 
                 fn poll_write_vectored(
@@ -288,7 +278,7 @@ mod tokio_io {
                     cx: &mut Context<'_>,
                     bufs: &[IoSlice<'_>],
                 ) -> Poll<io::Result<usize>> {
-                    self.poll_write_vectored_io(cx, bufs)
+                    self.conn().poll_write_vectored_io(cx, bufs)
                 }
 
                 fn is_write_vectored(&self) -> bool {
@@ -296,18 +286,18 @@ mod tokio_io {
                 }
 
                 fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                    self.poll_flush_io(cx)
+                    self.conn().poll_flush_io(cx)
                 }
 
                 fn poll_shutdown(
                     self: Pin<&mut Self>,
                     cx: &mut Context<'_>,
                 ) -> Poll<io::Result<()>> {
-                    self.poll_close_io(cx)
+                    self.conn().poll_close_io(cx)
                 }
             }
         )*};
     }
 
-    tokio_io_impls!(Socket, &Socket);
+    tokio_io_impls!(Socket, &Socket, UnixSocket, &UnixSocket);
 }

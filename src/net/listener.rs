@@ -1,4 +1,5 @@
-//! `ServerSocket`: a listening socket, its `accept` and its `connections` stream.
+//! `ServerSocket`: a listening socket, its `accept` and its `connections` stream. The listener
+//! behind it (`Listener`) is generic over the socket kind, so `UnixServerSocket` shares it.
 
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
@@ -10,10 +11,11 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
+use super::conn::{Conn, StreamSocket};
 use super::op::{OpPoll, OpState};
 use super::options::{AtLimit, ListenOptions};
 use super::{Socket, SocketAddress, SocketError};
-use crate::driver::{Direction, Registration};
+use crate::driver::{Direction, Registration, Stream};
 use crate::event_loop;
 use crate::time::Deadline;
 use crate::trace;
@@ -26,26 +28,26 @@ impl ListenOptions {
     /// Turns a bound, listening, non-blocking standard listener into a `ServerSocket` with these
     /// options' connection limit and idle timeout.
     pub(crate) fn wrap(&self, std: std::net::TcpListener, local: SocketAddr) -> ServerSocket {
+        let limits = Limits {
+            max_connections: self.max_connections,
+            at_limit: self.at_limit,
+            idle_timeout: self.idle_timeout,
+        };
         ServerSocket {
-            inner: Rc::new(Listener {
-                io: RefCell::new(Some(mio::net::TcpListener::from_std(std))),
-                reg: RefCell::new(None),
-                epoch: Cell::new(0),
+            inner: Rc::new(Listener::new(
+                mio::net::TcpListener::from_std(std),
                 local,
-                backoff_until: Cell::new(None),
-                exhausted: Cell::new(false),
-                limit: self.max_connections.map(|max| {
-                    Rc::new(Limit {
-                        max,
-                        open: Cell::new(0),
-                        at_limit: self.at_limit,
-                        waiters: RefCell::new(Vec::new()),
-                    })
-                }),
-                idle_timeout: self.idle_timeout,
-            }),
+                limits,
+            )),
         }
     }
+}
+
+/// What a listener limits: how many connections are open, and how long each may idle.
+pub(crate) struct Limits {
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) at_limit: AtLimit,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, SocketError> {
@@ -88,19 +90,21 @@ pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, Sock
 /// ```
 #[derive(Clone)]
 pub struct ServerSocket {
-    inner: Rc<Listener>,
+    inner: Rc<Listener<Socket>>,
 }
 
-struct Listener {
+/// A listening socket of kind `T` (the part of `ServerSocket` and `UnixServerSocket` that is
+/// the same).
+pub(crate) struct Listener<T: StreamSocket> {
     /// `None` once closed: the descriptor is closed exactly once, by `close` or by drop.
-    io: RefCell<Option<mio::net::TcpListener>>,
+    io: RefCell<Option<T::Listen>>,
     /// The registration with the loop it last accepted on (made at the first accept, made
     /// again when an accept runs on another loop).
     reg: RefCell<Option<Registration>>,
     /// How many times it was registered: an accept that waited on an earlier registration
     /// starts afresh (its waiter and timer belonged to another loop).
     epoch: Cell<u32>,
-    local: SocketAddr,
+    pub(crate) local: T::Addr,
     backoff_until: Cell<Option<Instant>>,
     /// Out of descriptors (or memory) and already said so: the error is reported once per
     /// episode, then `accept` retries quietly every `RESOURCE_BACKOFF` until one succeeds.
@@ -172,10 +176,7 @@ impl ServerSocket {
     /// # Ok::<(), event::SocketError>(())
     /// ```
     pub fn accept(&self) -> Accept<'_> {
-        Accept {
-            listener: &self.inner,
-            op: AcceptState::default(),
-        }
+        self.inner.accept()
     }
 
     /// The connections, as a [`Stream`](futures_core::Stream) that ends when the socket is closed.
@@ -193,10 +194,7 @@ impl ServerSocket {
     /// # Ok::<(), event::SocketError>(())
     /// ```
     pub fn connections(&self) -> Connections {
-        Connections {
-            listener: self.inner.clone(),
-            op: AcceptState::default(),
-        }
+        self.inner.connections()
     }
 
     /// The port the socket listens on (the one the kernel chose, for port 0).
@@ -213,27 +211,77 @@ impl ServerSocket {
     /// `accept` with [`SocketError::Closed`] and ends the `connections` stream. Idempotent, and
     /// callable from any task holding a clone.
     pub fn close(&self) {
-        let io = self.inner.io.borrow_mut().take();
-        if io.is_none() {
-            return;
-        }
-        drop(io);
-        trace::event!(info, local = %self.inner.local, "listener closed");
-        if let Some(reg) = &*self.inner.reg.borrow() {
-            reg.wake(Direction::Read);
-        }
-        if let Some(limit) = &self.inner.limit {
-            limit.wake_all();
-        }
+        self.inner.close();
     }
 
     /// Whether [`close`](ServerSocket::close) has been called.
     pub fn is_closed(&self) -> bool {
-        self.inner.io.borrow().is_none()
+        self.inner.is_closed()
     }
 }
 
-impl Listener {
+impl<T: StreamSocket> Listener<T> {
+    pub(crate) fn new(io: T::Listen, local: T::Addr, limits: Limits) -> Listener<T> {
+        Listener {
+            io: RefCell::new(Some(io)),
+            reg: RefCell::new(None),
+            epoch: Cell::new(0),
+            local,
+            backoff_until: Cell::new(None),
+            exhausted: Cell::new(false),
+            limit: limits.max_connections.map(|max| {
+                Rc::new(Limit {
+                    max,
+                    open: Cell::new(0),
+                    at_limit: limits.at_limit,
+                    waiters: RefCell::new(Vec::new()),
+                })
+            }),
+            idle_timeout: limits.idle_timeout,
+        }
+    }
+
+    /// Closes the descriptor (once), wakes a pending accept and the accepts waiting at the limit.
+    pub(crate) fn close(&self) {
+        let io = self.io.borrow_mut().take();
+        if io.is_none() {
+            return;
+        }
+        drop(io);
+        trace::event!(info, local = %self.local, "listener closed");
+        if let Some(reg) = &*self.reg.borrow() {
+            reg.wake(Direction::Read);
+        }
+        if let Some(limit) = &self.limit {
+            limit.wake_all();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.io.borrow().is_none()
+    }
+
+    /// The listening descriptor, unless closed.
+    pub(crate) fn io(&self) -> Ref<'_, Option<T::Listen>> {
+        self.io.borrow()
+    }
+
+    /// `accept`'s future.
+    pub(crate) fn accept(&self) -> Accept<'_, T> {
+        Accept {
+            listener: self,
+            op: AcceptState::default(),
+        }
+    }
+
+    /// `connections`' stream.
+    pub(crate) fn connections(self: &Rc<Self>) -> Connections<T> {
+        Connections {
+            listener: self.clone(),
+            op: AcceptState::default(),
+        }
+    }
+
     /// The registration with the loop running on this thread. A listener can outlive the loop
     /// it first accepted on (made before one `event::run`, served again in the next): when its
     /// registration belongs to a loop that is not the one running here, it moves to this one.
@@ -284,7 +332,7 @@ impl Listener {
         &self,
         op: &mut AcceptState,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<Socket, SocketError>> {
+    ) -> Poll<Result<T, SocketError>> {
         if self.io.borrow().is_none() {
             return Poll::Ready(Err(SocketError::Closed));
         }
@@ -300,14 +348,14 @@ impl Listener {
                 // Leave the connection in the backlog until a permit is released (or the
                 // listener closes, or this accept's own timeout runs out).
                 if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
-                    return Poll::Ready(Err(SocketError::accept_timeout(self.local, after)));
+                    return Poll::Ready(Err(T::timeout("accept", &self.local, after, 0)));
                 }
                 return Poll::Pending;
             }
             let accepted =
                 op.op
                     .poll_ready(&reg, Direction::Read, cx, || match &*self.io.borrow() {
-                        Some(l) => l.accept().map(|c| (c, false)),
+                        Some(l) => T::accept(l, &self.local).map(|c| (c, false)),
                         None => Err(io::ErrorKind::NotConnected.into()),
                     });
             return match accepted {
@@ -316,7 +364,7 @@ impl Listener {
                 }
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(OpPoll::TimedOut(after)) => {
-                    Poll::Ready(Err(SocketError::accept_timeout(self.local, after)))
+                    Poll::Ready(Err(T::timeout("accept", &self.local, after, 0)))
                 }
                 Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
                     match self.take_accepted(&reg, stream, peer) {
@@ -375,9 +423,9 @@ impl Listener {
     fn take_accepted(
         &self,
         reg: &Registration,
-        stream: mio::net::TcpStream,
-        peer: SocketAddr,
-    ) -> Option<Result<Socket, SocketError>> {
+        stream: T::Io,
+        peer: T::Addr,
+    ) -> Option<Result<T, SocketError>> {
         self.exhausted.set(false);
         let permit = match &self.limit {
             None => None,
@@ -393,11 +441,10 @@ impl Listener {
             }
         };
         trace::event!(debug, %peer, local = %self.local, "accepted");
-        Some(match Socket::accepted(reg.core().clone(), stream, peer) {
-            Ok(s) => Ok(match permit {
-                Some(p) => s.with_permit(p, self.idle_timeout),
-                None => s.with_idle_timeout(self.idle_timeout),
-            }),
+        Some(match Stream::accepted(reg.core().clone(), stream) {
+            Ok(s) => Ok(T::wrap(
+                Conn::new(s, peer).accepted(permit, self.idle_timeout),
+            )),
             Err(source) => Err(SocketError::Io {
                 op: "register connection",
                 source,
@@ -412,7 +459,7 @@ impl Listener {
         op: &mut AcceptState,
         cx: &mut Context<'_>,
         source: io::Error,
-    ) -> Poll<Result<Socket, SocketError>> {
+    ) -> Poll<Result<T, SocketError>> {
         if is_resource_exhaustion(&source) {
             self.backoff_until
                 .set(Some(Instant::now() + RESOURCE_BACKOFF));
@@ -424,10 +471,7 @@ impl Listener {
         } else {
             trace::event!(warn, local = %self.local, error = %source, "accept failed");
         }
-        Poll::Ready(Err(SocketError::Accept {
-            addr: self.local,
-            source,
-        }))
+        Poll::Ready(Err(T::accept_error(&self.local, source)))
     }
 
     fn cancel(&self, op: &mut AcceptState) {
@@ -465,10 +509,11 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
     )
 }
 
-/// The future of [`ServerSocket::accept`].
+/// The future of [`ServerSocket::accept`] (and of
+/// [`UnixServerSocket::accept`](crate::UnixServerSocket::accept): `Accept<'_, UnixSocket>`).
 #[must_use = "futures do nothing unless awaited"]
-pub struct Accept<'a> {
-    listener: &'a Listener,
+pub struct Accept<'a, T: StreamSocket = Socket> {
+    listener: &'a Listener<T>,
     op: AcceptState,
 }
 
@@ -481,7 +526,7 @@ struct AcceptState {
     epoch: u32,
 }
 
-impl Accept<'_> {
+impl<T: StreamSocket> Accept<'_, T> {
     /// Gives up with [`SocketError::Timeout`] if no connection arrives within `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.op.op.timeout = Some(timeout);
@@ -489,8 +534,8 @@ impl Accept<'_> {
     }
 }
 
-impl Future for Accept<'_> {
-    type Output = Result<Socket, SocketError>;
+impl<T: StreamSocket> Future for Accept<'_, T> {
+    type Output = Result<T, SocketError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -498,20 +543,22 @@ impl Future for Accept<'_> {
     }
 }
 
-impl Drop for Accept<'_> {
+impl<T: StreamSocket> Drop for Accept<'_, T> {
     fn drop(&mut self) {
         self.listener.cancel(&mut self.op);
     }
 }
 
-/// The stream of [`ServerSocket::connections`].
+/// The stream of [`ServerSocket::connections`] (and of
+/// [`UnixServerSocket::connections`](crate::UnixServerSocket::connections):
+/// `Connections<UnixSocket>`).
 #[must_use = "streams do nothing unless polled"]
-pub struct Connections {
-    listener: Rc<Listener>,
+pub struct Connections<T: StreamSocket = Socket> {
+    listener: Rc<Listener<T>>,
     op: AcceptState,
 }
 
-impl fmt::Debug for Connections {
+impl<T: StreamSocket> fmt::Debug for Connections<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connections")
             .field("local", &self.listener.local)
@@ -519,16 +566,16 @@ impl fmt::Debug for Connections {
     }
 }
 
-impl Connections {
+impl<T: StreamSocket> Connections<T> {
     /// The next connection, or `None` once the listener is closed. (The same as
     /// `StreamExt::next`, without needing an extension trait.)
-    pub async fn next(&mut self) -> Option<Result<Socket, SocketError>> {
+    pub async fn next(&mut self) -> Option<Result<T, SocketError>> {
         std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 }
 
-impl futures_core::Stream for Connections {
-    type Item = Result<Socket, SocketError>;
+impl<T: StreamSocket> futures_core::Stream for Connections<T> {
+    type Item = Result<T, SocketError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -540,7 +587,7 @@ impl futures_core::Stream for Connections {
     }
 }
 
-impl Drop for Connections {
+impl<T: StreamSocket> Drop for Connections<T> {
     fn drop(&mut self) {
         self.listener.cancel(&mut self.op);
     }

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::turn::Ticket;
-use crate::driver::{Datagram, Direction, Registration, Stream};
+use crate::driver::{Datagram, Direction, Registration, Stream, StreamIo};
 use crate::event_loop::Core;
 use crate::time::Deadline;
 
@@ -44,9 +44,9 @@ impl OpState {
     /// One poll of the stream operation `attempt` in `direction`: its outcome, `Pending` while
     /// it waits, or `Err(timeout)` (wait withdrawn) once the timeout has run out.
     #[inline]
-    pub(crate) fn poll_stream<T>(
+    pub(crate) fn poll_stream<S: StreamIo, T>(
         &mut self,
-        stream: &Stream,
+        stream: &Stream<S>,
         direction: Direction,
         cx: &mut Context<'_>,
         attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,

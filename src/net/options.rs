@@ -47,7 +47,7 @@ impl Default for ListenOptions {
 }
 
 /// The backlog a listener gets unless told otherwise: the kernel's maximum, as Go does.
-fn default_backlog() -> i32 {
+pub(crate) fn default_backlog() -> i32 {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())

@@ -1,4 +1,5 @@
-//! The read futures of [`Socket`]: `read`, `read_into`, `read_buf`.
+//! The read futures of [`Socket`] and [`UnixSocket`](super::UnixSocket): `read`, `read_into`,
+//! `read_buf`.
 //!
 //! Each poll takes the socket's read turn, charges the task's cooperative budget, then asks the
 //! driver; a read that times out or is dropped has consumed nothing.
@@ -9,19 +10,20 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use super::conn::{Conn, StreamSocket};
 use super::op::OpState;
 use super::{Socket, SocketError};
 use crate::driver::{Direction, ReadOutcome};
 
-/// The future of [`Socket::read`].
+/// The future of [`Socket::read`] (and of [`UnixSocket::read`](super::UnixSocket::read)).
 #[must_use = "futures do nothing unless awaited"]
-pub struct Read<'a> {
-    pub(super) socket: &'a Socket,
+pub struct Read<'a, T: StreamSocket = Socket> {
+    pub(super) socket: &'a Conn<T>,
     pub(super) max: usize,
     pub(super) op: OpState,
 }
 
-impl Future for Read<'_> {
+impl<T: StreamSocket> Future for Read<'_, T> {
     type Output = Result<Vec<u8>, SocketError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -37,15 +39,15 @@ impl Future for Read<'_> {
     }
 }
 
-/// The future of [`Socket::read_into`].
+/// The future of [`Socket::read_into`] (and [`UnixSocket::read_into`](super::UnixSocket::read_into)).
 #[must_use = "futures do nothing unless awaited"]
-pub struct ReadInto<'a> {
-    pub(super) socket: &'a Socket,
+pub struct ReadInto<'a, T: StreamSocket = Socket> {
+    pub(super) socket: &'a Conn<T>,
     pub(super) buf: &'a mut [u8],
     pub(super) op: OpState,
 }
 
-impl Future for ReadInto<'_> {
+impl<T: StreamSocket> Future for ReadInto<'_, T> {
     type Output = Result<usize, SocketError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -58,16 +60,16 @@ impl Future for ReadInto<'_> {
     }
 }
 
-/// The future of [`Socket::read_buf`].
+/// The future of [`Socket::read_buf`] (and [`UnixSocket::read_buf`](super::UnixSocket::read_buf)).
 #[must_use = "futures do nothing unless awaited"]
-pub struct ReadBuf<'a> {
-    pub(super) socket: &'a Socket,
+pub struct ReadBuf<'a, T: StreamSocket = Socket> {
+    pub(super) socket: &'a Conn<T>,
     pub(super) buf: &'a mut Vec<u8>,
     pub(super) max: usize,
     pub(super) op: OpState,
 }
 
-impl Future for ReadBuf<'_> {
+impl<T: StreamSocket> Future for ReadBuf<'_, T> {
     type Output = Result<usize, SocketError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -82,7 +84,7 @@ impl Future for ReadBuf<'_> {
     }
 }
 
-impl Socket {
+impl<T: StreamSocket> Conn<T> {
     /// One poll of a read: its turn, the budget, then `attempt` with the operation's timeout.
     /// On the bytes' path only the result travels; end of stream, timeouts and errors are built
     /// out of line.
@@ -103,7 +105,7 @@ impl Socket {
             Ok(Ok(ReadOutcome::Data(r))) => Ok(r),
             Ok(Ok(ReadOutcome::Eof)) => Err(SocketError::ConnectionClosed),
             Ok(Err(e)) => Err(self.read_error(e)),
-            Err(after) => Err(SocketError::read_timeout(self.peer, after)),
+            Err(after) => Err(T::timeout("read", &self.addr, after, 0)),
         };
         self.reading.release(&mut op.ticket);
         Poll::Ready(r)
@@ -122,18 +124,15 @@ impl Socket {
     #[cold]
     #[inline(never)]
     pub(crate) fn read_error(&self, source: io::Error) -> SocketError {
-        crate::trace::event!(debug, peer = %self.peer, error = %source, "read failed");
-        SocketError::Read {
-            peer: self.peer,
-            source,
-        }
+        crate::trace::event!(debug, peer = %self.addr, error = %source, "read failed");
+        T::read_error(&self.addr, source)
     }
 }
 
 /// A read future's `.timeout(d)`, and the drop that withdraws its waiter and gives its turn on.
 macro_rules! read_future_common {
     ($($ty:ident),*) => {$(
-        impl $ty<'_> {
+        impl<T: StreamSocket> $ty<'_, T> {
             /// Gives up with [`SocketError::Timeout`] if no byte arrives within `timeout`.
             pub fn timeout(mut self, timeout: Duration) -> Self {
                 self.op.timeout = Some(timeout);
@@ -141,7 +140,7 @@ macro_rules! read_future_common {
             }
         }
 
-        impl Drop for $ty<'_> {
+        impl<T: StreamSocket> Drop for $ty<'_, T> {
             fn drop(&mut self) {
                 if !self.op.is_idle() {
                     self.socket.drop_read(&mut self.op);

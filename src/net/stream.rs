@@ -1,20 +1,16 @@
 //! `Socket`: a connected TCP stream.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::Duration;
 
-use super::io_traits::TraitOps;
-use super::listener::Permit;
-use super::op::OpState;
+use super::conn::Conn;
+use super::conn::sealed::Kind;
 use super::target::{Target, resolve_host};
-use super::turn::Turn;
 use super::{Read, ReadBuf, ReadInto, ServerSocket, SocketAddress, SocketError, Write, WriteOwned};
 use crate::driver::Stream;
-use crate::event_loop::{self, Core};
+use crate::event_loop;
 
 /// A connected TCP socket on an event loop.
 ///
@@ -46,26 +42,64 @@ use crate::event_loop::{self, Core};
 /// # Ok::<(), event::SocketError>(())
 /// ```
 pub struct Socket {
-    /// The descriptor and how operations reach the kernel.
-    pub(crate) stream: Stream,
-    pub(super) peer: SocketAddr,
-    read_timeout: Cell<Option<Duration>>,
-    write_timeout: Cell<Option<Duration>>,
-    /// Holds a place under the listener's connection limit until the socket is dropped.
-    _permit: Option<Permit>,
-    /// Timeout state for the `AsyncRead`/`AsyncWrite` impls, made on first use with a timeout.
-    trait_ops: RefCell<Option<Box<TraitOps>>>,
-    /// One read and one write at a time, in the order they started.
-    pub(crate) reading: Turn,
-    pub(crate) writing: Turn,
+    pub(crate) conn: Conn<Socket>,
 }
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("local", &self.stream.io().local_addr().ok())
-            .field("peer", &self.peer)
+            .field("local", &self.conn.stream.io().local_addr().ok())
+            .field("peer", &self.conn.addr)
             .finish()
+    }
+}
+
+impl Kind for Socket {
+    type Io = mio::net::TcpStream;
+    type Listen = mio::net::TcpListener;
+    type Addr = SocketAddr;
+
+    fn accept(listen: &Self::Listen, _: &SocketAddr) -> io::Result<(Self::Io, SocketAddr)> {
+        listen.accept()
+    }
+
+    fn wrap(conn: Conn<Socket>) -> Socket {
+        Socket { conn }
+    }
+
+    fn read_error(peer: &SocketAddr, source: io::Error) -> SocketError {
+        SocketError::Read {
+            peer: *peer,
+            source,
+        }
+    }
+
+    fn write_error(peer: &SocketAddr, written: usize, source: io::Error) -> SocketError {
+        SocketError::Write {
+            peer: *peer,
+            written,
+            source,
+        }
+    }
+
+    fn timeout(
+        op: &'static str,
+        addr: &SocketAddr,
+        after: Duration,
+        written: usize,
+    ) -> SocketError {
+        match op {
+            "write" => SocketError::write_timeout(*addr, after, written),
+            "accept" => SocketError::accept_timeout(*addr, after),
+            _ => SocketError::read_timeout(*addr, after),
+        }
+    }
+
+    fn accept_error(local: &SocketAddr, source: io::Error) -> SocketError {
+        SocketError::Accept {
+            addr: *local,
+            source,
+        }
     }
 }
 
@@ -171,37 +205,14 @@ impl Socket {
         }
     }
 
-    /// A socket accepted by a listener of `core`'s loop.
-    pub(crate) fn accepted(
-        core: Rc<Core>,
-        io: mio::net::TcpStream,
-        peer: SocketAddr,
-    ) -> io::Result<Socket> {
-        Ok(Socket::from_stream(Stream::accepted(core, io)?, peer))
-    }
-
     fn from_stream(stream: Stream, peer: SocketAddr) -> Socket {
         Socket {
-            stream,
-            peer,
-            read_timeout: Cell::new(None),
-            write_timeout: Cell::new(None),
-            _permit: None,
-            trait_ops: RefCell::new(None),
-            reading: Turn::default(),
-            writing: Turn::default(),
+            conn: Conn::new(stream, peer),
         }
     }
 
-    pub(crate) fn with_permit(mut self, permit: Permit, idle: Option<Duration>) -> Socket {
-        self._permit = Some(permit);
-        self.with_idle_timeout(idle)
-    }
-
-    pub(crate) fn with_idle_timeout(self, idle: Option<Duration>) -> Socket {
-        self.read_timeout.set(idle);
-        self.write_timeout.set(idle);
-        self
+    pub(crate) fn conn(&self) -> &Conn<Socket> {
+        &self.conn
     }
 
     /// Reads at most `max_bytes`, waiting until at least one byte is there.
@@ -231,21 +242,46 @@ impl Socket {
     /// # Ok::<(), event::SocketError>(())
     /// ```
     pub fn read(&self, max_bytes: usize) -> Read<'_> {
-        Read {
-            socket: self,
-            max: max_bytes,
-            op: OpState::new(self.read_timeout.get()),
-        }
+        self.conn.read(max_bytes)
+    }
+
+    /// Reads into `buf`, which may be uninitialised, with no intermediate copy: what hyper's
+    /// `ReadBufCursor` and tokio's `ReadBuf` hand out. `Ok(n)` means the first `n` elements of
+    /// `buf` are now initialised (and `n <= buf.len()`); `Ok(0)` is end of stream (or an empty
+    /// `buf`). Like the futures-io read, it takes the socket's read turn, counts against the
+    /// task's cooperative budget and fails with `io::ErrorKind::TimedOut` after waiting longer
+    /// than the socket's read timeout. On epoll the bytes are received straight into `buf`; on
+    /// io_uring they are copied once from the connection's inbox, as every read there is.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::mem::MaybeUninit;
+    /// use event::{Socket, SocketAddress};
+    ///
+    /// event::run(async {
+    ///     let server = Socket::listen_on(SocketAddress::localhost(0))?;
+    ///     let client = Socket::connect(server.local_address()).await?;
+    ///     let accepted = server.accept().await?;
+    ///     client.write(b"hello").await?;
+    ///     let mut buf = [MaybeUninit::<u8>::uninit(); 16];
+    ///     let n = poll_fn(|cx| accepted.poll_read_uninit(cx, &mut buf)).await?;
+    ///     assert!(n > 0 && n <= 5);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.conn.poll_read_uninit(cx, buf)
     }
 
     /// Reads into `buf` without allocating; returns how many bytes were read (at least one,
     /// unless `buf` is empty).
     pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
-        ReadInto {
-            socket: self,
-            buf,
-            op: OpState::new(self.read_timeout.get()),
-        }
+        self.conn.read_into(buf)
     }
 
     /// Appends at most `max_bytes` to `buf` and returns how many arrived (at least one).
@@ -265,12 +301,7 @@ impl Socket {
     /// }
     /// ```
     pub fn read_buf<'a>(&'a self, buf: &'a mut Vec<u8>, max_bytes: usize) -> ReadBuf<'a> {
-        ReadBuf {
-            socket: self,
-            buf,
-            max: max_bytes,
-            op: OpState::new(self.read_timeout.get()),
-        }
+        self.conn.read_buf(buf, max_bytes)
     }
 
     /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
@@ -320,12 +351,7 @@ impl Socket {
     /// Several tasks may write to one socket: their writes take turns in the order they
     /// started, and each one's bytes go out contiguous.
     pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
-        Write {
-            socket: self,
-            buf: bytes,
-            written: 0,
-            op: OpState::new(self.write_timeout.get()),
-        }
+        self.conn.write(bytes)
     }
 
     /// Writes every byte of `buf`, handing the vector over instead of lending bytes, and gives
@@ -348,44 +374,33 @@ impl Socket {
     /// }
     /// ```
     pub fn write_owned(&self, buf: Vec<u8>) -> WriteOwned<'_> {
-        WriteOwned {
-            socket: self,
-            buf: Some(buf),
-            written: 0,
-            op: OpState::new(self.write_timeout.get()),
-        }
+        self.conn.write_owned(buf)
     }
 
     /// Sets the timeout every later read uses unless it gives its own (`None`: wait forever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        self.read_timeout.set(timeout);
+        self.conn.set_read_timeout(timeout);
     }
 
     /// The timeout reads use by default.
     pub fn read_timeout(&self) -> Option<Duration> {
-        self.read_timeout.get()
+        self.conn.read_timeout()
     }
 
     /// Sets the timeout every later write uses unless it gives its own (`None`: wait forever).
     pub fn set_write_timeout(&self, timeout: Option<Duration>) {
-        self.write_timeout.set(timeout);
+        self.conn.set_write_timeout(timeout);
     }
 
     /// The timeout writes use by default.
     pub fn write_timeout(&self) -> Option<Duration> {
-        self.write_timeout.get()
+        self.conn.write_timeout()
     }
 
     /// Closes the write side (half-close): the peer reads end-of-stream once it has read
     /// everything written before, and can still send to us.
     pub fn shutdown_write(&self) -> Result<(), SocketError> {
-        // Bytes already taken (io_uring's write-behind) go out first.
-        self.stream
-            .shutdown_write()
-            .map_err(|source| SocketError::Io {
-                op: "shutdown",
-                source,
-            })
+        self.conn.shutdown_write()
     }
 
     /// Closes the socket. The descriptor is closed exactly once, here (dropping does the same).
@@ -404,7 +419,8 @@ impl Socket {
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<(), SocketError> {
-        self.stream
+        self.conn
+            .stream
             .io()
             .set_nodelay(nodelay)
             .map_err(|source| SocketError::Io {
@@ -415,7 +431,8 @@ impl Socket {
 
     /// The local address of the connection.
     pub fn local_address(&self) -> Result<SocketAddress, SocketError> {
-        self.stream
+        self.conn
+            .stream
             .io()
             .local_addr()
             .map(SocketAddress::from)
@@ -427,22 +444,18 @@ impl Socket {
 
     /// The peer's address.
     pub fn peer_address(&self) -> SocketAddress {
-        self.peer.into()
-    }
-
-    pub(crate) fn trait_ops(&self) -> &RefCell<Option<Box<TraitOps>>> {
-        &self.trait_ops
+        self.conn.addr.into()
     }
 }
 
 impl std::os::fd::AsFd for Socket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.stream.io().as_fd()
+        self.conn.stream.io().as_fd()
     }
 }
 
 impl std::os::fd::AsRawFd for Socket {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.stream.io().as_raw_fd()
+        self.conn.stream.io().as_raw_fd()
     }
 }

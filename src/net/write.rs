@@ -1,4 +1,5 @@
-//! The write futures of [`Socket`]: `write` and `write_owned`.
+//! The write futures of [`Socket`] and [`UnixSocket`](super::UnixSocket): `write` and
+//! `write_owned`.
 //!
 //! Each poll takes the socket's write turn (held until every byte is taken, so writes from
 //! several tasks never interleave), charges the task's cooperative budget, then asks the driver.
@@ -9,6 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use super::conn::{Conn, StreamSocket};
 use super::op::OpState;
 use super::turn::{Ticket, Turn};
 use super::{Socket, SocketError};
@@ -17,14 +19,14 @@ use crate::executor::coop;
 
 /// The future of [`Socket::write`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Write<'a> {
-    pub(super) socket: &'a Socket,
+pub struct Write<'a, T: StreamSocket = Socket> {
+    pub(super) socket: &'a Conn<T>,
     pub(super) buf: &'a [u8],
     pub(super) written: usize,
     pub(super) op: OpState,
 }
 
-impl Write<'_> {
+impl<T: StreamSocket> Write<'_, T> {
     /// Gives up with [`SocketError::WriteTimeout`] (saying how many bytes went out) if the peer
     /// takes no byte for `timeout`. The clock restarts whenever bytes go out, so a large write
     /// to a slow but steady reader is not cut: only a stall is.
@@ -34,7 +36,7 @@ impl Write<'_> {
     }
 }
 
-impl Future for Write<'_> {
+impl<T: StreamSocket> Future for Write<'_, T> {
     type Output = Result<(), SocketError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -54,15 +56,15 @@ impl Future for Write<'_> {
 
 /// The future of [`Socket::write_owned`]: the outcome and the vector.
 #[must_use = "futures do nothing unless awaited"]
-pub struct WriteOwned<'a> {
-    pub(super) socket: &'a Socket,
+pub struct WriteOwned<'a, T: StreamSocket = Socket> {
+    pub(super) socket: &'a Conn<T>,
     /// `None` while the driver holds the vector.
     pub(super) buf: Option<Vec<u8>>,
     pub(super) written: usize,
     pub(super) op: OpState,
 }
 
-impl WriteOwned<'_> {
+impl<T: StreamSocket> WriteOwned<'_, T> {
     /// As [`Write::timeout`]: gives up if the peer takes no byte for `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.op.timeout = Some(timeout);
@@ -70,7 +72,7 @@ impl WriteOwned<'_> {
     }
 }
 
-impl Future for WriteOwned<'_> {
+impl<T: StreamSocket> Future for WriteOwned<'_, T> {
     type Output = (Result<(), SocketError>, Vec<u8>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -107,7 +109,7 @@ impl Future for WriteOwned<'_> {
     }
 }
 
-impl Socket {
+impl<T: StreamSocket> Conn<T> {
     /// The write loop: the driver takes some bytes each time (on io_uring a chunk of them,
     /// write-behind), until every byte is taken; a timeout reports how many went out.
     #[inline]
@@ -148,17 +150,9 @@ impl Socket {
         written: usize,
     ) -> SocketError {
         match outcome {
-            Err(after) => SocketError::write_timeout(self.peer, after, written),
-            Ok(Ok(())) => SocketError::Write {
-                peer: self.peer,
-                written,
-                source: io::ErrorKind::WriteZero.into(),
-            },
-            Ok(Err(source)) => SocketError::Write {
-                peer: self.peer,
-                written,
-                source,
-            },
+            Err(after) => T::timeout("write", &self.addr, after, written),
+            Ok(Ok(())) => T::write_error(&self.addr, written, io::ErrorKind::WriteZero.into()),
+            Ok(Err(source)) => T::write_error(&self.addr, written, source),
         }
     }
 
@@ -191,7 +185,7 @@ impl Socket {
     }
 }
 
-impl Drop for Write<'_> {
+impl<T: StreamSocket> Drop for Write<'_, T> {
     fn drop(&mut self) {
         if !self.op.is_idle() {
             self.socket.drop_write(&mut self.op);
@@ -199,7 +193,7 @@ impl Drop for Write<'_> {
     }
 }
 
-impl Drop for WriteOwned<'_> {
+impl<T: StreamSocket> Drop for WriteOwned<'_, T> {
     fn drop(&mut self) {
         if !self.op.is_idle() {
             self.socket.drop_write(&mut self.op);

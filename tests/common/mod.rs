@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod echo_process;
 pub mod sys;
+pub mod unix;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,23 +1,20 @@
 //! A connected socket's I/O on the readiness driver: a system call when the reactor says the
 //! socket is ready, a wait for the next edge otherwise.
 
-use std::io::{self, IoSlice, Read as _};
+use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
 use socket2::SockRef;
 
 use super::{Registration, SEND_FLAGS};
-use crate::driver::{Direction, ReadOutcome};
+use crate::driver::{Direction, ReadOutcome, StreamIo};
 
 /// The most slices one `sendmsg` takes (POSIX's minimum for `IOV_MAX`, Linux's value).
 const IOV_MAX: usize = 1024;
 
-type Tcp = mio::net::TcpStream;
-
 #[inline]
-fn try_read(io: &Tcp, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut io = io;
-    let n = io.read(buf)?;
+fn try_read<S: StreamIo>(io: &S, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let n = io.read_bytes(buf)?;
     // A short read drained the socket: the next read could only return EAGAIN. (End of stream
     // stays visible: the reactor keeps the read-closed bit.)
     Ok((n, n < buf.len()))
@@ -34,9 +31,9 @@ fn read_outcome(n: usize) -> ReadOutcome<usize> {
 
 /// Reads straight into `buf`.
 #[inline]
-pub(crate) fn poll_read_into(
+pub(crate) fn poll_read_into<S: StreamIo>(
     reg: &Registration,
-    io: &Tcp,
+    io: &S,
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<ReadOutcome<usize>>> {
@@ -46,9 +43,9 @@ pub(crate) fn poll_read_into(
 
 /// Reads straight into uninitialised memory (`recv(2)` through socket2, which writes the bytes
 /// and returns how many): the first `n` elements of `buf` are initialised on `Data(n)`.
-pub(crate) fn poll_read_uninit(
+pub(crate) fn poll_read_uninit<S: StreamIo>(
     reg: &Registration,
-    io: &Tcp,
+    io: &S,
     cx: &mut Context<'_>,
     buf: &mut [std::mem::MaybeUninit<u8>],
 ) -> Poll<io::Result<ReadOutcome<usize>>> {
@@ -61,9 +58,9 @@ pub(crate) fn poll_read_uninit(
 
 /// Reads into the loop's scratch buffer and passes exactly what arrived to `deliver`.
 #[inline]
-pub(crate) fn poll_read_scratch<R>(
+pub(crate) fn poll_read_scratch<S: StreamIo, R>(
     reg: &Registration,
-    io: &Tcp,
+    io: &S,
     cx: &mut Context<'_>,
     max: usize,
     deliver: impl FnOnce(&[u8]) -> R,
@@ -87,9 +84,9 @@ pub(crate) fn poll_read_scratch<R>(
 
 /// Sends some of `buf` (`MSG_NOSIGNAL`).
 #[inline]
-pub(crate) fn poll_write(
+pub(crate) fn poll_write<S: StreamIo>(
     reg: &Registration,
-    io: &Tcp,
+    io: &S,
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
@@ -101,9 +98,9 @@ pub(crate) fn poll_write(
 }
 
 /// Sends some of `bufs` in one `sendmsg`.
-pub(crate) fn poll_write_vectored(
+pub(crate) fn poll_write_vectored<S: StreamIo>(
     reg: &Registration,
-    io: &Tcp,
+    io: &S,
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
@@ -127,12 +124,12 @@ fn taken(r: io::Result<usize>) -> io::Result<usize> {
 }
 
 /// Whether a non-blocking connect has completed (`SO_ERROR`, then the peer address).
-pub(crate) fn connected(io: &Tcp) -> io::Result<((), bool)> {
+pub(crate) fn connected<S: StreamIo>(io: &S) -> io::Result<((), bool)> {
     if let Some(e) = io.take_error()? {
         return Err(e);
     }
-    match io.peer_addr() {
-        Ok(_) => Ok(((), false)),
+    match io.has_peer() {
+        Ok(()) => Ok(((), false)),
         // Not connected yet: a spurious wake-up; wait for the next event.
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
         Err(e) => Err(e),
