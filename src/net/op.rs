@@ -131,6 +131,7 @@ impl OpState {
     }
 
     /// `Some(timeout)` once the deadline has passed.
+    #[inline]
     pub(crate) fn poll_deadline(
         &mut self,
         core: &Rc<Core>,

@@ -94,31 +94,38 @@ impl ConnState {
     }
 
     /// Bytes in the inbox not yet read.
+    #[inline]
     pub(super) fn unread(&self) -> usize {
         self.inbox.borrow().len() - self.pos.get()
     }
 
+    #[inline]
     pub(super) fn recv_op(&self) -> Option<u64> {
         Some(self.recv.get()).filter(|&ud| ud != 0)
     }
 
+    #[inline]
     pub(super) fn set_recv_op(&self, ud: Option<u64>) {
         self.recv.set(ud.unwrap_or(0));
     }
 
+    #[inline]
     pub(super) fn send_op(&self) -> Option<u64> {
         Some(self.send.get()).filter(|&ud| ud != 0)
     }
 
+    #[inline]
     pub(super) fn set_send_op(&self, ud: Option<u64>) {
         self.send.set(ud.unwrap_or(0));
     }
 
+    #[inline]
     pub(super) fn has(&self, flag: Flags) -> bool {
         self.flags.get().contains(flag)
     }
 
     /// Sets or clears `flag`; returns whether it was set before.
+    #[inline]
     pub(super) fn set(&self, flag: Flags, on: bool) -> bool {
         let old = self.flags.get();
         self.flags.set(old.with(flag, on));

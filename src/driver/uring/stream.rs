@@ -137,6 +137,7 @@ impl Stream {
     /// `write_owned`: once the previous send has ended (its failure, if any, is reported here),
     /// trades the vector in `buf` for the connection's (empty) send buffer and queues its send
     /// write-behind: no byte is copied, and the caller gets the previous buffer back.
+    #[inline]
     pub(crate) fn poll_write_owned(
         &self,
         cx: &mut Context<'_>,
@@ -161,6 +162,7 @@ impl Stream {
     /// Waits until no send is in flight, then reports the failure of the last one if it failed
     /// and nobody has heard of it yet (a write-behind send's error surfaces at the next write
     /// or flush).
+    #[inline]
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let s = &*self.state;
         if s.send_op().is_some() {
@@ -177,6 +179,7 @@ impl Stream {
     /// copies at most `SEND_CHUNK` bytes of `slices` into a driver buffer, queues their send
     /// and returns how many it took. The bytes count as written from then on: the send goes on
     /// whatever happens to the caller, and dropping the socket lets it finish.
+    #[inline]
     pub(crate) fn poll_write(
         &self,
         cx: &mut Context<'_>,
