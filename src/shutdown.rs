@@ -88,7 +88,10 @@ struct Inner {
     /// How to close each listener given to `close_on_trigger`.
     listeners: RefCell<Vec<Box<dyn Fn()>>>,
     /// Tasks waiting in `triggered()` or `drain()`.
-    waiters: RefCell<Vec<Waker>>,
+    /// Tasks waiting for the trigger or for the tracked tasks to end, each under the key its
+    /// `Waiting` holds (removed when that wait ends, so a connection that waited for the trigger
+    /// and ended leaves nothing behind).
+    waiters: RefCell<Slab<Waker>>,
     /// Tasks that trigger this shutdown (on a signal, on a `ShutdownTrigger`); cancelled when
     /// the drain ends.
     watchers: RefCell<Vec<JoinHandle<()>>>,
@@ -314,11 +317,12 @@ impl Shutdown {
     /// });
     /// ```
     pub async fn triggered(&self) {
+        let mut waiting = Waiting::new(&self.inner);
         poll_fn(|cx| {
             if self.is_triggered() {
                 Poll::Ready(())
             } else {
-                self.inner.wait(cx.waker());
+                waiting.register(cx.waker());
                 Poll::Pending
             }
         })
@@ -343,11 +347,12 @@ impl Shutdown {
     pub async fn drain(&self, deadline: Duration) -> ShutdownReport {
         let until = std::time::Instant::now() + deadline;
         self.trigger();
+        let mut waiting = Waiting::new(&self.inner);
         let all_done = poll_fn(|cx| {
             if self.inner.tasks.borrow().is_empty() {
                 Poll::Ready(())
             } else {
-                self.inner.wait(cx.waker());
+                waiting.register(cx.waker());
                 Poll::Pending
             }
         });
@@ -433,11 +438,41 @@ fn push_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
     }
 }
 
-impl Inner {
-    fn wait(&self, waker: &Waker) {
-        push_waker(&mut self.waiters.borrow_mut(), waker);
+/// One task's wait on a `Shutdown` (for the trigger, or for the tracked tasks to end): its waker
+/// sits in the shutdown's `waiters` until the wait is dropped.
+struct Waiting<'a> {
+    inner: &'a Inner,
+    key: Option<usize>,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(inner: &'a Inner) -> Waiting<'a> {
+        Waiting { inner, key: None }
     }
 
+    fn register(&mut self, waker: &Waker) {
+        let mut waiters = self.inner.waiters.borrow_mut();
+        match self.key.and_then(|k| waiters.get_mut(k)) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => *w = waker.clone(),
+            None => self.key = Some(waiters.insert(waker.clone())),
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key
+            && let Ok(mut waiters) = self.inner.waiters.try_borrow_mut()
+        {
+            let waker = waiters.try_remove(key);
+            drop(waiters);
+            drop(waker);
+        }
+    }
+}
+
+impl Inner {
     fn task_done(&self, key: usize, serial: u64) {
         let Ok(mut tasks) = self.tasks.try_borrow_mut() else {
             return;
@@ -462,7 +497,13 @@ impl Inner {
     }
 
     fn wake_all(&self) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        // The entries stay: each wait removes its own when it ends.
+        let waiters: Vec<Waker> = self
+            .waiters
+            .borrow()
+            .iter()
+            .map(|(_, w)| w.clone())
+            .collect();
         for w in waiters {
             w.wake();
         }
@@ -542,5 +583,44 @@ impl ShutdownTrigger {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
         self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::pin;
+    use std::task::Context;
+
+    #[test]
+    fn a_wait_for_the_trigger_that_ends_leaves_no_waker_behind() {
+        let shutdown = Shutdown::new();
+        for _ in 0..1000 {
+            // A connection (a task of its own: its own waker) that waited for the trigger, then
+            // ended by itself.
+            let (_, waker) = crate::test_waker::counting_waker();
+            let mut triggered = pin!(shutdown.triggered());
+            assert!(
+                triggered
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        assert_eq!(shutdown.inner.waiters.borrow().len(), 0);
+        let (count, waker) = crate::test_waker::counting_waker();
+        let mut live = pin!(shutdown.triggered());
+        assert!(
+            live.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        shutdown.trigger();
+        assert_eq!(count.get(), 1, "a wait still going is woken");
+        assert!(
+            live.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+        );
     }
 }
