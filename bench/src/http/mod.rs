@@ -6,9 +6,11 @@
 //! read right before a window's first request and again after every request in flight at the
 //! deadline has been answered, so CPU per request is measured exactly as CPU per message is.
 //! The ratio to `hyper_tokio` is the median over cycles of the per-cycle ratio, with a 95%
-//! interval. `--wrk` adds one wrk run per server afterwards as a cross-check of requests/s.
+//! interval. `--wrk` adds one wrk run per server afterwards as a cross-check of requests/s,
+//! `--h2load` one HTTP/2 (h2c) h2load run per server.
 
 pub mod client;
+pub mod h2load;
 pub mod handler;
 pub mod wrk;
 
@@ -69,6 +71,8 @@ pub struct Opts {
     pub window: Duration,
     /// `--wrk`: one wrk run of this many seconds per server after the windows (None: no wrk).
     pub wrk_seconds: Option<f64>,
+    /// `--h2load`: one h2load run of this many seconds per server, get and post configs.
+    pub h2load_seconds: Option<f64>,
 }
 
 /// What one server accumulated over its windows.
@@ -86,6 +90,7 @@ struct Acc {
     peak_rss: u64,
     failed: Option<String>,
     wrk: Option<Result<wrk::Run, String>>,
+    h2: Option<Result<h2load::Run, String>>,
 }
 
 struct Rng(u64);
@@ -149,6 +154,9 @@ fn run_config(opts: &Opts, config: &Config, rng: &mut Rng) -> bool {
         accs[i].peak_rss = procfs::peak_rss_bytes(s.pid).unwrap_or(0);
         if let (Some(secs), None) = (opts.wrk_seconds, &accs[i].failed) {
             accs[i].wrk = Some(wrk::run(s.addr, s.pid, config, secs));
+        }
+        if let (Some(secs), None) = (opts.h2load_seconds, &accs[i].failed) {
+            accs[i].h2 = h2load::run(s.addr, s.pid, config, secs);
         }
     }
     let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
@@ -258,6 +266,16 @@ fn report(cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(St
     for (n, e) in startup_failures {
         println!("{n:<14} FAILED to start: {e}");
         ok = false;
+    }
+    if accs.iter().any(|a| a.h2.is_some()) {
+        println!("HTTP/2 (h2load, prior knowledge, same connections, 1 stream each; one run per server, not interleaved):");
+        println!("{:<14} {:>9} {:>9} {:>9} {:>9} {:>7}", "server", "req/s", "mean(us)", "CPU/req", "done", "failed");
+        for (i, a) in accs.iter().enumerate() {
+            if let Some(h) = &a.h2 {
+                println!("{}", h2load::line(&names[i], h));
+                ok &= matches!(h, Ok(r) if r.failed == 0) || h.is_err();
+            }
+        }
     }
     ok
 }

@@ -90,7 +90,9 @@ Options:
                      /hello, keep-alive), post:CONNS:BYTES (POST /echo, keep-alive), close:CONNS (a
                      new connection per request, Connection: close, CONNS at once)
   --wrk              --http: also one wrk run per server after the windows (cross-check of req/s)
-  --wrk-seconds F    length of each wrk run (default 3)"
+  --wrk-seconds F    length of each wrk run (default 3)
+  --h2load           --http: also one HTTP/2 (h2c) h2load run per server, get and post configs
+                     (same length as the wrk runs)"
     );
     std::process::exit(0)
 }
@@ -131,6 +133,7 @@ pub fn parse_opts() -> Opts {
         "--http-configs",
         "--wrk",
         "--wrk-seconds",
+        "--h2load",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -140,7 +143,8 @@ pub fn parse_opts() -> Opts {
             std::process::exit(2);
         }
         if !a.contains('=')
-            && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile", "--http", "--wrk"].contains(&key.as_str())
+            && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile", "--http", "--wrk", "--h2load"]
+                .contains(&key.as_str())
         {
             it.next();
         }
@@ -386,5 +390,7 @@ fn http_opts(bindir: &Path, seconds: f64, window: Duration) -> http::Opts {
         .unwrap_or_else(|e| bad("http-configs", e));
     let wrk_seconds =
         has_flag("wrk").then(|| arg_value("wrk-seconds").map_or(3.0, |v| v.parse().unwrap_or_else(|e| bad("wrk-seconds", format!("{e}")))));
-    http::Opts { servers, configs, seconds, window, wrk_seconds }
+    let run_seconds = arg_value("wrk-seconds").map_or(3.0, |v| v.parse().unwrap_or_else(|e| bad("wrk-seconds", format!("{e}"))));
+    let h2load_seconds = has_flag("h2load").then_some(run_seconds);
+    http::Opts { servers, configs, seconds, window, wrk_seconds, h2load_seconds }
 }
