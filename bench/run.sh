@@ -8,6 +8,7 @@
 #   bench/run.sh --idle
 #   bench/run.sh --multicore 2 --seconds 10
 #   bench/run.sh --hostile        # hostile clients (fairness, non-reading peers, drain, accept burst)
+#   bench/run.sh --http           # HTTP: ours (event-hyper, both drivers) vs hyper on tokio; --wrk adds wrk
 #   bench/run.sh --help
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +17,21 @@ REPO_DIR="$(dirname "$BENCH_DIR")"
 BENCH_TARGET="${BENCH_TARGET_DIR:-$BENCH_DIR/target}"
 
 CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release --quiet --manifest-path "$BENCH_DIR/Cargo.toml"
+
+HTTP=0
+for a in "$@"; do [[ "$a" == --http ]] && HTTP=1; done
+if [[ $HTTP == 1 ]]; then
+    # --http: ours is the bench workspace's http_event (event-hyper by path), built above; the
+    # echo example is not needed. wrk (the optional --wrk cross-check) is installed when missing.
+    if ! command -v wrk >/dev/null; then
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            apt-get install -y -q wrk >/dev/null || echo "run.sh: WARNING: apt-get install wrk failed; --wrk will report it unavailable" >&2
+        else
+            echo "run.sh: wrk is missing and this is not root: install the Debian package wrk (sudo apt-get install wrk) for --wrk" >&2
+        fi
+    fi
+    exec "$BENCH_TARGET/release/harness" "$@"
+fi
 
 # "ours": the library's echo example, built in the repo's own target dir.
 if [[ "${BENCH_SKIP_OURS_BUILD:-0}" != 1 ]]; then

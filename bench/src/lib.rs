@@ -1,11 +1,13 @@
 //! Shared code for the `event` benchmark harness: argument helpers, the
 //! single-threaded mio ping-pong load generator, a log-linear latency
-//! histogram, /proc readers, server child processes and small statistics helpers.
+//! histogram, /proc readers, server child processes and small statistics helpers; the
+//! `--http` benchmark (servers' handler, HTTP load generator, wrk cross-check) in [`http`].
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod hist;
 pub mod hostile;
+pub mod http;
 pub mod load;
 pub mod procfs;
 pub mod server;

@@ -25,7 +25,7 @@ use idle::run_idle;
 use opts::{parse_opts, Opts};
 
 use event_bench::server::{self, kill_all_children, spawn_pinned, unregister_child, KillGuard, Server};
-use event_bench::{hist::Hist, hostile, load::LoadGen, procfs, stats, stats::median_ci};
+use event_bench::{hist::Hist, hostile, http, load::LoadGen, procfs, stats, stats::median_ci};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -493,7 +493,9 @@ fn main() {
     } else if !opts.loadgen_cpus.is_empty() && !procfs::pin_to_cpus(&opts.loadgen_cpus) {
         eprintln!("harness: warning: could not pin the load generator to CPUs {:?}", opts.loadgen_cpus);
     }
-    let ok = if let Some(h) = &opts.hostile {
+    let ok = if let Some(h) = &opts.http {
+        http::run(h)
+    } else if let Some(h) = &opts.hostile {
         if (nofile as usize) < h.burst_conns + 200 {
             eprintln!("harness: warning: RLIMIT_NOFILE is {nofile}, below {} connections", h.burst_conns);
         }

@@ -1,7 +1,7 @@
 //! The harness's command line: options, usage, and the server specs they resolve to.
 
 use event_bench::server::Spec;
-use event_bench::{arg_value, hostile, procfs};
+use event_bench::{arg_value, hostile, http, procfs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ pub struct Opts {
     pub idle_servers: Vec<Spec>,
     /// `--hostile`: the hostile-client scenarios instead of the load runs.
     pub hostile: Option<hostile::Opts>,
+    /// `--http`: the HTTP benchmark instead of the echo load runs.
+    pub http: Option<http::Opts>,
     /// `--multicore N`: N, else None (single-core mode).
     pub multicore: Option<usize>,
     /// taskset CPU list for the servers ("0", or "0-(N-1)" with --multicore).
@@ -78,7 +80,19 @@ Options:
   --scenarios LIST   --hostile scenarios, in order (default fairness,nonreading,drain,burst)
   --fair-seconds F   ping-pong seconds beside the flood (default 5)
   --peers N          non-reading peers (default 50)
-  --burst-conns N    clients of the accept burst (default 5000)"
+  --burst-conns N    clients of the accept burst (default 5000)
+  --http             the HTTP benchmark instead of the echo load runs (bench/README.md): HTTP/1.1
+                     requests in the same interleaved windows, CPU per request, ratio vs hyper_tokio
+  --http-servers L   servers for --http (default ours,hyper_tokio; ours = ours_epoll,ours_uring, the
+                     http_event binary with EVENT_BACKEND=epoll / io_uring; hyper_tokio2 = a second
+                     hyper_tokio, for a self-check)
+  --http-configs L   --http configurations (default get:50,post:50:4096,close:10): get:CONNS (GET
+                     /hello, keep-alive), post:CONNS:BYTES (POST /echo, keep-alive), close:CONNS (a
+                     new connection per request, Connection: close, CONNS at once)
+  --wrk              --http: also one wrk run per server after the windows (cross-check of req/s)
+  --wrk-seconds F    length of each wrk run (default 3)
+  --h2load           --http: also one HTTP/2 (h2c) h2load run per server, get and post configs
+                     (same length as the wrk runs)"
     );
     std::process::exit(0)
 }
@@ -114,6 +128,12 @@ pub fn parse_opts() -> Opts {
         "--fair-seconds",
         "--peers",
         "--burst-conns",
+        "--http",
+        "--http-servers",
+        "--http-configs",
+        "--wrk",
+        "--wrk-seconds",
+        "--h2load",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -122,7 +142,10 @@ pub fn parse_opts() -> Opts {
             eprintln!("harness: unknown argument {a:?} (try --help)");
             std::process::exit(2);
         }
-        if !a.contains('=') && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile"].contains(&key.as_str()) {
+        if !a.contains('=')
+            && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile", "--http", "--wrk", "--h2load"]
+                .contains(&key.as_str())
+        {
             it.next();
         }
     }
@@ -218,7 +241,9 @@ pub fn parse_opts() -> Opts {
             std::process::exit(2);
         }
     }
-    let servers = if self_check {
+    let servers = if has_flag("http") {
+        Vec::new() // --http has servers of its own (--http-servers)
+    } else if self_check {
         resolve("tokio_ct,tokio_ct2")
     } else if multicore.is_some() {
         // Ours missing: no stand-in (a single-threaded tokio_ct2 would mislead); tokio_mt alone.
@@ -260,6 +285,9 @@ pub fn parse_opts() -> Opts {
         }
     }
     let hostile = if has_flag("hostile") { Some(hostile_opts(&resolve)) } else { None };
+    let seconds = arg_value("seconds").map(|v| v.parse().expect("--seconds")).unwrap_or(25.0);
+    let window = Duration::from_millis(arg_value("window-ms").map(|v| v.parse().expect("--window-ms")).unwrap_or(100));
+    let http = if has_flag("http") { Some(http_opts(&bindir, seconds, window)) } else { None };
     let mut servers = servers;
     if let Some(n) = multicore {
         // The example's default --max-connections is 10000; keep it above the largest
@@ -283,8 +311,8 @@ pub fn parse_opts() -> Opts {
         server_cpus,
         loadgen_cpus,
         refs,
-        seconds: arg_value("seconds").map(|v| v.parse().expect("--seconds")).unwrap_or(25.0),
-        window: Duration::from_millis(arg_value("window-ms").map(|v| v.parse().expect("--window-ms")).unwrap_or(100)),
+        seconds,
+        window,
         configs,
         servers,
         syscalls: has_flag("syscalls"),
@@ -293,6 +321,7 @@ pub fn parse_opts() -> Opts {
         idle_conns: arg_value("idle-conns").map(|v| v.parse().expect("--idle-conns")).unwrap_or(19_000),
         idle_servers,
         hostile,
+        http,
     }
 }
 
@@ -329,4 +358,39 @@ fn hostile_opts(resolve: &dyn Fn(&str) -> Vec<Spec>) -> hostile::Opts {
         burst_conns,
         burst_threads: 4,
     }
+}
+
+/// The options of `--http`: servers from `--http-servers` (binaries in `bindir`), configurations
+/// from `--http-configs`, `--wrk`.
+fn http_opts(bindir: &Path, seconds: f64, window: Duration) -> http::Opts {
+    let bad = |what: &str, e: String| -> ! {
+        eprintln!("harness: --{what}: {e}");
+        std::process::exit(2)
+    };
+    let list = arg_value("http-servers").unwrap_or_else(|| "ours,hyper_tokio".into());
+    let mut servers: Vec<Spec> = Vec::new();
+    for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let names: Vec<&str> = if n == "ours" { OURS_VARIANTS.iter().map(|(n, _)| *n).collect() } else { vec![n] };
+        for name in names {
+            let plain =
+                |bin: &str| Spec { name: name.into(), path: bindir.join(bin), args: vec![], env: vec![], backend: None, listeners: 1 };
+            let spec = match OURS_VARIANTS.iter().find(|(o, _)| *o == name) {
+                Some(&(_, backend)) => {
+                    Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain("http_event") }
+                }
+                None if name == "hyper_tokio" || name == "hyper_tokio2" => plain("http_tokio"),
+                None => bad("http-servers", format!("unknown server {name:?} (ours, ours_epoll, ours_uring, hyper_tokio, hyper_tokio2)")),
+            };
+            if !servers.iter().any(|s| s.name == spec.name) {
+                servers.push(spec);
+            }
+        }
+    }
+    let configs = http::Config::parse_list(&arg_value("http-configs").unwrap_or_else(|| "get:50,post:50:4096,close:10".into()))
+        .unwrap_or_else(|e| bad("http-configs", e));
+    let wrk_seconds =
+        has_flag("wrk").then(|| arg_value("wrk-seconds").map_or(3.0, |v| v.parse().unwrap_or_else(|e| bad("wrk-seconds", format!("{e}")))));
+    let run_seconds = arg_value("wrk-seconds").map_or(3.0, |v| v.parse().unwrap_or_else(|e| bad("wrk-seconds", format!("{e}"))));
+    let h2load_seconds = has_flag("h2load").then_some(run_seconds);
+    http::Opts { servers, configs, seconds, window, wrk_seconds, h2load_seconds }
 }
