@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
+use slab::Slab;
+
 /// A `Send + Sync` switch that begins the shutdown of every [`Shutdown`](super::Shutdown) watching it
 /// ([`Shutdown::trigger_on`](super::Shutdown::trigger_on)), on any loop, from any thread.
 ///
@@ -29,7 +31,8 @@ pub struct ShutdownTrigger {
 #[derive(Default)]
 struct TriggerInner {
     fired: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    /// The tasks waiting in `fired`, each under the key its wait removes when it ends.
+    wakers: Mutex<Slab<Waker>>,
 }
 
 impl fmt::Debug for ShutdownTrigger {
@@ -49,7 +52,7 @@ impl ShutdownTrigger {
     /// Fires: every watching shutdown begins. Idempotent.
     pub fn fire(&self) {
         self.inner.fired.store(true, Ordering::SeqCst);
-        let wakers = std::mem::take(&mut *self.lock());
+        let wakers: Vec<Waker> = self.lock().iter().map(|(_, w)| w.clone()).collect();
         for w in wakers {
             w.wake();
         }
@@ -60,14 +63,20 @@ impl ShutdownTrigger {
         self.inner.fired.load(Ordering::SeqCst)
     }
 
-    /// Resolves once fired.
+    /// Resolves once fired. A wait that ends first (its `Shutdown` dropped, say) leaves nothing
+    /// behind.
     pub async fn fired(&self) {
+        let mut waiting = Waiting {
+            trigger: self,
+            key: None,
+        };
         poll_fn(|cx| {
             if self.is_fired() {
                 return Poll::Ready(());
             }
-            push_waker(&mut self.lock(), cx.waker());
-            // Fired between the check and the push: do not wait for a wake that was missed.
+            waiting.register(cx.waker());
+            // Fired between the check and the registration: do not wait for a wake that was
+            // missed.
             if self.is_fired() {
                 Poll::Ready(())
             } else {
@@ -77,15 +86,71 @@ impl ShutdownTrigger {
         .await
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slab<Waker>> {
         self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Adds `waker` unless an equivalent one is there already: a future polled again and again
-/// (raced against other work) must not grow the list.
-fn push_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
-    if !wakers.iter().any(|w| w.will_wake(waker)) {
-        wakers.push(waker.clone());
+/// One wait in [`ShutdownTrigger::fired`]: its waker is registered until the wait is dropped.
+struct Waiting<'a> {
+    trigger: &'a ShutdownTrigger,
+    key: Option<usize>,
+}
+
+impl Waiting<'_> {
+    fn register(&mut self, waker: &Waker) {
+        let mut wakers = self.trigger.lock();
+        match self.key.and_then(|k| wakers.get_mut(k)) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => *w = waker.clone(),
+            None => self.key = Some(wakers.insert(waker.clone())),
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let waker = self.trigger.lock().try_remove(key);
+            drop(waker);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Context;
+
+    #[test]
+    fn a_wait_for_the_trigger_that_ends_leaves_no_waker_behind() {
+        let trigger = ShutdownTrigger::new();
+        for _ in 0..100 {
+            let (_, waker) = crate::test_waker::counting_waker();
+            let mut fired = pin!(trigger.fired());
+            assert!(
+                fired
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        assert_eq!(trigger.lock().len(), 0);
+        let (count, waker) = crate::test_waker::counting_waker();
+        let mut live = pin!(trigger.fired());
+        assert!(
+            live.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        trigger.fire();
+        assert_eq!(count.get(), 1);
+        assert!(
+            live.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+        );
     }
 }
