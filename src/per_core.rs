@@ -273,15 +273,7 @@ where
         // and `send` then skip their cancellation-point bookkeeping, and the kernel looks up
         // descriptors without atomic reference counts.
         let seed = seeds.into_iter().next().expect("one seed");
-        let lp = match builder.build() {
-            Ok(lp) => lp,
-            Err(e) => return vec![Err(JoinError::LoopFailed(e.to_string()))],
-        };
-        let ctx = LoopContext {
-            index: 0,
-            loops: Arc::from([lp.handle()]),
-        };
-        return vec![run_loop(&lp, || make(ctx, seed))];
+        return vec![run_on_this_thread(builder, seed, make)];
     }
     let make = Arc::new(make);
     let (handles_tx, handles_rx) = mpsc::channel::<(usize, Option<LoopHandle>)>();
@@ -290,10 +282,75 @@ where
     for (index, seed) in seeds.into_iter().enumerate() {
         let (start_tx, start_rx) = mpsc::channel::<Arc<[LoopHandle]>>();
         starts.push(start_tx);
+        let thread = LoopThread {
+            index,
+            builder: builder.clone(),
+            handles_tx: handles_tx.clone(),
+            start_rx,
+        };
         let make = make.clone();
-        let handles_tx = handles_tx.clone();
-        let builder = builder.clone();
-        let spawned = std::thread::Builder::new()
+        threads.push(thread.spawn(move |ctx| make(ctx, seed)));
+    }
+    drop(handles_tx);
+    let started = threads.iter().filter(|t| t.is_ok()).count();
+    start_all_or_none(handles_rx, started, starts);
+    threads
+        .into_iter()
+        .map(|t| match t {
+            Ok(join) => join
+                .join()
+                .unwrap_or_else(|p| Err(JoinError::Panicked(panic_message(p)))),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
+
+/// The one loop of `threads(1)`, on the calling thread.
+fn run_on_this_thread<S, F, Fut>(
+    builder: Builder,
+    seed: S,
+    make: F,
+) -> Result<Fut::Output, JoinError>
+where
+    F: Fn(LoopContext, S) -> Fut,
+    Fut: Future,
+{
+    let lp = builder
+        .build()
+        .map_err(|e| JoinError::LoopFailed(e.to_string()))?;
+    let ctx = LoopContext {
+        index: 0,
+        loops: Arc::from([lp.handle()]),
+    };
+    run_loop(&lp, || make(ctx, seed))
+}
+
+/// One loop's thread before it starts: it builds its loop, reports the loop's handle, and waits
+/// for every other loop's handle before it runs its future.
+struct LoopThread {
+    index: usize,
+    builder: Builder,
+    handles_tx: mpsc::Sender<(usize, Option<LoopHandle>)>,
+    start_rx: mpsc::Receiver<Arc<[LoopHandle]>>,
+}
+
+/// What a loop's thread returns.
+type LoopJoin<T> = std::thread::JoinHandle<Result<T, JoinError>>;
+
+impl LoopThread {
+    fn spawn<Fut, M>(self, make: M) -> Result<LoopJoin<Fut::Output>, JoinError>
+    where
+        M: FnOnce(LoopContext) -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let LoopThread {
+            index,
+            builder,
+            handles_tx,
+            start_rx,
+        } = self;
+        std::thread::Builder::new()
             .name(format!("event-loop-{index}"))
             .spawn(move || {
                 let lp = match builder.build() {
@@ -307,38 +364,33 @@ where
                 let loops = start_rx
                     .recv()
                     .map_err(|_| JoinError::LoopFailed("another loop could not start".into()))?;
-                let ctx = LoopContext { index, loops };
-                run_loop(&lp, || make(ctx, seed))
-            });
-        threads.push(spawned.map_err(|e| JoinError::LoopFailed(e.to_string())));
+                run_loop(&lp, || make(LoopContext { index, loops }))
+            })
+            .map_err(|e| JoinError::LoopFailed(e.to_string()))
     }
-    drop(handles_tx);
-    let started = threads.iter().filter(|t| t.is_ok()).count();
+}
+
+/// Collects the handles of the `started` threads' loops and, if every loop was built, sends the
+/// whole list to each. All or nothing: if a loop could not start, the others are not started
+/// either (dropping their start channels ends them with `LoopFailed`), so `loops()[i]` is always
+/// loop `i`.
+fn start_all_or_none(
+    handles_rx: mpsc::Receiver<(usize, Option<LoopHandle>)>,
+    started: usize,
+    starts: Vec<mpsc::Sender<Arc<[LoopHandle]>>>,
+) {
     let mut handles: Vec<(usize, LoopHandle)> = handles_rx
         .iter()
         .take(started)
         .filter_map(|(i, h)| h.map(|h| (i, h)))
         .collect();
     handles.sort_by_key(|(i, _)| *i);
-    // All or nothing: if a loop could not start, the others are not started either (dropping
-    // their start channels ends them with `LoopFailed`), so `loops()[i]` is always loop `i`.
     if handles.len() == starts.len() {
         let loops: Arc<[LoopHandle]> = handles.into_iter().map(|(_, h)| h).collect();
         for start in starts {
             let _ = start.send(loops.clone());
         }
-    } else {
-        drop(starts);
     }
-    threads
-        .into_iter()
-        .map(|t| match t {
-            Ok(join) => join
-                .join()
-                .unwrap_or_else(|p| Err(JoinError::Panicked(panic_message(p)))),
-            Err(e) => Err(e),
-        })
-        .collect()
 }
 
 /// Makes the loop's future and runs it on `lp` to completion; a panic in either becomes
