@@ -189,10 +189,11 @@ mod trace;
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, Datagrams, ListenOptions, PeerCredentials, Read, ReadBuf,
-    ReadInto, Recv, RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress,
+    Accept, AtLimit, Connections, DatagramSocket, Datagrams, ListenOptions, PeerCredentials, Read,
+    ReadBuf, ReadInto, Recv, RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress,
     SocketError, StreamSocket, Target, ToListenAddress, UdpOptions, UdpSocket, UnixAddress,
-    UnixListenOptions, UnixServerSocket, UnixSocket, Write, WriteOwned,
+    UnixDatagram, UnixDatagramOptions, UnixListenOptions, UnixServerSocket, UnixSocket, Write,
+    WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Listening, Shutdown, ShutdownReport, ShutdownTrigger};
