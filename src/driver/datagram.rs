@@ -37,6 +37,11 @@ pub trait DatagramIo: AsFd + AsRawFd + 'static {
     type From;
     /// The largest datagram the socket can receive: a longer buffer cannot truncate.
     const MAX_DATAGRAM: usize;
+    /// Whether the writable edge after a refused send to an address proves nothing: an
+    /// unconnected Unix datagram socket gets one after every send that the receiver's full
+    /// queue refused (the kernel frees the datagram it could not queue), so waiting for it
+    /// would spin. Such a send's `Pending` registers no waker: its caller retries on a timer.
+    const SEND_TO_EDGES_UNRELIABLE: bool = false;
     /// The kernel's form of `addr`.
     fn to_sockaddr(addr: &Self::Addr) -> Cow<'_, SockAddr>;
     /// `recvfrom(2)` into `buf`: the bytes copied and the sender.
@@ -71,6 +76,7 @@ impl DatagramIo for mio::net::UnixDatagram {
     type From = std::os::unix::net::SocketAddr;
     /// As large as a sender's `SO_SNDBUF` allows: no buffer is known to hold every datagram.
     const MAX_DATAGRAM: usize = usize::MAX;
+    const SEND_TO_EDGES_UNRELIABLE: bool = true;
 
     fn to_sockaddr(addr: &SockAddr) -> Cow<'_, SockAddr> {
         Cow::Borrowed(addr)
@@ -174,6 +180,8 @@ impl<D: DatagramIo> Datagram<D> {
     }
 
     /// Sends `buf` as one datagram to `to` (`None`: the connected peer). Never raises SIGPIPE.
+    /// `Pending` with a destination on a socket whose edges prove nothing
+    /// (`DatagramIo::SEND_TO_EDGES_UNRELIABLE`) registers no waker: retry on a timer.
     #[inline]
     pub(crate) fn poll_send_to(
         &self,

@@ -37,10 +37,6 @@ pub(crate) mod sealed {
         const RECV_UNCONNECTED: &'static str;
         /// The operation a `send` without a peer names.
         const SEND_UNCONNECTED: &'static str;
-        /// Whether the writable edge after a refused `send_to` proves nothing (an unconnected
-        /// Unix datagram socket gets one after every send the receiver's full queue refused),
-        /// so such a send retries on a growing interval instead of spinning on edges.
-        const SEND_TO_EDGES_UNRELIABLE: bool = false;
         /// The sender of a received datagram.
         fn sender(from: Sender<Self>) -> Self::Address;
         /// A destination, named for an error.

@@ -16,7 +16,7 @@ use super::datagram::{DatagramCore, DatagramSocket, Dest};
 use super::op::OpState;
 use super::turn::{Ticket, Turn};
 use super::{SocketError, UdpSocket};
-use crate::driver::{Direction, Received};
+use crate::driver::{DatagramIo, Direction, Received};
 use crate::executor::coop;
 use crate::time::Deadline;
 
@@ -272,13 +272,13 @@ impl<T: DatagramSocket> DatagramCore<T> {
             dgram.poll_send_to(cx, buf, to)
         });
         let Poll::Ready(outcome) = polled else {
-            if T::SEND_TO_EDGES_UNRELIABLE && to.is_some() {
+            if <T::Io as DatagramIo>::SEND_TO_EDGES_UNRELIABLE && to.is_some() {
                 self.back_off(cx);
             }
             self.writing.hold(&mut op.ticket);
             return Poll::Pending;
         };
-        if T::SEND_TO_EDGES_UNRELIABLE {
+        if <T::Io as DatagramIo>::SEND_TO_EDGES_UNRELIABLE {
             self.send_retry.take();
         }
         let r = match outcome {
@@ -290,14 +290,14 @@ impl<T: DatagramSocket> DatagramCore<T> {
         Poll::Ready(r)
     }
 
-    /// A `send_to` was refused and its writable edges prove nothing: instead of the edge, wait
-    /// an interval that doubles from 1 ms to 16 ms (a receiver that drains is seen within it;
-    /// one that does not costs at most a thousand system calls a second, not a spinning loop).
+    /// A `send_to` was refused and its writable edges prove nothing (the driver registered no
+    /// waker): wait an interval that doubles from 1 ms to 16 ms instead (a receiver that
+    /// drains is seen within it; one that does not costs at most a thousand system calls a
+    /// second, not a spinning loop).
     #[cold]
     fn back_off(&self, cx: &mut Context<'_>) {
         const FIRST: Duration = Duration::from_millis(1);
         const LAST: Duration = Duration::from_millis(16);
-        self.dgram.cancel_wait(Direction::Write);
         let core = self.dgram.core();
         let mut retry = self.send_retry.borrow_mut();
         let (deadline, interval) = retry.get_or_insert_with(|| (Deadline::after(FIRST), FIRST));

@@ -110,7 +110,6 @@ impl Kind for UnixDatagram {
         "recv on an unconnected Unix datagram socket (connect first, or use recv_from)";
     const SEND_UNCONNECTED: &'static str =
         "send on an unconnected Unix datagram socket (connect first, or use send_to)";
-    const SEND_TO_EDGES_UNRELIABLE: bool = true;
 
     #[inline]
     fn sender(from: std::os::unix::net::SocketAddr) -> UnixAddress {

@@ -119,9 +119,22 @@ pub(crate) fn poll_send_to<D: DatagramIo>(
     to: Option<&D::Addr>,
 ) -> Poll<io::Result<usize>> {
     let sock = SockRef::from(io);
-    let to = to.map(D::to_sockaddr);
-    poll_ready(reg, cx, Direction::Write, || match &to {
-        Some(addr) => sock.send_to_with_flags(buf, addr, SEND_FLAGS),
-        None => sock.send_with_flags(buf, SEND_FLAGS),
+    let Some(to) = to.map(D::to_sockaddr) else {
+        return poll_ready(reg, cx, Direction::Write, || {
+            sock.send_with_flags(buf, SEND_FLAGS)
+        });
+    };
+    if D::SEND_TO_EDGES_UNRELIABLE {
+        // Try at every poll, whatever the edges say, and leave the waiting to the caller.
+        return loop {
+            match sock.send_to_with_flags(buf, &to, SEND_FLAGS) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Poll::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break Poll::Ready(r),
+            }
+        };
+    }
+    poll_ready(reg, cx, Direction::Write, || {
+        sock.send_to_with_flags(buf, &to, SEND_FLAGS)
     })
 }
