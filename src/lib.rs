@@ -52,7 +52,8 @@
 //!   [`UnixSocket::pair`]: Unix-domain stream sockets with the TCP socket's reads, writes,
 //!   timeouts and limits, plus [`UnixSocket::peer_credentials`]. A stale socket file is
 //!   [`SocketError::StaleSocketFile`] unless [`UnixListenOptions::replace_stale`] says to
-//!   replace it; the listener removes its own file when it closes.
+//!   replace it; the listener removes its own file when it closes. [`UnixDatagram`] (or
+//!   [`UnixDatagramOptions`]): Unix-domain datagrams with the UDP socket's operations.
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
