@@ -1,6 +1,9 @@
 //! TCP (addresses, listeners, connected sockets), UDP sockets, and Unix-domain stream and
 //! datagram sockets.
 
+#[macro_use]
+mod timeouts;
+
 mod address;
 mod conn;
 mod datagram;

@@ -377,25 +377,7 @@ impl Socket {
         self.conn.write_owned(buf)
     }
 
-    /// Sets the timeout every later read uses unless it gives its own (`None`: wait forever).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_read_timeout(timeout);
-    }
-
-    /// The timeout reads use by default.
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.conn.read_timeout()
-    }
-
-    /// Sets the timeout every later write uses unless it gives its own (`None`: wait forever).
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_write_timeout(timeout);
-    }
-
-    /// The timeout writes use by default.
-    pub fn write_timeout(&self) -> Option<Duration> {
-        self.conn.write_timeout()
-    }
+    default_timeouts!(conn: set_read_timeout, read_timeout, "read"; set_write_timeout, write_timeout, "write");
 
     /// Closes the write side (half-close): the peer reads end-of-stream once it has read
     /// everything written before, and can still send to us.

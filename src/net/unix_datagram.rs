@@ -274,25 +274,7 @@ impl UnixDatagram {
         self.core.datagrams(max_len)
     }
 
-    /// Sets the timeout every later receive uses unless it gives its own (`None`: forever).
-    pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
-        self.core.set_recv_timeout(timeout);
-    }
-
-    /// The timeout receives use by default.
-    pub fn recv_timeout(&self) -> Option<Duration> {
-        self.core.recv_timeout()
-    }
-
-    /// Sets the timeout every later send uses unless it gives its own (`None`: forever).
-    pub fn set_send_timeout(&self, timeout: Option<Duration>) {
-        self.core.set_send_timeout(timeout);
-    }
-
-    /// The timeout sends use by default.
-    pub fn send_timeout(&self) -> Option<Duration> {
-        self.core.send_timeout()
-    }
+    default_timeouts!(core: set_recv_timeout, recv_timeout, "receive"; set_send_timeout, send_timeout, "send");
 
     /// The address the socket is bound to ([`UnixAddress::Unnamed`] if none).
     pub fn local_address(&self) -> UnixAddress {
