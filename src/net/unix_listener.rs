@@ -5,16 +5,15 @@ use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
-use std::time::Duration;
 
 use mio::event::Source;
 use socket2::Type;
 
-use super::listener::{Limits, Listener};
-use super::options::default_backlog;
+use super::listener::Listener;
+use super::options::{Limits, default_backlog, limit_builders};
 use super::unix::unix_error;
 use super::unix_path::{FilePolicy, SocketFile, file_policy_builders};
-use super::{Accept, AtLimit, Connections, SocketError, UnixAddress, UnixSocket};
+use super::{Accept, Connections, SocketError, UnixAddress, UnixSocket};
 
 /// Options for a listening Unix-domain socket: backlog, the limits its accepted sockets get
 /// (as TCP's [`ListenOptions`](crate::ListenOptions)), and what to do about its socket file.
@@ -35,9 +34,7 @@ use super::{Accept, AtLimit, Connections, SocketError, UnixAddress, UnixSocket};
 #[derive(Debug, Clone)]
 pub struct UnixListenOptions {
     backlog: i32,
-    max_connections: Option<usize>,
-    at_limit: AtLimit,
-    idle_timeout: Option<Duration>,
+    limits: Limits,
     file: FilePolicy,
 }
 
@@ -53,9 +50,7 @@ impl UnixListenOptions {
     pub fn new() -> UnixListenOptions {
         UnixListenOptions {
             backlog: default_backlog(),
-            max_connections: None,
-            at_limit: AtLimit::Wait,
-            idle_timeout: None,
+            limits: Limits::default(),
             file: FilePolicy::default(),
         }
     }
@@ -67,23 +62,14 @@ impl UnixListenOptions {
         self
     }
 
-    /// At most `max` accepted connections open at once (see [`AtLimit`]).
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
-        self
-    }
-
-    /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
-    pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
-        self.at_limit = at_limit;
-        self
-    }
-
-    /// The default read and write timeout of every accepted socket: a silent client is
-    /// dropped after `idle` (as [`ListenOptions::idle_timeout`](crate::ListenOptions::idle_timeout)).
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = Some(idle);
-        self
+    limit_builders! {
+        /// At most `max` accepted connections open at once (see [`AtLimit`](crate::AtLimit)).
+        max_connections;
+        /// What to do with new connections at the limit (default [`AtLimit::Wait`](crate::AtLimit::Wait)).
+        at_limit;
+        /// The default read and write timeout of every accepted socket: a silent client is
+        /// dropped after `timeout` (as [`ListenOptions::idle_timeout`](crate::ListenOptions::idle_timeout)).
+        idle_timeout;
     }
 
     file_policy_builders!();
@@ -100,13 +86,8 @@ impl UnixListenOptions {
             io: mio::net::UnixListener::from_std(OwnedFd::from(socket).into()),
             _file: file,
         };
-        let limits = Limits {
-            max_connections: self.max_connections,
-            at_limit: self.at_limit,
-            idle_timeout: self.idle_timeout,
-        };
         Ok(UnixServerSocket {
-            inner: Rc::new(Listener::new(io, Rc::new(address), limits)),
+            inner: Rc::new(Listener::new(io, Rc::new(address), self.limits)),
         })
     }
 }
