@@ -10,6 +10,7 @@ mod datagram;
 mod datagram_ops;
 mod error;
 mod io_traits;
+mod ip_options;
 pub(crate) mod listener;
 pub(crate) mod op;
 mod options;

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Type};
+use socket2::{Protocol, Type};
 
+use super::ip_options::{IpOptions, ip_option_builders};
 use super::listener::local_addr;
 use super::{ServerSocket, SocketError};
 
@@ -21,9 +22,7 @@ use super::{ServerSocket, SocketError};
 #[derive(Debug, Clone)]
 pub struct ListenOptions {
     pub(super) backlog: i32,
-    pub(super) reuse_address: bool,
-    pub(super) reuse_port: bool,
-    pub(super) ipv6_only: Option<bool>,
+    pub(super) ip: IpOptions,
     pub(super) limits: Limits,
 }
 
@@ -106,9 +105,10 @@ impl ListenOptions {
     pub fn new() -> ListenOptions {
         ListenOptions {
             backlog: default_backlog(),
-            reuse_address: true,
-            reuse_port: false,
-            ipv6_only: None,
+            ip: IpOptions {
+                reuse_address: true,
+                ..IpOptions::default()
+            },
             limits: Limits::default(),
         }
     }
@@ -212,47 +212,40 @@ impl ListenOptions {
         self
     }
 
-    /// `SO_REUSEADDR` (on by default): rebind a port whose old connections are in `TIME_WAIT`.
-    ///
-    /// ```
-    /// // Off: the bind fails while connections to an earlier server on the port linger.
-    /// let server = event::ListenOptions::new().reuse_address(false).listen_on("127.0.0.1:0")?;
-    /// # drop(server);
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
+    ip_option_builders! {
+        /// `SO_REUSEADDR` (on by default): rebind a port whose old connections are in `TIME_WAIT`.
+        ///
+        /// ```
+        /// // Off: the bind fails while connections to an earlier server on the port linger.
+        /// let server = event::ListenOptions::new().reuse_address(false).listen_on("127.0.0.1:0")?;
+        /// # drop(server);
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        reuse_address;
 
-    /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
-    /// spreads connections among them. ([`PerCore`](crate::PerCore) does this for you.)
-    ///
-    /// ```
-    /// use event::ListenOptions;
-    ///
-    /// let options = ListenOptions::new().reuse_port(true);
-    /// let first = options.listen_on("127.0.0.1:0")?;
-    /// let second = options.listen_on(first.local_address())?; // the same port
-    /// assert_eq!(first.local_port(), second.local_port());
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
+        /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
+        /// spreads connections among them. ([`PerCore`](crate::PerCore) does this for you.)
+        ///
+        /// ```
+        /// use event::ListenOptions;
+        ///
+        /// let options = ListenOptions::new().reuse_port(true);
+        /// let first = options.listen_on("127.0.0.1:0")?;
+        /// let second = options.listen_on(first.local_address())?; // the same port
+        /// assert_eq!(first.local_port(), second.local_port());
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        reuse_port;
 
-    /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
-    ///
-    /// ```no_run
-    /// // Every interface, IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket.
-    /// let server = event::ListenOptions::new().ipv6_only(false).listen_on("[::]:8080")?;
-    /// # drop(server);
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn ipv6_only(mut self, on: bool) -> Self {
-        self.ipv6_only = Some(on);
-        self
+        /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
+        ///
+        /// ```no_run
+        /// // Every interface, IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket.
+        /// let server = event::ListenOptions::new().ipv6_only(false).listen_on("[::]:8080")?;
+        /// # drop(server);
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        ipv6_only;
     }
 
     /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
@@ -298,20 +291,7 @@ impl ListenOptions {
 
     /// A new socket for `addr` with these options set, not yet bound.
     pub(crate) fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only)?;
-        }
-        Ok(socket)
+        self.ip.socket(addr, Type::STREAM, Protocol::TCP)
     }
 }
 

@@ -8,9 +8,10 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockRef, Type};
+use socket2::{Protocol, SockRef, Type};
 
 use super::datagram::{DatagramCore, sealed::Kind};
+use super::ip_options::{IpOptions, ip_option_builders};
 use super::{
     Datagrams, Recv, RecvFrom, SendDatagram, SendTo, SocketAddress, SocketError, ToListenAddress,
 };
@@ -26,9 +27,7 @@ use super::{
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct UdpOptions {
-    reuse_address: bool,
-    reuse_port: bool,
-    ipv6_only: Option<bool>,
+    ip: IpOptions,
     broadcast: bool,
 }
 
@@ -39,25 +38,18 @@ impl UdpOptions {
         UdpOptions::default()
     }
 
-    /// `SO_REUSEADDR`: on Linux, several sockets that all set it may bind one port (the last
-    /// one bound gets the unicast datagrams; each multicast group member gets a copy).
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
+    ip_option_builders! {
+        /// `SO_REUSEADDR`: on Linux, several sockets that all set it may bind one port (the last
+        /// one bound gets the unicast datagrams; each multicast group member gets a copy).
+        reuse_address;
 
-    /// `SO_REUSEPORT`: several sockets (one per loop) bind the same port, and the kernel spreads
-    /// the datagrams among them by sender.
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
+        /// `SO_REUSEPORT`: several sockets (one per loop) bind the same port, and the kernel spreads
+        /// the datagrams among them by sender.
+        reuse_port;
 
-    /// `IPV6_V6ONLY` for an IPv6 address: `true` receives only IPv6, `false` IPv4 too (as
-    /// IPv4-mapped addresses, `::ffff:a.b.c.d`): one dual-stack socket on `[::]:port`.
-    pub fn ipv6_only(mut self, on: bool) -> Self {
-        self.ipv6_only = Some(on);
-        self
+        /// `IPV6_V6ONLY` for an IPv6 address: `true` receives only IPv6, `false` IPv4 too (as
+        /// IPv4-mapped addresses, `::ffff:a.b.c.d`): one dual-stack socket on `[::]:port`.
+        ipv6_only;
     }
 
     /// `SO_BROADCAST`: allow sends to broadcast addresses (see [`UdpSocket::set_broadcast`]).
@@ -89,19 +81,7 @@ impl UdpOptions {
     }
 
     fn socket(&self, addr: SocketAddr) -> io::Result<socket2::Socket> {
-        // socket2 sets close-on-exec on Unix.
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_nonblocking(true)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only)?;
-        }
+        let socket = self.ip.socket(addr, Type::DGRAM, Protocol::UDP)?;
         if self.broadcast {
             socket.set_broadcast(true)?;
         }
