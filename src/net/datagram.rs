@@ -145,6 +145,14 @@ impl<T: DatagramSocket> DatagramCore<T> {
         Datagrams::new(self, max_len)
     }
 
+    /// `Debug` of the socket type `name`: its own address and its peer.
+    pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("local", &self.local)
+            .field("peer", &self.peer.borrow())
+            .finish()
+    }
+
     pub(crate) fn set_recv_timeout(&self, timeout: Option<Duration>) {
         self.recv_timeout.set(timeout);
     }

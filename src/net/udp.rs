@@ -127,10 +127,7 @@ pub struct UdpSocket {
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.core.local)
-            .field("peer", &self.core.peer.borrow())
-            .finish()
+        self.core.debug("UdpSocket", f)
     }
 }
 

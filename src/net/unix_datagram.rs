@@ -96,10 +96,7 @@ pub struct UnixDatagram {
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("local", &self.core.local)
-            .field("peer", &self.core.peer.borrow())
-            .finish()
+        self.core.debug("UnixDatagram", f)
     }
 }
 
