@@ -15,13 +15,16 @@
 //! `--backend` picks the driver of every loop (default: `EVENT_BACKEND`, else `auto`: io_uring
 //! where the kernel allows it, epoll otherwise); the first line says which one runs.
 
+mod common;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
+use common::{Command, Flags, at_least_one, config_or_exit, positive_secs, secs};
 use event::signal::{SIGINT, SIGTERM};
 use event::{
     Backend, EventLoop, ListenOptions, LoopContext, PerCore, ServerSocket, Shutdown,
-    ShutdownReport, Socket, SocketAddress, SocketError, ToListenAddress,
+    ShutdownReport, Socket, SocketAddress, SocketError,
 };
 
 struct Config {
@@ -32,13 +35,6 @@ struct Config {
     threads: usize,
     /// `None`: whatever `EVENT_BACKEND` says (else auto).
     backend: Option<Backend>,
-}
-
-/// What the command line asks for.
-enum Command {
-    Serve(Config),
-    /// `--help`: print the usage on stdout and exit 0.
-    Help,
 }
 
 const USAGE: &str = "\
@@ -117,7 +113,7 @@ async fn serve(
     shutdown.drain(drain).await
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command<Config>, String> {
     let mut config = Config {
         addr: SocketAddress::localhost(8080),
         max_connections: 10_000,
@@ -126,75 +122,27 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
         threads: 1,
         backend: None,
     };
-    let mut args = args;
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => {
-                config.addr = value()?
-                    .to_listen_address()
-                    .map_err(|e| format!("--addr: {e}"))?
-            }
-            "--max-connections" => config.max_connections = at_least_one(&flag, &value()?)?,
-            "--idle-timeout" => {
-                let idle = secs(&flag, &value()?)?;
-                if idle.is_zero() {
-                    return Err("--idle-timeout: must be more than 0 seconds".into());
-                }
-                config.idle_timeout = Some(idle);
-            }
-            "--drain-timeout" => config.drain_timeout = secs(&flag, &value()?)?,
-            "--threads" => {
-                config.threads = match value()?.as_str() {
-                    "auto" => PerCore::new().thread_count(),
-                    n => at_least_one(&flag, n)?,
-                }
-            }
-            "--backend" => {
-                config.backend = Some(
-                    value()?
-                        .parse::<Backend>()
-                        .map_err(|e| format!("--backend: {e}"))?,
-                )
-            }
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        let f = flag.as_str();
+        match f {
+            "--addr" => config.addr = common::addr(f, &flags.value(f)?)?,
+            "--max-connections" => config.max_connections = at_least_one(f, &flags.value(f)?)?,
+            "--idle-timeout" => config.idle_timeout = Some(positive_secs(f, &flags.value(f)?)?),
+            "--drain-timeout" => config.drain_timeout = secs(f, &flags.value(f)?)?,
+            "--threads" => config.threads = common::threads(f, &flags.value(f)?)?,
+            "--backend" => config.backend = Some(common::backend(f, &flags.value(f)?)?),
             "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown flag {other} (try --help)")),
+            other => return Err(common::unknown(other)),
         }
     }
     Ok(Command::Serve(config))
 }
 
-/// A count that must be at least 1 (0 connections or 0 loops would serve nobody).
-fn at_least_one(flag: &str, v: &str) -> Result<usize, String> {
-    match v.parse::<usize>() {
-        Ok(0) if flag == "--threads" => Err(format!(
-            "{flag}: must be at least 1, or auto for one per core (0 loops would serve nobody)"
-        )),
-        Ok(0) => Err(format!(
-            "{flag}: must be at least 1 (0 would accept no connection)"
-        )),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{flag}: {v:?}: {e}")),
-    }
-}
-
-/// Seconds, fractions allowed.
-fn secs(flag: &str, v: &str) -> Result<Duration, String> {
-    let s: f64 = v.parse().map_err(|e| format!("{flag}: {v:?}: {e}"))?;
-    Duration::try_from_secs_f64(s).map_err(|e| format!("{flag}: {e}"))
-}
-
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Serve(c)) => c,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("echo: {msg}");
-            return ExitCode::from(2);
-        }
+    let config = match config_or_exit("echo", USAGE, parse_args(std::env::args().skip(1))) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
     let mut options = ListenOptions::new().max_connections(config.max_connections);
     if let Some(idle) = config.idle_timeout {

@@ -9,12 +9,14 @@
 //! socket on the port (the kernel spreads senders over them); a port another socket is bound to
 //! is refused. The first line says which address and driver serve.
 
+mod common;
+
 use std::process::ExitCode;
 
+use common::{Command, Flags, config_or_exit};
 use event::signal::{SIGINT, SIGTERM, signal_stream};
 use event::{
-    Backend, EventLoop, LoopContext, PerCore, SocketAddress, SocketError, ToListenAddress,
-    UdpOptions, UdpSocket,
+    Backend, EventLoop, LoopContext, PerCore, SocketAddress, SocketError, UdpOptions, UdpSocket,
 };
 
 const USAGE: &str = "\
@@ -77,55 +79,30 @@ async fn race(a: impl std::future::Future<Output = ()>, b: impl std::future::Fut
     .await
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command<Config>, String> {
     let mut config = Config {
         addr: SocketAddress::localhost(8082),
         threads: 1,
         backend: None,
     };
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => {
-                config.addr = value()?
-                    .to_listen_address()
-                    .map_err(|e| format!("--addr: {e}"))?
-            }
-            "--threads" => {
-                config.threads = match value()?.as_str() {
-                    "auto" => PerCore::new().thread_count(),
-                    n => match n.parse::<usize>() {
-                        Ok(0) => return Err("--threads: must be at least 1, or auto".into()),
-                        Ok(n) => n,
-                        Err(e) => return Err(format!("--threads: {n:?}: {e}")),
-                    },
-                }
-            }
-            "--backend" => {
-                config.backend = Some(
-                    value()?
-                        .parse::<Backend>()
-                        .map_err(|e| format!("--backend: {e}"))?,
-                )
-            }
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown flag {other} (try --help)")),
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        let f = flag.as_str();
+        match f {
+            "--addr" => config.addr = common::addr(f, &flags.value(f)?)?,
+            "--threads" => config.threads = common::threads(f, &flags.value(f)?)?,
+            "--backend" => config.backend = Some(common::backend(f, &flags.value(f)?)?),
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(common::unknown(other)),
         }
     }
-    Ok(Some(config))
+    Ok(Command::Serve(config))
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("udp_echo: {msg}");
-            return ExitCode::from(2);
-        }
+    let config = match config_or_exit("udp_echo", USAGE, parse_args(std::env::args().skip(1))) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
     let mut probe = EventLoop::builder();
     let mut loops = PerCore::new().threads(config.threads);

@@ -12,9 +12,12 @@
 //! timeout, and exits 0; a second signal kills the process at once. A socket file left by a
 //! server that died is refused ("stale socket file at PATH") unless `--replace-stale` is given.
 
+mod common;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
+use common::{Command, Flags, at_least_one, config_or_exit, positive_secs, secs};
 use event::signal::{SIGINT, SIGTERM};
 use event::{
     Backend, EventLoop, Shutdown, ShutdownReport, SocketError, UnixAddress, UnixListenOptions,
@@ -28,11 +31,6 @@ struct Config {
     drain_timeout: Duration,
     replace_stale: bool,
     backend: Option<Backend>,
-}
-
-enum Command {
-    Serve(Config),
-    Help,
 }
 
 const USAGE: &str = "\
@@ -100,7 +98,7 @@ fn default_address() -> UnixAddress {
     }
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command<Config>, String> {
     let mut config = Config {
         address: default_address(),
         max_connections: 10_000,
@@ -109,57 +107,27 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, String> {
         replace_stale: false,
         backend: None,
     };
-    let mut args = args;
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--path" => config.address = UnixAddress::from(value()?),
-            "--max-connections" => {
-                config.max_connections = match value()?.parse::<usize>() {
-                    Ok(0) => return Err(format!("{flag}: must be at least 1")),
-                    Ok(n) => n,
-                    Err(e) => return Err(format!("{flag}: {e}")),
-                }
-            }
-            "--idle-timeout" => {
-                let idle = secs(&flag, &value()?)?;
-                if idle.is_zero() {
-                    return Err("--idle-timeout: must be more than 0 seconds".into());
-                }
-                config.idle_timeout = Some(idle);
-            }
-            "--drain-timeout" => config.drain_timeout = secs(&flag, &value()?)?,
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        let f = flag.as_str();
+        match f {
+            "--path" => config.address = UnixAddress::from(flags.value(f)?),
+            "--max-connections" => config.max_connections = at_least_one(f, &flags.value(f)?)?,
+            "--idle-timeout" => config.idle_timeout = Some(positive_secs(f, &flags.value(f)?)?),
+            "--drain-timeout" => config.drain_timeout = secs(f, &flags.value(f)?)?,
             "--replace-stale" => config.replace_stale = true,
-            "--backend" => {
-                config.backend = Some(
-                    value()?
-                        .parse::<Backend>()
-                        .map_err(|e| format!("--backend: {e}"))?,
-                )
-            }
+            "--backend" => config.backend = Some(common::backend(f, &flags.value(f)?)?),
             "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown flag {other} (try --help)")),
+            other => return Err(common::unknown(other)),
         }
     }
     Ok(Command::Serve(config))
 }
 
-fn secs(flag: &str, v: &str) -> Result<Duration, String> {
-    let s: f64 = v.parse().map_err(|e| format!("{flag}: {v:?}: {e}"))?;
-    Duration::try_from_secs_f64(s).map_err(|e| format!("{flag}: {e}"))
-}
-
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Serve(c)) => c,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("unix_echo: {msg}");
-            return ExitCode::from(2);
-        }
+    let config = match config_or_exit("unix_echo", USAGE, parse_args(std::env::args().skip(1))) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
     let mut options = UnixListenOptions::new()
         .max_connections(config.max_connections)

@@ -52,7 +52,8 @@
 //!   [`UnixSocket::pair`]: Unix-domain stream sockets with the TCP socket's reads, writes,
 //!   timeouts and limits, plus [`UnixSocket::peer_credentials`]. A stale socket file is
 //!   [`SocketError::StaleSocketFile`] unless [`UnixListenOptions::replace_stale`] says to
-//!   replace it; the listener removes its own file when it closes.
+//!   replace it; the listener removes its own file when it closes. [`UnixDatagram`] (or
+//!   [`UnixDatagramOptions`]): Unix-domain datagrams with the UDP socket's operations.
 //! - [`sleep`], [`timeout`]: timers on the loop's timing wheel.
 //! - [`SocketError`]: one error type; OS failures keep their errno.
 //!
@@ -189,10 +190,11 @@ mod trace;
 pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
-    Accept, AtLimit, Connections, Datagrams, ListenOptions, PeerCredentials, Read, ReadBuf,
-    ReadInto, Recv, RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress,
+    Accept, AtLimit, Connections, DatagramSocket, Datagrams, ListenOptions, PeerCredentials, Read,
+    ReadBuf, ReadInto, Recv, RecvFrom, SendDatagram, SendTo, ServerSocket, Socket, SocketAddress,
     SocketError, StreamSocket, Target, ToListenAddress, UdpOptions, UdpSocket, UnixAddress,
-    UnixListenOptions, UnixServerSocket, UnixSocket, Write, WriteOwned,
+    UnixDatagram, UnixDatagramOptions, UnixListenOptions, UnixServerSocket, UnixSocket, Write,
+    WriteOwned,
 };
 pub use per_core::{LoopContext, PerCore};
 pub use shutdown::{Listening, Shutdown, ShutdownReport, ShutdownTrigger};

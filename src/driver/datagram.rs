@@ -1,4 +1,5 @@
-//! `Datagram`: a UDP socket's I/O, the same operations on either driver.
+//! `Datagram<D>`: a datagram socket's I/O (UDP, Unix-domain), the same operations on either
+//! driver, generic over its descriptor (`DatagramIo`) as `Stream<S>` is over `StreamIo`.
 //!
 //! As for [`Stream`](super::Stream), every operation is a `poll`: `Pending` means the task's
 //! waker is registered; a timeout is the caller's (it withdraws the wait with `cancel_wait`).
@@ -10,32 +11,104 @@
 //! per-socket queue, sends owning their buffer and address) to replace `Imp::Readiness` on
 //! io_uring without any change above this file.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
+
+use socket2::SockAddr;
 
 use super::Direction;
 use super::epoll::{self, Registration};
 use crate::event_loop::{self, Core};
 
+/// The descriptor of a datagram socket: `mio::net::UdpSocket` or `mio::net::UnixDatagram`.
+/// `Datagram` is generic over it (static dispatch, as `Stream` over `StreamIo`). The system
+/// calls are the same for both (`recvfrom`, `sendto` with `MSG_NOSIGNAL`, `connect`); what
+/// differs is the addresses and how large a datagram can be.
+pub trait DatagramIo: AsFd + AsRawFd + 'static {
+    /// Where a send goes: a `SocketAddr` for UDP; for a Unix-domain socket the kernel's form,
+    /// made (and checked) once by the caller.
+    type Addr: Unpin;
+    /// Who sent a received datagram.
+    type From;
+    /// The largest datagram the socket can receive: a longer buffer cannot truncate.
+    const MAX_DATAGRAM: usize;
+    /// Whether the writable edge after a refused send to an address proves nothing: an
+    /// unconnected Unix datagram socket gets one after every send that the receiver's full
+    /// queue refused (the kernel frees the datagram it could not queue), so waiting for it
+    /// would spin. Such a send's `Pending` registers no waker: its caller retries on a timer.
+    const SEND_TO_EDGES_UNRELIABLE: bool = false;
+    /// The kernel's form of `addr`.
+    fn to_sockaddr(addr: &Self::Addr) -> Cow<'_, SockAddr>;
+    /// `recvfrom(2)` into `buf`: the bytes copied and the sender.
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Self::From)>;
+    /// `recv(2)` into `buf`: the bytes copied.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl DatagramIo for mio::net::UdpSocket {
+    type Addr = SocketAddr;
+    type From = SocketAddr;
+    /// 65,535 bytes of IP payload less the 8-byte UDP header (no jumbograms).
+    const MAX_DATAGRAM: usize = 65_527;
+
+    fn to_sockaddr(addr: &SocketAddr) -> Cow<'_, SockAddr> {
+        Cow::Owned(SockAddr::from(*addr))
+    }
+
+    #[inline]
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        mio::net::UdpSocket::recv_from(self, buf)
+    }
+
+    #[inline]
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        mio::net::UdpSocket::recv(self, buf)
+    }
+}
+
+impl DatagramIo for mio::net::UnixDatagram {
+    type Addr = SockAddr;
+    type From = std::os::unix::net::SocketAddr;
+    /// As large as a sender's `SO_SNDBUF` allows: no buffer is known to hold every datagram.
+    const MAX_DATAGRAM: usize = usize::MAX;
+    const SEND_TO_EDGES_UNRELIABLE: bool = true;
+
+    fn to_sockaddr(addr: &SockAddr) -> Cow<'_, SockAddr> {
+        Cow::Borrowed(addr)
+    }
+
+    #[inline]
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Self::From)> {
+        mio::net::UnixDatagram::recv_from(self, buf)
+    }
+
+    #[inline]
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        mio::net::UnixDatagram::recv(self, buf)
+    }
+}
+
 /// What one receive brought.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Received {
+pub(crate) struct Received<A = SocketAddr> {
     /// Bytes copied into the caller's buffer.
     pub(crate) len: usize,
     /// The datagram's full length (more than `len`: it was truncated to the buffer).
     pub(crate) size: usize,
     /// The sender (`None` from `poll_recv`: the connected peer).
-    pub(crate) from: Option<SocketAddr>,
+    pub(crate) from: Option<A>,
 }
 
-/// A UDP socket's driver side and its descriptor. It joins the loop that runs its first
-/// operation (so it can be made before the loop runs).
-pub(crate) struct Datagram {
+/// A datagram socket's driver side and its descriptor (UDP unless `D` says otherwise). It
+/// joins the loop that runs its first operation (so it can be made before the loop runs).
+pub(crate) struct Datagram<D: DatagramIo = mio::net::UdpSocket> {
     imp: OnceCell<Imp>,
-    io: mio::net::UdpSocket,
+    io: D,
 }
 
 enum Imp {
@@ -44,17 +117,17 @@ enum Imp {
     Readiness(Registration),
 }
 
-impl Datagram {
-    /// A bound, non-blocking socket.
-    pub(crate) fn new(io: std::net::UdpSocket) -> Datagram {
+impl<D: DatagramIo> Datagram<D> {
+    /// A non-blocking socket (bound, or not yet: a Unix-domain socket may stay unnamed).
+    pub(crate) fn new(io: D) -> Datagram<D> {
         Datagram {
             imp: OnceCell::new(),
-            io: mio::net::UdpSocket::from_std(io),
+            io,
         }
     }
 
     /// The descriptor (for socket options and addresses).
-    pub(crate) fn io(&self) -> &mio::net::UdpSocket {
+    pub(crate) fn io(&self) -> &D {
         &self.io
     }
 
@@ -66,7 +139,7 @@ impl Datagram {
         let core = event_loop::current().ok_or_else(no_loop)?;
         // Registration needs `&mut` only for mio's bookkeeping on other platforms; the
         // descriptor itself is what epoll watches.
-        let mut source = mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&self.io));
+        let mut source = mio::unix::SourceFd(&self.io.as_raw_fd());
         let reg = Registration::new(core, &mut source)?;
         // A datagram socket is almost always writable: the first send goes straight out
         // (a full socket buffer returns EAGAIN, and the next writable edge resumes it).
@@ -88,7 +161,7 @@ impl Datagram {
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
-    ) -> Poll<io::Result<Received>> {
+    ) -> Poll<io::Result<Received<D::From>>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, true),
         }
@@ -100,19 +173,21 @@ impl Datagram {
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
-    ) -> Poll<io::Result<Received>> {
+    ) -> Poll<io::Result<Received<D::From>>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, false),
         }
     }
 
     /// Sends `buf` as one datagram to `to` (`None`: the connected peer). Never raises SIGPIPE.
+    /// `Pending` with a destination on a socket whose edges prove nothing
+    /// (`DatagramIo::SEND_TO_EDGES_UNRELIABLE`) registers no waker: retry on a timer.
     #[inline]
     pub(crate) fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
         buf: &[u8],
-        to: Option<SocketAddr>,
+        to: Option<&D::Addr>,
     ) -> Poll<io::Result<usize>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_send_to(reg, &self.io, cx, buf, to),
@@ -120,8 +195,8 @@ impl Datagram {
     }
 
     /// Sets the default peer (`connect(2)` on a datagram socket: no packet is sent).
-    pub(crate) fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        self.io.connect(addr)
+    pub(crate) fn connect(&self, addr: &D::Addr) -> io::Result<()> {
+        socket2::SockRef::from(&self.io).connect(&D::to_sockaddr(addr))
     }
 
     /// Withdraws the wait of `direction` (its operation was dropped or timed out).

@@ -28,7 +28,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 pub(crate) use cred::peer_cred;
-pub(crate) use datagram::{Datagram, Received};
+pub(crate) use datagram::{Datagram, DatagramIo, Received};
 pub(crate) use epoll::{Reactor, Registration, WAKE_TOKEN};
 pub(crate) use stream::{Stream, StreamIo};
 pub(crate) use waiter::Waiter;

@@ -57,6 +57,62 @@ pub trait StreamSocket: sealed::Kind {}
 impl StreamSocket for Socket {}
 impl StreamSocket for UnixSocket {}
 
+/// The I/O methods of a stream socket type (`read`, `read_into`, `read_buf`, `write`,
+/// `write_owned`, `shutdown_write`, `close`), each forwarding to its `Conn`, written once for
+/// [`Socket`] and [`UnixSocket`]: each caller gives each method's docs.
+macro_rules! stream_io_methods {
+    (
+        $ty:ident;
+        $(#[$read:meta])* read;
+        $(#[$into:meta])* read_into;
+        $(#[$buf:meta])* read_buf;
+        $(#[$write:meta])* write;
+        $(#[$owned:meta])* write_owned;
+        $(#[$shutdown:meta])* shutdown_write;
+        $(#[$close:meta])* close;
+    ) => {
+        $(#[$read])*
+        pub fn read(&self, max_bytes: usize) -> $crate::Read<'_, $ty> {
+            self.conn.read(max_bytes)
+        }
+
+        $(#[$into])*
+        pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> $crate::ReadInto<'a, $ty> {
+            self.conn.read_into(buf)
+        }
+
+        $(#[$buf])*
+        pub fn read_buf<'a>(
+            &'a self,
+            buf: &'a mut Vec<u8>,
+            max_bytes: usize,
+        ) -> $crate::ReadBuf<'a, $ty> {
+            self.conn.read_buf(buf, max_bytes)
+        }
+
+        $(#[$write])*
+        pub fn write<'a>(&'a self, bytes: &'a [u8]) -> $crate::Write<'a, $ty> {
+            self.conn.write(bytes)
+        }
+
+        $(#[$owned])*
+        pub fn write_owned(&self, buf: Vec<u8>) -> $crate::WriteOwned<'_, $ty> {
+            self.conn.write_owned(buf)
+        }
+
+        $(#[$shutdown])*
+        pub fn shutdown_write(&self) -> Result<(), $crate::SocketError> {
+            self.conn.shutdown_write()
+        }
+
+        $(#[$close])*
+        pub fn close(self) {
+            drop(self);
+        }
+    };
+}
+pub(crate) use stream_io_methods;
+
 /// A connected stream socket (see the module docs).
 pub struct Conn<T: sealed::Kind> {
     /// The descriptor and how operations reach the kernel.

@@ -191,6 +191,18 @@ pub enum SocketError {
         /// Bytes of a write that went out before the timeout (0 for a read or accept).
         written: usize,
     },
+    /// A datagram received on a Unix-domain datagram socket was larger than the buffer: its
+    /// first `capacity` bytes are in the buffer, the rest is lost (as for UDP's
+    /// [`Truncated`](SocketError::Truncated)). The socket stays usable.
+    #[error("datagram from {peer} of {len} bytes truncated to the {capacity}-byte buffer")]
+    UnixTruncated {
+        /// The sender ([`UnixAddress::Unnamed`] for an unbound one).
+        peer: UnixAddress,
+        /// The datagram's full length.
+        len: usize,
+        /// The buffer's length: the bytes of the datagram that were kept.
+        capacity: usize,
+    },
     /// A Unix-domain socket path (or abstract name) does not fit in `sun_path`: at most
     /// `max` bytes (107 on Linux: 108 with the terminating NUL). Nothing was created.
     #[error(
@@ -353,7 +365,9 @@ impl SocketError {
             SocketError::UnixPathTooLong { .. } => io::ErrorKind::InvalidInput,
             SocketError::StaleSocketFile { .. } => io::ErrorKind::AddrInUse,
             SocketError::Closed => io::ErrorKind::NotConnected,
-            SocketError::Truncated { .. } => io::ErrorKind::InvalidData,
+            SocketError::Truncated { .. } | SocketError::UnixTruncated { .. } => {
+                io::ErrorKind::InvalidData
+            }
             SocketError::NoEventLoop => io::ErrorKind::Other,
             other => other
                 .io_error()
@@ -366,7 +380,7 @@ impl SocketError {
 fn unix_where(op: &str, address: &UnixAddress) -> String {
     match op {
         "read" => format!("from {address}"),
-        "write" | "connect" => format!("to {address}"),
+        "write" | "connect" | "send" => format!("to {address}"),
         "bind" | "listen" | "socket" => address.to_string(),
         _ => format!("on {address}"),
     }
@@ -404,16 +418,21 @@ fn unix_hint(op: &str, address: &UnixAddress, source: &io::Error) -> String {
         ("bind", Some(libc::EADDRINUSE)) => {
             ": another socket has this abstract name: choose another name".to_string()
         }
-        ("connect", Some(libc::ENOENT)) => {
+        ("send", Some(libc::EMSGSIZE)) => {
+            ": the datagram is larger than the socket's send buffer allows (SO_SNDBUF): send less, or raise SO_SNDBUF".to_string()
+        }
+        ("connect" | "send", Some(libc::ENOENT)) => {
             ": no socket file there: is the server running, and is this its path?".to_string()
         }
-        ("connect", Some(libc::EACCES | libc::EPERM)) => {
+        ("connect" | "send", Some(libc::EACCES | libc::EPERM)) => {
             ": this user may not open the socket file (it needs write permission on it and search permission on its directories)".to_string()
         }
-        ("connect", Some(libc::ECONNREFUSED)) if is_path => {
+        ("connect" | "send", Some(libc::ECONNREFUSED)) if is_path => {
             ": nobody listens there (a stale socket file left by a process that ended?)".to_string()
         }
-        ("connect", Some(libc::ECONNREFUSED)) => ": nobody listens on this name".to_string(),
+        ("connect" | "send", Some(libc::ECONNREFUSED)) => {
+            ": nobody listens on this name".to_string()
+        }
         ("connect", Some(libc::EAGAIN)) => {
             ": the listener's backlog is full: try again later".to_string()
         }

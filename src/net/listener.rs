@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::{Conn, StreamSocket};
 use super::op::{OpPoll, OpState};
-use super::options::{AtLimit, ListenOptions};
+use super::options::{AtLimit, Limits, ListenOptions};
 use super::{Socket, SocketAddress, SocketError};
 use crate::driver::{Direction, Registration, Stream};
 use crate::event_loop;
@@ -28,26 +28,14 @@ impl ListenOptions {
     /// Turns a bound, listening, non-blocking standard listener into a `ServerSocket` with these
     /// options' connection limit and idle timeout.
     pub(crate) fn wrap(&self, std: std::net::TcpListener, local: SocketAddr) -> ServerSocket {
-        let limits = Limits {
-            max_connections: self.max_connections,
-            at_limit: self.at_limit,
-            idle_timeout: self.idle_timeout,
-        };
         ServerSocket {
             inner: Rc::new(Listener::new(
                 mio::net::TcpListener::from_std(std),
                 local,
-                limits,
+                self.limits,
             )),
         }
     }
-}
-
-/// What a listener limits: how many connections are open, and how long each may idle.
-pub(crate) struct Limits {
-    pub(crate) max_connections: Option<usize>,
-    pub(crate) at_limit: AtLimit,
-    pub(crate) idle_timeout: Option<Duration>,
 }
 
 pub(crate) fn local_addr(std: &std::net::TcpListener) -> Result<SocketAddr, SocketError> {

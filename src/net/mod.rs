@@ -1,9 +1,16 @@
-//! TCP (addresses, listeners, connected sockets), UDP sockets, and Unix-domain stream sockets.
+//! TCP (addresses, listeners, connected sockets), UDP sockets, and Unix-domain stream and
+//! datagram sockets.
+
+#[macro_use]
+mod timeouts;
 
 mod address;
 mod conn;
+mod datagram;
+mod datagram_ops;
 mod error;
 mod io_traits;
+mod ip_options;
 pub(crate) mod listener;
 pub(crate) mod op;
 mod options;
@@ -13,14 +20,17 @@ mod stream;
 mod target;
 mod turn;
 mod udp;
-mod udp_ops;
 mod unix;
 mod unix_address;
+mod unix_datagram;
 mod unix_listener;
+mod unix_path;
 mod write;
 
 pub use address::{SocketAddress, ToListenAddress};
 pub use conn::StreamSocket;
+pub use datagram::DatagramSocket;
+pub use datagram_ops::{Datagrams, Recv, RecvFrom, SendDatagram, SendTo};
 pub use error::SocketError;
 pub use listener::{Accept, Connections, ServerSocket};
 pub use options::{AtLimit, ListenOptions};
@@ -28,8 +38,8 @@ pub use read::{Read, ReadBuf, ReadInto};
 pub use stream::Socket;
 pub use target::Target;
 pub use udp::{UdpOptions, UdpSocket};
-pub use udp_ops::{Datagrams, Recv, RecvFrom, SendDatagram, SendTo};
 pub use unix::{PeerCredentials, UnixSocket};
 pub use unix_address::UnixAddress;
+pub use unix_datagram::{UnixDatagram, UnixDatagramOptions};
 pub use unix_listener::{UnixListenOptions, UnixServerSocket};
 pub use write::{Write, WriteOwned};

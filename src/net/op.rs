@@ -2,7 +2,7 @@
 //! timeout, armed only once the operation has to wait, whether a waker is registered (so a
 //! dropped or timed-out operation withdraws it), and the operation's place in its socket's turn.
 //!
-//! Connected sockets go through [`OpState::poll_stream`] (either driver), UDP sockets through
+//! Connected sockets go through [`OpState::poll_stream`] (either driver), datagram sockets through
 //! [`OpState::poll_datagram`], readiness sources (listeners) through [`OpState::poll_ready`];
 //! all wait and time out the same way.
 
@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::turn::Ticket;
-use crate::driver::{Datagram, Direction, Registration, Stream, StreamIo};
+use crate::driver::{Datagram, DatagramIo, Direction, Registration, Stream, StreamIo};
 use crate::event_loop::Core;
 use crate::time::Deadline;
 
@@ -72,12 +72,13 @@ impl OpState {
         }
     }
 
-    /// One poll of the datagram operation `attempt` (a UDP socket's receive or send): as
+    /// One poll of the datagram operation `attempt` (a UDP or Unix datagram socket's receive or
+    /// send): as
     /// [`poll_stream`](OpState::poll_stream), without a write-behind progress count.
     #[inline]
-    pub(crate) fn poll_datagram<T>(
+    pub(crate) fn poll_datagram<D: DatagramIo, T>(
         &mut self,
-        dgram: &Datagram,
+        dgram: &Datagram<D>,
         direction: Direction,
         cx: &mut Context<'_>,
         attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,

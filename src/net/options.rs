@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Type};
+use socket2::{Protocol, Type};
 
+use super::ip_options::{IpOptions, ip_option_builders};
 use super::listener::local_addr;
 use super::{ServerSocket, SocketError};
 
@@ -21,13 +22,47 @@ use super::{ServerSocket, SocketError};
 #[derive(Debug, Clone)]
 pub struct ListenOptions {
     pub(super) backlog: i32,
-    pub(super) reuse_address: bool,
-    pub(super) reuse_port: bool,
-    pub(super) ipv6_only: Option<bool>,
-    pub(super) max_connections: Option<usize>,
-    pub(super) at_limit: AtLimit,
-    pub(super) idle_timeout: Option<Duration>,
+    pub(super) ip: IpOptions,
+    pub(super) limits: Limits,
 }
+
+/// What a listener limits: how many connections are open, and how long each may idle. Every
+/// listener's options hold one (TCP's and Unix's), with the builders of `limit_builders!`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) at_limit: AtLimit,
+    pub(crate) idle_timeout: Option<Duration>,
+}
+
+/// The builders of [`Limits`] on an options type with a `limits: Limits` field, written once:
+/// each caller gives each builder's docs (its examples name its own types).
+macro_rules! limit_builders {
+    (
+        $(#[$max_doc:meta])* max_connections;
+        $(#[$at_doc:meta])* at_limit;
+        $(#[$idle_doc:meta])* idle_timeout;
+    ) => {
+        $(#[$max_doc])*
+        pub fn max_connections(mut self, max: usize) -> Self {
+            self.limits.max_connections = Some(max);
+            self
+        }
+
+        $(#[$at_doc])*
+        pub fn at_limit(mut self, at_limit: $crate::AtLimit) -> Self {
+            self.limits.at_limit = at_limit;
+            self
+        }
+
+        $(#[$idle_doc])*
+        pub fn idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.limits.idle_timeout = Some(timeout);
+            self
+        }
+    };
+}
+pub(crate) use limit_builders;
 
 /// What a listener with a connection limit does with new connections while at the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,106 +105,98 @@ impl ListenOptions {
     pub fn new() -> ListenOptions {
         ListenOptions {
             backlog: default_backlog(),
-            reuse_address: true,
-            reuse_port: false,
-            ipv6_only: None,
-            max_connections: None,
-            at_limit: AtLimit::Wait,
-            idle_timeout: None,
+            ip: IpOptions {
+                reuse_address: true,
+                ..IpOptions::default()
+            },
+            limits: Limits::default(),
         }
     }
 
-    /// At most `max` connections accepted from this listener are open at once; see [`AtLimit`]
-    /// for what happens to the others. A connection counts until its `Socket` is dropped.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use event::{ListenOptions, Socket};
-    ///
-    /// event::run(async {
-    ///     let server = ListenOptions::new().max_connections(1).listen_on("127.0.0.1:0")?;
-    ///     let _a = Socket::connect(server.local_address()).await?;
-    ///     let _b = Socket::connect(server.local_address()).await?; // waits in the backlog
-    ///     let first = server.accept().await?;
-    ///     let at_limit = server.accept().timeout(Duration::from_millis(20)).await;
-    ///     assert!(at_limit.unwrap_err().is_timeout());
-    ///     drop(first); // its place frees: the second client is accepted
-    ///     server.accept().await?;
-    ///     Ok::<(), event::SocketError>(())
-    /// })?;
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
-        self
-    }
+    limit_builders! {
+        /// At most `max` connections accepted from this listener are open at once; see [`AtLimit`]
+        /// for what happens to the others. A connection counts until its `Socket` is dropped.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use event::{ListenOptions, Socket};
+        ///
+        /// event::run(async {
+        ///     let server = ListenOptions::new().max_connections(1).listen_on("127.0.0.1:0")?;
+        ///     let _a = Socket::connect(server.local_address()).await?;
+        ///     let _b = Socket::connect(server.local_address()).await?; // waits in the backlog
+        ///     let first = server.accept().await?;
+        ///     let at_limit = server.accept().timeout(Duration::from_millis(20)).await;
+        ///     assert!(at_limit.unwrap_err().is_timeout());
+        ///     drop(first); // its place frees: the second client is accepted
+        ///     server.accept().await?;
+        ///     Ok::<(), event::SocketError>(())
+        /// })?;
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        max_connections;
 
-    /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
-    ///
-    /// ```
-    /// use event::{AtLimit, ListenOptions, Socket, SocketError};
-    ///
-    /// event::run(async {
-    ///     let server = ListenOptions::new()
-    ///         .max_connections(1)
-    ///         .at_limit(AtLimit::Close)
-    ///         .listen_on("127.0.0.1:0")?;
-    ///     let a = Socket::connect(server.local_address()).await?;
-    ///     let _first = server.accept().await?;
-    ///     let b = Socket::connect(server.local_address()).await?;
-    ///     // The accept takes b and closes it at once; it waits for the next client meanwhile.
-    ///     let accept = event::spawn(async move { server.accept().await.map(drop) });
-    ///     assert!(b.read(16).await.is_err()); // closed by the server
-    ///     accept.cancel();
-    ///     drop(a);
-    ///     Ok::<(), SocketError>(())
-    /// })?;
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
-        self.at_limit = at_limit;
-        self
-    }
+        /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
+        ///
+        /// ```
+        /// use event::{AtLimit, ListenOptions, Socket, SocketError};
+        ///
+        /// event::run(async {
+        ///     let server = ListenOptions::new()
+        ///         .max_connections(1)
+        ///         .at_limit(AtLimit::Close)
+        ///         .listen_on("127.0.0.1:0")?;
+        ///     let a = Socket::connect(server.local_address()).await?;
+        ///     let _first = server.accept().await?;
+        ///     let b = Socket::connect(server.local_address()).await?;
+        ///     // The accept takes b and closes it at once; it waits for the next client meanwhile.
+        ///     let accept = event::spawn(async move { server.accept().await.map(drop) });
+        ///     assert!(b.read(16).await.is_err()); // closed by the server
+        ///     accept.cancel();
+        ///     drop(a);
+        ///     Ok::<(), SocketError>(())
+        /// })?;
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        at_limit;
 
-    /// Gives every accepted socket `timeout` as its default read and write timeout (what
-    /// [`Socket::set_read_timeout`](crate::Socket::set_read_timeout) and
-    /// [`Socket::set_write_timeout`](crate::Socket::set_write_timeout) set; each socket can still
-    /// change its own): a read that waits longer than `timeout` for the next bytes fails with
-    /// [`SocketError::Timeout`], a write that waits longer than `timeout` for the peer to take
-    /// more fails with [`SocketError::WriteTimeout`]. So a client that goes silent, or stops
-    /// reading, is dropped by the task's next read or write failing, with no per-call code.
-    ///
-    /// It bounds each wait, not the connection: a client that trickles a byte every 0.5 s
-    /// never trips a 1 s idle timeout (a slow-but-steady slowloris survives it), and no timer
-    /// runs while the task is not reading or writing. For a limit on a connection's whole
-    /// life (or on receiving one request), wrap the task (or the reads) in
-    /// [`event::timeout`](crate::timeout):
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// use event::{ListenOptions, SocketError};
-    ///
-    /// async fn serve() -> Result<(), SocketError> {
-    ///     let server = ListenOptions::new()
-    ///         .idle_timeout(Duration::from_secs(10)) // each read or write: 10 s at most
-    ///         .listen_on("127.0.0.1:8080")?;
-    ///     loop {
-    ///         let client = server.accept().await?;
-    ///         // The whole connection: 60 s at most, however steadily the client trickles.
-    ///         event::spawn(event::timeout(Duration::from_secs(60), async move {
-    ///             while let Ok(bytes) = client.read(4096).await {
-    ///                 if client.write(&bytes).await.is_err() {
-    ///                     break;
-    ///                 }
-    ///             }
-    ///         }));
-    ///     }
-    /// }
-    /// # drop(serve());
-    /// ```
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
+        /// Gives every accepted socket `timeout` as its default read and write timeout (what
+        /// [`Socket::set_read_timeout`](crate::Socket::set_read_timeout) and
+        /// [`Socket::set_write_timeout`](crate::Socket::set_write_timeout) set; each socket can still
+        /// change its own): a read that waits longer than `timeout` for the next bytes fails with
+        /// [`SocketError::Timeout`], a write that waits longer than `timeout` for the peer to take
+        /// more fails with [`SocketError::WriteTimeout`]. So a client that goes silent, or stops
+        /// reading, is dropped by the task's next read or write failing, with no per-call code.
+        ///
+        /// It bounds each wait, not the connection: a client that trickles a byte every 0.5 s
+        /// never trips a 1 s idle timeout (a slow-but-steady slowloris survives it), and no timer
+        /// runs while the task is not reading or writing. For a limit on a connection's whole
+        /// life (or on receiving one request), wrap the task (or the reads) in
+        /// [`event::timeout`](crate::timeout):
+        ///
+        /// ```no_run
+        /// use std::time::Duration;
+        /// use event::{ListenOptions, SocketError};
+        ///
+        /// async fn serve() -> Result<(), SocketError> {
+        ///     let server = ListenOptions::new()
+        ///         .idle_timeout(Duration::from_secs(10)) // each read or write: 10 s at most
+        ///         .listen_on("127.0.0.1:8080")?;
+        ///     loop {
+        ///         let client = server.accept().await?;
+        ///         // The whole connection: 60 s at most, however steadily the client trickles.
+        ///         event::spawn(event::timeout(Duration::from_secs(60), async move {
+        ///             while let Ok(bytes) = client.read(4096).await {
+        ///                 if client.write(&bytes).await.is_err() {
+        ///                     break;
+        ///                 }
+        ///             }
+        ///         }));
+        ///     }
+        /// }
+        /// # drop(serve());
+        /// ```
+        idle_timeout;
     }
 
     /// The length of the queue of connections the kernel completes before `accept`.
@@ -185,47 +212,40 @@ impl ListenOptions {
         self
     }
 
-    /// `SO_REUSEADDR` (on by default): rebind a port whose old connections are in `TIME_WAIT`.
-    ///
-    /// ```
-    /// // Off: the bind fails while connections to an earlier server on the port linger.
-    /// let server = event::ListenOptions::new().reuse_address(false).listen_on("127.0.0.1:0")?;
-    /// # drop(server);
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
+    ip_option_builders! {
+        /// `SO_REUSEADDR` (on by default): rebind a port whose old connections are in `TIME_WAIT`.
+        ///
+        /// ```
+        /// // Off: the bind fails while connections to an earlier server on the port linger.
+        /// let server = event::ListenOptions::new().reuse_address(false).listen_on("127.0.0.1:0")?;
+        /// # drop(server);
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        reuse_address;
 
-    /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
-    /// spreads connections among them. ([`PerCore`](crate::PerCore) does this for you.)
-    ///
-    /// ```
-    /// use event::ListenOptions;
-    ///
-    /// let options = ListenOptions::new().reuse_port(true);
-    /// let first = options.listen_on("127.0.0.1:0")?;
-    /// let second = options.listen_on(first.local_address())?; // the same port
-    /// assert_eq!(first.local_port(), second.local_port());
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
+        /// `SO_REUSEPORT`: several sockets (one per loop) listen on the same port, and the kernel
+        /// spreads connections among them. ([`PerCore`](crate::PerCore) does this for you.)
+        ///
+        /// ```
+        /// use event::ListenOptions;
+        ///
+        /// let options = ListenOptions::new().reuse_port(true);
+        /// let first = options.listen_on("127.0.0.1:0")?;
+        /// let second = options.listen_on(first.local_address())?; // the same port
+        /// assert_eq!(first.local_port(), second.local_port());
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        reuse_port;
 
-    /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
-    ///
-    /// ```no_run
-    /// // Every interface, IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket.
-    /// let server = event::ListenOptions::new().ipv6_only(false).listen_on("[::]:8080")?;
-    /// # drop(server);
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn ipv6_only(mut self, on: bool) -> Self {
-        self.ipv6_only = Some(on);
-        self
+        /// `IPV6_V6ONLY` for an IPv6 address: `true` accepts only IPv6, `false` IPv4 too.
+        ///
+        /// ```no_run
+        /// // Every interface, IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket.
+        /// let server = event::ListenOptions::new().ipv6_only(false).listen_on("[::]:8080")?;
+        /// # drop(server);
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        ipv6_only;
     }
 
     /// Creates the socket (non-blocking, close-on-exec), sets the options, binds and listens.
@@ -271,20 +291,7 @@ impl ListenOptions {
 
     /// A new socket for `addr` with these options set, not yet bound.
     pub(crate) fn socket(&self, addr: SocketAddr) -> std::io::Result<socket2::Socket> {
-        // socket2 sets close-on-exec on Unix (and SO_NOSIGPIPE on Apple platforms).
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only)?;
-        }
-        Ok(socket)
+        self.ip.socket(addr, Type::STREAM, Protocol::TCP)
     }
 }
 

@@ -5,10 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::conn::Conn;
 use super::conn::sealed::Kind;
+use super::conn::{Conn, stream_io_methods};
 use super::target::{Target, resolve_host};
-use super::{Read, ReadBuf, ReadInto, ServerSocket, SocketAddress, SocketError, Write, WriteOwned};
+use super::{ServerSocket, SocketAddress, SocketError};
 use crate::driver::Stream;
 use crate::event_loop;
 
@@ -215,34 +215,136 @@ impl Socket {
         &self.conn
     }
 
-    /// Reads at most `max_bytes`, waiting until at least one byte is there.
-    ///
-    /// The peer's orderly close is [`SocketError::ConnectionClosed`]. Add a time limit with
-    /// [`Read::timeout`] or [`set_read_timeout`](Socket::set_read_timeout); a read that times out
-    /// has consumed nothing.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use event::{Socket, SocketError};
-    ///
-    /// event::run(async {
-    ///     let server = Socket::listen_on("127.0.0.1:0")?;
-    ///     let client = Socket::connect(server.local_address()).await?;
-    ///     let peer = server.accept().await?;
-    ///     client.write(b"hello").await?;
-    ///     assert_eq!(peer.read(3).await?, b"hel"); // at most max_bytes
-    ///     assert_eq!(peer.read(4096).await?, b"lo");
-    ///     // Nothing more within 10 ms: a timeout, and the socket stays usable.
-    ///     let idle = peer.read(4096).timeout(Duration::from_millis(10)).await;
-    ///     assert!(idle.unwrap_err().is_timeout());
-    ///     drop(client);
-    ///     assert!(matches!(peer.read(4096).await, Err(SocketError::ConnectionClosed)));
-    ///     Ok::<(), SocketError>(())
-    /// })?;
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    pub fn read(&self, max_bytes: usize) -> Read<'_> {
-        self.conn.read(max_bytes)
+    stream_io_methods! {
+        Socket;
+        /// Reads at most `max_bytes`, waiting until at least one byte is there.
+        ///
+        /// The peer's orderly close is [`SocketError::ConnectionClosed`]. Add a time limit with
+        /// [`Read::timeout`](crate::Read::timeout) or [`set_read_timeout`](Socket::set_read_timeout); a read that times out
+        /// has consumed nothing.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use event::{Socket, SocketError};
+        ///
+        /// event::run(async {
+        ///     let server = Socket::listen_on("127.0.0.1:0")?;
+        ///     let client = Socket::connect(server.local_address()).await?;
+        ///     let peer = server.accept().await?;
+        ///     client.write(b"hello").await?;
+        ///     assert_eq!(peer.read(3).await?, b"hel"); // at most max_bytes
+        ///     assert_eq!(peer.read(4096).await?, b"lo");
+        ///     // Nothing more within 10 ms: a timeout, and the socket stays usable.
+        ///     let idle = peer.read(4096).timeout(Duration::from_millis(10)).await;
+        ///     assert!(idle.unwrap_err().is_timeout());
+        ///     drop(client);
+        ///     assert!(matches!(peer.read(4096).await, Err(SocketError::ConnectionClosed)));
+        ///     Ok::<(), SocketError>(())
+        /// })?;
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        read;
+        /// Reads into `buf` without allocating; returns how many bytes were read (at least one,
+        /// unless `buf` is empty).
+        read_into;
+        /// Appends at most `max_bytes` to `buf` and returns how many arrived (at least one).
+        ///
+        /// Reusing one `Vec` across reads makes a read loop allocation-free once the vector has grown
+        /// to the size of a message, while an idle connection holds no buffer at all:
+        ///
+        /// ```
+        /// # use event::{Socket, SocketError};
+        /// async fn echo(client: Socket) -> Result<(), SocketError> {
+        ///     let mut buf = Vec::new();
+        ///     loop {
+        ///         buf.clear();
+        ///         client.read_buf(&mut buf, 64 * 1024).await?;
+        ///         client.write(&buf).await?;
+        ///     }
+        /// }
+        /// ```
+        read_buf;
+        /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
+        /// make room (so a peer that does not read slows the writer instead of growing a buffer).
+        ///
+        /// On a timeout ([`Write::timeout`](crate::Write::timeout) or [`set_write_timeout`](Socket::set_write_timeout): the
+        /// peer took no byte for that long) the error says how many bytes went out. Never raises
+        /// `SIGPIPE`.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use event::Socket;
+        ///
+        /// event::run(async {
+        ///     let server = Socket::listen_on("127.0.0.1:0")?;
+        ///     let client = Socket::connect(server.local_address()).await?;
+        ///     let peer = server.accept().await?;
+        ///     client.write(b"ping").await?; // every byte, or an error
+        ///     client.write(b"pong").timeout(Duration::from_secs(1)).await?;
+        ///     let mut got = Vec::new();
+        ///     while got.len() < 8 {
+        ///         got.extend(peer.read(8 - got.len()).await?);
+        ///     }
+        ///     assert_eq!(got, b"pingpong");
+        ///     Ok::<(), event::SocketError>(())
+        /// })?;
+        /// # Ok::<(), event::SocketError>(())
+        /// ```
+        ///
+        /// On io_uring the write is write-behind: bytes count as written once the driver has copied
+        /// them into its own buffer (at most 256 KiB at a time, one buffer in flight per socket, so
+        /// backpressure holds), and the write returns without waiting for the kernel; the send goes
+        /// out with the loop's next wait. A later failure of that send is reported by the next write
+        /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
+        /// and dropping the socket let it finish first.
+        ///
+        /// Either way, a byte counted as written reaches the peer, or the peer sees a reset: never
+        /// a clean end of stream after missing bytes. A dropped socket's bytes keep going while the
+        /// peer takes them; if it takes none for the loop's
+        /// [`linger_timeout`](crate::Builder::linger_timeout) (60 s; a loop being dropped waits at
+        /// most 2 s without progress), or at the deadline of a [`Shutdown::drain`](crate::Shutdown::drain),
+        /// what is left goes to the kernel's socket buffer as on epoll, and if it does not fit, the
+        /// connection is reset. As on epoll, dropping a socket
+        /// with received bytes nobody read resets the connection, which discards whatever the
+        /// kernel has not delivered yet (see [`close`](Socket::close)).
+        ///
+        /// Several tasks may write to one socket: their writes take turns in the order they
+        /// started, and each one's bytes go out contiguous.
+        write;
+        /// Writes every byte of `buf`, handing the vector over instead of lending bytes, and gives
+        /// back an empty vector for the next message. On io_uring the driver sends straight from
+        /// your vector, write-behind (no copy), and hands you the connection's previous send
+        /// buffer, empty, whose capacity is whatever it had; on epoll you get your own vector back, cleared. On an error or
+        /// a timeout the vector comes back unchanged and the error says how many of its bytes went
+        /// out.
+        ///
+        /// ```
+        /// # use event::{Socket, SocketError};
+        /// async fn echo(client: Socket) -> Result<(), SocketError> {
+        ///     let mut buf = Vec::new();
+        ///     loop {
+        ///         client.read_buf(&mut buf, 64 * 1024).await?;
+        ///         let (result, empty) = client.write_owned(buf).await;
+        ///         result?;
+        ///         buf = empty;
+        ///     }
+        /// }
+        /// ```
+        write_owned;
+        /// Closes the write side (half-close): the peer reads end-of-stream once it has read
+        /// everything written before, and can still send to us.
+        shutdown_write;
+        /// Closes the socket. The descriptor is closed exactly once, here (dropping does the same).
+        ///
+        /// If bytes were received that nobody read, the peer gets a reset (RST) instead of an
+        /// orderly end of stream, as a kernel does for a close with unread data, on either driver.
+        ///
+        /// Bytes already written still go out, then the orderly end of stream. On io_uring they may
+        /// still be in the driver's send buffer: they are sent while the peer takes them, and if it
+        /// takes none for the loop's [`linger_timeout`](crate::Builder::linger_timeout), or the loop
+        /// is dropped, whatever does not fit in the kernel's socket buffer is given up with a reset
+        /// (see [`write`](Socket::write)), so the peer can always tell a stream that was cut short.
+        close;
     }
 
     /// Reads into `buf`, which may be uninitialised, with no intermediate copy: what hyper's
@@ -278,144 +380,7 @@ impl Socket {
         self.conn.poll_read_uninit(cx, buf)
     }
 
-    /// Reads into `buf` without allocating; returns how many bytes were read (at least one,
-    /// unless `buf` is empty).
-    pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a> {
-        self.conn.read_into(buf)
-    }
-
-    /// Appends at most `max_bytes` to `buf` and returns how many arrived (at least one).
-    ///
-    /// Reusing one `Vec` across reads makes a read loop allocation-free once the vector has grown
-    /// to the size of a message, while an idle connection holds no buffer at all:
-    ///
-    /// ```
-    /// # use event::{Socket, SocketError};
-    /// async fn echo(client: Socket) -> Result<(), SocketError> {
-    ///     let mut buf = Vec::new();
-    ///     loop {
-    ///         buf.clear();
-    ///         client.read_buf(&mut buf, 64 * 1024).await?;
-    ///         client.write(&buf).await?;
-    ///     }
-    /// }
-    /// ```
-    pub fn read_buf<'a>(&'a self, buf: &'a mut Vec<u8>, max_bytes: usize) -> ReadBuf<'a> {
-        self.conn.read_buf(buf, max_bytes)
-    }
-
-    /// Writes every byte of `bytes`, resuming after partial writes and waiting for the peer to
-    /// make room (so a peer that does not read slows the writer instead of growing a buffer).
-    ///
-    /// On a timeout ([`Write::timeout`] or [`set_write_timeout`](Socket::set_write_timeout): the
-    /// peer took no byte for that long) the error says how many bytes went out. Never raises
-    /// `SIGPIPE`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use event::Socket;
-    ///
-    /// event::run(async {
-    ///     let server = Socket::listen_on("127.0.0.1:0")?;
-    ///     let client = Socket::connect(server.local_address()).await?;
-    ///     let peer = server.accept().await?;
-    ///     client.write(b"ping").await?; // every byte, or an error
-    ///     client.write(b"pong").timeout(Duration::from_secs(1)).await?;
-    ///     let mut got = Vec::new();
-    ///     while got.len() < 8 {
-    ///         got.extend(peer.read(8 - got.len()).await?);
-    ///     }
-    ///     assert_eq!(got, b"pingpong");
-    ///     Ok::<(), event::SocketError>(())
-    /// })?;
-    /// # Ok::<(), event::SocketError>(())
-    /// ```
-    ///
-    /// On io_uring the write is write-behind: bytes count as written once the driver has copied
-    /// them into its own buffer (at most 256 KiB at a time, one buffer in flight per socket, so
-    /// backpressure holds), and the write returns without waiting for the kernel; the send goes
-    /// out with the loop's next wait. A later failure of that send is reported by the next write
-    /// (as the kernel's own socket buffer would); [`shutdown_write`](Socket::shutdown_write)
-    /// and dropping the socket let it finish first.
-    ///
-    /// Either way, a byte counted as written reaches the peer, or the peer sees a reset: never
-    /// a clean end of stream after missing bytes. A dropped socket's bytes keep going while the
-    /// peer takes them; if it takes none for the loop's
-    /// [`linger_timeout`](crate::Builder::linger_timeout) (60 s; a loop being dropped waits at
-    /// most 2 s without progress), or at the deadline of a [`Shutdown::drain`](crate::Shutdown::drain),
-    /// what is left goes to the kernel's socket buffer as on epoll, and if it does not fit, the
-    /// connection is reset. As on epoll, dropping a socket
-    /// with received bytes nobody read resets the connection, which discards whatever the
-    /// kernel has not delivered yet (see [`close`](Socket::close)).
-    ///
-    /// Several tasks may write to one socket: their writes take turns in the order they
-    /// started, and each one's bytes go out contiguous.
-    pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a> {
-        self.conn.write(bytes)
-    }
-
-    /// Writes every byte of `buf`, handing the vector over instead of lending bytes, and gives
-    /// back an empty vector for the next message. On io_uring the driver sends straight from
-    /// your vector, write-behind (no copy), and hands you the connection's previous send
-    /// buffer, empty, whose capacity is whatever it had; on epoll you get your own vector back, cleared. On an error or
-    /// a timeout the vector comes back unchanged and the error says how many of its bytes went
-    /// out.
-    ///
-    /// ```
-    /// # use event::{Socket, SocketError};
-    /// async fn echo(client: Socket) -> Result<(), SocketError> {
-    ///     let mut buf = Vec::new();
-    ///     loop {
-    ///         client.read_buf(&mut buf, 64 * 1024).await?;
-    ///         let (result, empty) = client.write_owned(buf).await;
-    ///         result?;
-    ///         buf = empty;
-    ///     }
-    /// }
-    /// ```
-    pub fn write_owned(&self, buf: Vec<u8>) -> WriteOwned<'_> {
-        self.conn.write_owned(buf)
-    }
-
-    /// Sets the timeout every later read uses unless it gives its own (`None`: wait forever).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_read_timeout(timeout);
-    }
-
-    /// The timeout reads use by default.
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.conn.read_timeout()
-    }
-
-    /// Sets the timeout every later write uses unless it gives its own (`None`: wait forever).
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_write_timeout(timeout);
-    }
-
-    /// The timeout writes use by default.
-    pub fn write_timeout(&self) -> Option<Duration> {
-        self.conn.write_timeout()
-    }
-
-    /// Closes the write side (half-close): the peer reads end-of-stream once it has read
-    /// everything written before, and can still send to us.
-    pub fn shutdown_write(&self) -> Result<(), SocketError> {
-        self.conn.shutdown_write()
-    }
-
-    /// Closes the socket. The descriptor is closed exactly once, here (dropping does the same).
-    ///
-    /// If bytes were received that nobody read, the peer gets a reset (RST) instead of an
-    /// orderly end of stream, as a kernel does for a close with unread data, on either driver.
-    ///
-    /// Bytes already written still go out, then the orderly end of stream. On io_uring they may
-    /// still be in the driver's send buffer: they are sent while the peer takes them, and if it
-    /// takes none for the loop's [`linger_timeout`](crate::Builder::linger_timeout), or the loop
-    /// is dropped, whatever does not fit in the kernel's socket buffer is given up with a reset
-    /// (see [`write`](Socket::write)), so the peer can always tell a stream that was cut short.
-    pub fn close(self) {
-        drop(self);
-    }
+    default_timeouts!(conn: set_read_timeout, read_timeout, "read"; set_write_timeout, write_timeout, "write");
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<(), SocketError> {

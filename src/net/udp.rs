@@ -1,20 +1,20 @@
 //! `UdpSocket`: a UDP socket on an event loop, and `UdpOptions` to bind one.
 //!
-//! The futures (`recv_from`, `send_to`, ...) and the datagram stream are in `udp_ops.rs`.
+//! The futures (`recv_from`, `send_to`, ...) and the datagram stream are in
+//! `datagram_ops.rs`, shared with `UnixDatagram`.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockRef, Type};
+use socket2::{Protocol, SockRef, Type};
 
-use super::op::OpState;
-use super::turn::Turn;
-use super::udp_ops::{Datagrams, Recv, RecvFrom, SendDatagram, SendTo};
-use super::{SocketAddress, SocketError, ToListenAddress};
-use crate::driver::Datagram;
+use super::datagram::{DatagramCore, sealed::Kind};
+use super::ip_options::{IpOptions, ip_option_builders};
+use super::{
+    Datagrams, Recv, RecvFrom, SendDatagram, SendTo, SocketAddress, SocketError, ToListenAddress,
+};
 
 /// Options for a UDP socket, for what [`UdpSocket::bind`] does not set.
 ///
@@ -27,9 +27,7 @@ use crate::driver::Datagram;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct UdpOptions {
-    reuse_address: bool,
-    reuse_port: bool,
-    ipv6_only: Option<bool>,
+    ip: IpOptions,
     broadcast: bool,
 }
 
@@ -40,25 +38,18 @@ impl UdpOptions {
         UdpOptions::default()
     }
 
-    /// `SO_REUSEADDR`: on Linux, several sockets that all set it may bind one port (the last
-    /// one bound gets the unicast datagrams; each multicast group member gets a copy).
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
-        self
-    }
+    ip_option_builders! {
+        /// `SO_REUSEADDR`: on Linux, several sockets that all set it may bind one port (the last
+        /// one bound gets the unicast datagrams; each multicast group member gets a copy).
+        reuse_address;
 
-    /// `SO_REUSEPORT`: several sockets (one per loop) bind the same port, and the kernel spreads
-    /// the datagrams among them by sender.
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
-        self
-    }
+        /// `SO_REUSEPORT`: several sockets (one per loop) bind the same port, and the kernel spreads
+        /// the datagrams among them by sender.
+        reuse_port;
 
-    /// `IPV6_V6ONLY` for an IPv6 address: `true` receives only IPv6, `false` IPv4 too (as
-    /// IPv4-mapped addresses, `::ffff:a.b.c.d`): one dual-stack socket on `[::]:port`.
-    pub fn ipv6_only(mut self, on: bool) -> Self {
-        self.ipv6_only = Some(on);
-        self
+        /// `IPV6_V6ONLY` for an IPv6 address: `true` receives only IPv6, `false` IPv4 too (as
+        /// IPv4-mapped addresses, `::ffff:a.b.c.d`): one dual-stack socket on `[::]:port`.
+        ipv6_only;
     }
 
     /// `SO_BROADCAST`: allow sends to broadcast addresses (see [`UdpSocket::set_broadcast`]).
@@ -90,19 +81,7 @@ impl UdpOptions {
     }
 
     fn socket(&self, addr: SocketAddr) -> io::Result<socket2::Socket> {
-        // socket2 sets close-on-exec on Unix.
-        let socket =
-            socket2::Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_nonblocking(true)?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if let (Some(only), true) = (self.ipv6_only, addr.is_ipv6()) {
-            socket.set_only_v6(only)?;
-        }
+        let socket = self.ip.socket(addr, Type::DGRAM, Protocol::UDP)?;
         if self.broadcast {
             socket.set_broadcast(true)?;
         }
@@ -143,27 +122,79 @@ impl UdpOptions {
 /// when epoll reports it ready; on io_uring the ring watches epoll's descriptor), see
 /// ARCHITECTURE.md.
 pub struct UdpSocket {
-    pub(super) dgram: Datagram,
-    local: SocketAddr,
-    pub(super) peer: Cell<Option<SocketAddr>>,
-    recv_timeout: Cell<Option<Duration>>,
-    send_timeout: Cell<Option<Duration>>,
-    /// One receive and one send at a time, in the order they started.
-    pub(super) reading: Turn,
-    pub(super) writing: Turn,
+    core: DatagramCore<UdpSocket>,
 }
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local)
-            .field("peer", &self.peer.get())
-            .finish()
+        self.core.debug("UdpSocket", f)
     }
 }
 
 fn io_err(op: &'static str) -> impl FnOnce(io::Error) -> SocketError {
     move |source| SocketError::Io { op, source }
+}
+
+impl Kind for UdpSocket {
+    type Io = mio::net::UdpSocket;
+    type Address = SocketAddress;
+    const RECV_UNCONNECTED: &'static str =
+        "recv on an unconnected UDP socket (connect first, or use recv_from)";
+    const SEND_UNCONNECTED: &'static str =
+        "send on an unconnected UDP socket (connect first, or use send_to)";
+
+    #[inline]
+    fn sender(from: SocketAddr) -> SocketAddress {
+        from.into()
+    }
+
+    fn name_of(to: &SocketAddr) -> SocketAddress {
+        (*to).into()
+    }
+
+    fn truncated(from: SocketAddress, len: usize, capacity: usize) -> SocketError {
+        SocketError::Truncated {
+            peer: from.into(),
+            len,
+            capacity,
+        }
+    }
+
+    fn recv_error(
+        local: &SocketAddress,
+        peer: Option<&SocketAddress>,
+        source: io::Error,
+    ) -> SocketError {
+        SocketError::Recv {
+            local: (*local).into(),
+            peer: peer.map(|p| (*p).into()),
+            source,
+        }
+    }
+
+    fn recv_timeout(
+        local: &SocketAddress,
+        peer: Option<&SocketAddress>,
+        after: Duration,
+    ) -> SocketError {
+        SocketError::Timeout {
+            op: "recv",
+            addr: (*peer.unwrap_or(local)).into(),
+            after,
+        }
+    }
+
+    fn send_error(to: SocketAddress, len: usize, source: io::Error) -> SocketError {
+        let peer = to.into();
+        if source.raw_os_error() == Some(libc::EMSGSIZE) {
+            return SocketError::DatagramTooLarge { peer, len, source };
+        }
+        SocketError::Send { peer, source }
+    }
+
+    fn send_timeout(to: SocketAddress, after: Duration) -> SocketError {
+        SocketError::write_timeout(to.into(), after, 0)
+    }
 }
 
 impl UdpSocket {
@@ -189,25 +220,20 @@ impl UdpSocket {
 
     /// Wraps a bound, non-blocking standard socket whose address is `local`.
     pub(crate) fn bound_at(std: std::net::UdpSocket, local: SocketAddr) -> UdpSocket {
+        let io = mio::net::UdpSocket::from_std(std);
         UdpSocket {
-            dgram: Datagram::new(std),
-            local,
-            peer: Cell::new(None),
-            recv_timeout: Cell::new(None),
-            send_timeout: Cell::new(None),
-            reading: Turn::default(),
-            writing: Turn::default(),
+            core: DatagramCore::new(io, local.into()),
         }
     }
 
     /// The address the socket is bound to (with the port the kernel picked for port 0).
     pub fn local_address(&self) -> SocketAddress {
-        self.local.into()
+        self.core.local
     }
 
     /// The peer set by [`connect`](UdpSocket::connect), if any.
     pub fn peer_address(&self) -> Option<SocketAddress> {
-        self.peer.get().map(SocketAddress::from)
+        *self.core.peer.borrow()
     }
 
     /// Sets the socket's peer (`connect(2)`; no packet is sent): [`send`](UdpSocket::send)
@@ -232,11 +258,9 @@ impl UdpSocket {
     /// ```
     pub fn connect(&self, addr: impl ToListenAddress) -> Result<(), SocketError> {
         let addr: SocketAddr = addr.to_listen_address()?.into();
-        self.dgram
-            .connect(addr)
-            .map_err(|source| SocketError::Connect { addr, source })?;
-        self.peer.set(Some(addr));
-        Ok(())
+        self.core
+            .connect(&addr, addr.into())
+            .map_err(|source| SocketError::Connect { addr, source })
     }
 
     /// Receives one datagram into `buf`, without allocating: its length and its sender.
@@ -245,11 +269,7 @@ impl UdpSocket {
     /// its first `buf.len()` bytes; the error carries the full length). Add a time limit with
     /// [`RecvFrom::timeout`]; a receive that times out or is dropped consumed nothing.
     pub fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> RecvFrom<'a> {
-        RecvFrom {
-            socket: self,
-            buf,
-            op: OpState::new(self.recv_timeout.get()),
-        }
+        self.core.recv_from(buf)
     }
 
     /// Receives one datagram from the connected peer (see [`connect`](UdpSocket::connect))
@@ -257,9 +277,7 @@ impl UdpSocket {
     /// [`recv_from`](UdpSocket::recv_from); a peer that refused an earlier datagram fails it
     /// with `ConnectionRefused`.
     pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> Recv<'a> {
-        Recv {
-            inner: self.recv_from(buf),
-        }
+        self.core.recv(buf)
     }
 
     /// Sends `buf` as one datagram to `addr`: its length once the kernel took it (a full
@@ -267,25 +285,14 @@ impl UdpSocket {
     /// fails with [`SocketError::DatagramTooLarge`]. From a dual-stack IPv6 socket an IPv4
     /// `addr` is reached through its IPv4-mapped address.
     pub fn send_to<'a>(&'a self, buf: &'a [u8], addr: impl Into<SocketAddress>) -> SendTo<'a> {
-        SendTo {
-            socket: self,
-            buf,
-            to: Some(addr.into().into()),
-            op: OpState::new(self.send_timeout.get()),
-        }
+        self.core
+            .send_to(buf, Some(self.reachable(addr.into().into())))
     }
 
     /// Sends `buf` as one datagram to the connected peer (see
     /// [`connect`](UdpSocket::connect)); as [`send_to`](UdpSocket::send_to) otherwise.
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> SendDatagram<'a> {
-        SendDatagram {
-            inner: SendTo {
-                socket: self,
-                buf,
-                to: None,
-                op: OpState::new(self.send_timeout.get()),
-            },
-        }
+        self.core.send(buf)
     }
 
     /// The received datagrams as a [`futures_core::Stream`] (with an inherent `next()`):
@@ -310,31 +317,13 @@ impl UdpSocket {
     /// # Ok::<(), event::SocketError>(())
     /// ```
     pub fn datagrams(&self, max_len: usize) -> Datagrams<'_> {
-        Datagrams::new(self, max_len)
+        self.core.datagrams(max_len)
     }
 
-    /// Sets the timeout every later receive uses unless it gives its own (`None`: forever).
-    pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
-        self.recv_timeout.set(timeout);
-    }
-
-    /// The timeout receives use by default.
-    pub fn recv_timeout(&self) -> Option<Duration> {
-        self.recv_timeout.get()
-    }
-
-    /// Sets the timeout every later send uses unless it gives its own (`None`: forever).
-    pub fn set_send_timeout(&self, timeout: Option<Duration>) {
-        self.send_timeout.set(timeout);
-    }
-
-    /// The timeout sends use by default.
-    pub fn send_timeout(&self) -> Option<Duration> {
-        self.send_timeout.get()
-    }
+    default_timeouts!(core: set_recv_timeout, recv_timeout, "receive"; set_send_timeout, send_timeout, "send");
 
     fn sock(&self) -> SockRef<'_> {
-        SockRef::from(self.dgram.io())
+        SockRef::from(self.core.dgram.io())
     }
 
     /// `SO_BROADCAST`: allows sends to a broadcast address (`255.255.255.255`, a subnet's).
@@ -392,7 +381,7 @@ impl UdpSocket {
     /// The time-to-live of unicast datagrams: `IP_TTL` on an IPv4 socket, the unicast hop
     /// limit (`IPV6_UNICAST_HOPS`) on an IPv6 one.
     pub fn set_ttl(&self, ttl: u32) -> Result<(), SocketError> {
-        if self.local.is_ipv6() {
+        if self.core.local.is_ipv6() {
             self.sock().set_unicast_hops_v6(ttl)
         } else {
             self.sock().set_ttl_v4(ttl)
@@ -402,7 +391,7 @@ impl UdpSocket {
 
     /// The time-to-live of unicast datagrams (see [`set_ttl`](UdpSocket::set_ttl)).
     pub fn ttl(&self) -> Result<u32, SocketError> {
-        if self.local.is_ipv6() {
+        if self.core.local.is_ipv6() {
             self.sock().unicast_hops_v6()
         } else {
             self.sock().ttl_v4()
@@ -447,19 +436,27 @@ impl UdpSocket {
         self.sock().only_v6().map_err(io_err("get IPV6_V6ONLY"))
     }
 
-    pub(super) fn local(&self) -> SocketAddr {
-        self.local
+    /// An IPv4 destination from an IPv6 (dual-stack) socket goes to its IPv4-mapped address
+    /// (`::ffff:a.b.c.d`), which is how such a socket reaches IPv4 peers.
+    #[inline]
+    fn reachable(&self, to: SocketAddr) -> SocketAddr {
+        match (self.core.local.to_std(), to) {
+            (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+                SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into()
+            }
+            _ => to,
+        }
     }
 }
 
 impl std::os::fd::AsFd for UdpSocket {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.dgram.io().as_fd()
+        self.core.dgram.io().as_fd()
     }
 }
 
 impl std::os::fd::AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.dgram.io().as_raw_fd()
+        self.core.dgram.io().as_raw_fd()
     }
 }

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use socket2::{Domain, Type};
 
-use super::conn::Conn;
 use super::conn::sealed::Kind;
+use super::conn::{Conn, stream_io_methods};
 use super::unix_listener::UnixListenIo;
-use super::{
-    Read, ReadBuf, ReadInto, SocketError, UnixAddress, UnixListenOptions, UnixServerSocket, Write,
-    WriteOwned,
-};
+use super::{SocketError, UnixAddress, UnixListenOptions, UnixServerSocket};
 use crate::driver::Stream;
 use crate::event_loop;
 
@@ -228,68 +225,29 @@ impl UnixSocket {
         ))
     }
 
-    /// Reads at most `max_bytes`, waiting until at least one byte is there; the peer's orderly
-    /// close is [`SocketError::ConnectionClosed`]. As [`Socket::read`](crate::Socket::read).
-    pub fn read(&self, max_bytes: usize) -> Read<'_, UnixSocket> {
-        self.conn.read(max_bytes)
+    stream_io_methods! {
+        UnixSocket;
+        /// Reads at most `max_bytes`, waiting until at least one byte is there; the peer's orderly
+        /// close is [`SocketError::ConnectionClosed`]. As [`Socket::read`](crate::Socket::read).
+        read;
+        /// Reads into `buf` without allocating. As [`Socket::read_into`](crate::Socket::read_into).
+        read_into;
+        /// Appends at most `max_bytes` to `buf`. As [`Socket::read_buf`](crate::Socket::read_buf).
+        read_buf;
+        /// Writes every byte of `bytes`, or fails saying how many went out; never raises
+        /// `SIGPIPE`. As [`Socket::write`](crate::Socket::write) (write-behind on io_uring).
+        write;
+        /// Writes every byte of `buf`, handing the vector over. As
+        /// [`Socket::write_owned`](crate::Socket::write_owned).
+        write_owned;
+        /// Closes the write side (half-close): the peer reads end of stream after the bytes
+        /// written before, and can still send to us.
+        shutdown_write;
+        /// Closes the socket (dropping does the same). As [`Socket::close`](crate::Socket::close).
+        close;
     }
 
-    /// Reads into `buf` without allocating. As [`Socket::read_into`](crate::Socket::read_into).
-    pub fn read_into<'a>(&'a self, buf: &'a mut [u8]) -> ReadInto<'a, UnixSocket> {
-        self.conn.read_into(buf)
-    }
-
-    /// Appends at most `max_bytes` to `buf`. As [`Socket::read_buf`](crate::Socket::read_buf).
-    pub fn read_buf<'a>(
-        &'a self,
-        buf: &'a mut Vec<u8>,
-        max_bytes: usize,
-    ) -> ReadBuf<'a, UnixSocket> {
-        self.conn.read_buf(buf, max_bytes)
-    }
-
-    /// Writes every byte of `bytes`, or fails saying how many went out; never raises
-    /// `SIGPIPE`. As [`Socket::write`](crate::Socket::write) (write-behind on io_uring).
-    pub fn write<'a>(&'a self, bytes: &'a [u8]) -> Write<'a, UnixSocket> {
-        self.conn.write(bytes)
-    }
-
-    /// Writes every byte of `buf`, handing the vector over. As
-    /// [`Socket::write_owned`](crate::Socket::write_owned).
-    pub fn write_owned(&self, buf: Vec<u8>) -> WriteOwned<'_, UnixSocket> {
-        self.conn.write_owned(buf)
-    }
-
-    /// Sets the timeout every later read uses unless it gives its own (`None`: wait forever).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_read_timeout(timeout);
-    }
-
-    /// The timeout reads use by default.
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.conn.read_timeout()
-    }
-
-    /// Sets the timeout every later write uses unless it gives its own (`None`: wait forever).
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) {
-        self.conn.set_write_timeout(timeout);
-    }
-
-    /// The timeout writes use by default.
-    pub fn write_timeout(&self) -> Option<Duration> {
-        self.conn.write_timeout()
-    }
-
-    /// Closes the write side (half-close): the peer reads end of stream after the bytes
-    /// written before, and can still send to us.
-    pub fn shutdown_write(&self) -> Result<(), SocketError> {
-        self.conn.shutdown_write()
-    }
-
-    /// Closes the socket (dropping does the same). As [`Socket::close`](crate::Socket::close).
-    pub fn close(self) {
-        drop(self);
-    }
+    default_timeouts!(conn: set_read_timeout, read_timeout, "read"; set_write_timeout, write_timeout, "write");
 
     /// The peer's process, user and group (`SO_PEERCRED`), as recorded when the connection was
     /// made.

@@ -102,6 +102,17 @@ impl UnixAddress {
         })
     }
 
+    /// The kernel's form read back (a destination named in an error).
+    pub(crate) fn from_sockaddr(addr: &socket2::SockAddr) -> UnixAddress {
+        if let Some(p) = addr.as_pathname() {
+            return UnixAddress::Path(p.to_path_buf());
+        }
+        match addr.as_abstract_namespace() {
+            Some(name) => UnixAddress::Abstract(name.to_vec()),
+            None => UnixAddress::Unnamed,
+        }
+    }
+
     /// The form `std` and mio give (`getsockname`, `getpeername`, `accept`).
     pub(crate) fn from_std(addr: &std::os::unix::net::SocketAddr) -> UnixAddress {
         if let Some(p) = addr.as_pathname() {

@@ -4,18 +4,16 @@
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
 
 use mio::event::Source;
-use socket2::{Domain, Type};
+use socket2::Type;
 
-use super::listener::{Limits, Listener};
-use super::options::default_backlog;
+use super::listener::Listener;
+use super::options::{Limits, default_backlog, limit_builders};
 use super::unix::unix_error;
-use super::{Accept, AtLimit, Connections, SocketError, UnixAddress, UnixSocket};
+use super::unix_path::{FilePolicy, SocketFile, file_policy_builders};
+use super::{Accept, Connections, SocketError, UnixAddress, UnixSocket};
 
 /// Options for a listening Unix-domain socket: backlog, the limits its accepted sockets get
 /// (as TCP's [`ListenOptions`](crate::ListenOptions)), and what to do about its socket file.
@@ -36,11 +34,8 @@ use super::{Accept, AtLimit, Connections, SocketError, UnixAddress, UnixSocket};
 #[derive(Debug, Clone)]
 pub struct UnixListenOptions {
     backlog: i32,
-    max_connections: Option<usize>,
-    at_limit: AtLimit,
-    idle_timeout: Option<Duration>,
-    replace_stale: bool,
-    remove_on_close: bool,
+    limits: Limits,
+    file: FilePolicy,
 }
 
 impl Default for UnixListenOptions {
@@ -55,11 +50,8 @@ impl UnixListenOptions {
     pub fn new() -> UnixListenOptions {
         UnixListenOptions {
             backlog: default_backlog(),
-            max_connections: None,
-            at_limit: AtLimit::Wait,
-            idle_timeout: None,
-            replace_stale: false,
-            remove_on_close: true,
+            limits: Limits::default(),
+            file: FilePolicy::default(),
         }
     }
 
@@ -70,169 +62,33 @@ impl UnixListenOptions {
         self
     }
 
-    /// At most `max` accepted connections open at once (see [`AtLimit`]).
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = Some(max);
-        self
+    limit_builders! {
+        /// At most `max` accepted connections open at once (see [`AtLimit`](crate::AtLimit)).
+        max_connections;
+        /// What to do with new connections at the limit (default [`AtLimit::Wait`](crate::AtLimit::Wait)).
+        at_limit;
+        /// The default read and write timeout of every accepted socket: a silent client is
+        /// dropped after `timeout` (as [`ListenOptions::idle_timeout`](crate::ListenOptions::idle_timeout)).
+        idle_timeout;
     }
 
-    /// What to do with new connections at the limit (default [`AtLimit::Wait`]).
-    pub fn at_limit(mut self, at_limit: AtLimit) -> Self {
-        self.at_limit = at_limit;
-        self
-    }
-
-    /// The default read and write timeout of every accepted socket: a silent client is
-    /// dropped after `idle` (as [`ListenOptions::idle_timeout`](crate::ListenOptions::idle_timeout)).
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = Some(idle);
-        self
-    }
-
-    /// Whether a stale socket file at the path (one nobody listens on: a connect to it is
-    /// refused) is replaced. Off by default: then it is [`SocketError::StaleSocketFile`].
-    /// On, the file is removed and bound again only after that check; a file that is not a
-    /// socket, or one a process listens on, is never removed. (The check is a connect: a live
-    /// listener there accepts one connection that closes at once, as from a health check.)
-    pub fn replace_stale(mut self, replace: bool) -> Self {
-        self.replace_stale = replace;
-        self
-    }
-
-    /// Whether closing (or dropping) the listener removes its socket file (default: yes, if
-    /// the path still names the file this listener created; std's `UnixListener` leaves it).
-    pub fn remove_on_close(mut self, remove: bool) -> Self {
-        self.remove_on_close = remove;
-        self
-    }
+    file_policy_builders!();
 
     /// Binds and listens at `address` (a path, or `"@name"` for an abstract name). Can be
     /// called before the loop runs; the listener joins the loop of its first accept.
     pub fn listen(&self, address: impl Into<UnixAddress>) -> Result<UnixServerSocket, SocketError> {
         let address = address.into();
-        let sockaddr = address.to_sockaddr()?;
-        let socket = match self.bind(&address, &sockaddr) {
-            Err(SocketError::Unix { source, .. })
-                if source.raw_os_error() == Some(libc::EADDRINUSE) =>
-            {
-                self.bind_over_existing(&address, &sockaddr, source)?
-            }
-            other => other?,
-        };
+        let (socket, file) = self.file.bind(Type::STREAM, &address)?;
         socket
             .listen(self.backlog)
             .map_err(|e| unix_error("listen", &address, e))?;
-        let file = match &address {
-            UnixAddress::Path(path) if self.remove_on_close => SocketFile::of(path),
-            _ => None,
-        };
         let io = UnixListenIo {
             io: mio::net::UnixListener::from_std(OwnedFd::from(socket).into()),
             _file: file,
         };
-        let limits = Limits {
-            max_connections: self.max_connections,
-            at_limit: self.at_limit,
-            idle_timeout: self.idle_timeout,
-        };
         Ok(UnixServerSocket {
-            inner: Rc::new(Listener::new(io, Rc::new(address), limits)),
+            inner: Rc::new(Listener::new(io, Rc::new(address), self.limits)),
         })
-    }
-
-    fn bind(
-        &self,
-        address: &UnixAddress,
-        sockaddr: &socket2::SockAddr,
-    ) -> Result<socket2::Socket, SocketError> {
-        let socket = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)
-            .map_err(|e| unix_error("socket", address, e))?;
-        socket
-            .bind(sockaddr)
-            .map_err(|e| unix_error("bind", address, e))?;
-        Ok(socket)
-    }
-
-    /// The path exists: a live listener's (the error stands), a stale socket file (an error
-    /// unless `replace_stale`), or not a socket at all (never touched).
-    #[cold]
-    fn bind_over_existing(
-        &self,
-        address: &UnixAddress,
-        sockaddr: &socket2::SockAddr,
-        in_use: io::Error,
-    ) -> Result<socket2::Socket, SocketError> {
-        let UnixAddress::Path(path) = address else {
-            return Err(unix_error("bind", address, in_use));
-        };
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) if !meta.file_type().is_socket() => {
-                return Err(unix_error(
-                    "bind",
-                    address,
-                    io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "the path exists and is not a socket file: choose another path (it was left alone)",
-                    ),
-                ));
-            }
-            Ok(_) => {}
-            // Gone meanwhile: try once more.
-            Err(_) => return self.bind(address, sockaddr),
-        }
-        if !is_stale(sockaddr) {
-            return Err(unix_error("bind", address, in_use));
-        }
-        if !self.replace_stale {
-            return Err(SocketError::StaleSocketFile { path: path.clone() });
-        }
-        crate::trace::event!(info, path = %path.display(), "replacing a stale socket file");
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(unix_error("remove stale socket file", address, e)),
-        }
-        self.bind(address, sockaddr)
-    }
-}
-
-/// Whether nobody listens at `sockaddr`: a non-blocking connect to it is refused (a backlog
-/// that is full, `EAGAIN`, means a live listener).
-fn is_stale(sockaddr: &socket2::SockAddr) -> bool {
-    let Ok(probe) = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)
-    else {
-        return false;
-    };
-    matches!(probe.connect(sockaddr), Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED))
-}
-
-/// The socket file a listener created, removed when the listener closes if the path still
-/// names that file (same device and inode: a file another process bound since is left alone).
-struct SocketFile {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-}
-
-impl SocketFile {
-    fn of(path: &Path) -> Option<SocketFile> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
-        Some(SocketFile {
-            path: path.to_path_buf(),
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-}
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
-            && meta.dev() == self.dev
-            && meta.ino() == self.ino
-        {
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
 

@@ -7,26 +7,22 @@
 //! call). A send is tried at once (the socket starts out writable) and waits for the writable
 //! edge only after `EAGAIN`.
 //!
-//! Truncation: a caller's buffer smaller than the largest possible datagram is received
-//! through the loop's 64 KiB scratch buffer, so the datagram's full length is known and a
-//! datagram larger than the buffer is reported, never cut silently; a buffer of 64 KiB or more
-//! is received into directly.
+//! Truncation: the datagram's full length is always known, so a datagram larger than the
+//! buffer is reported, never cut silently. A buffer that holds any datagram the socket can get
+//! (65,536 bytes for UDP) is received into directly; a smaller one, through the loop's 64 KiB
+//! scratch buffer when that holds any datagram (UDP); otherwise (Unix-domain datagrams, which
+//! may be as large as the sender's `SO_SNDBUF`) a zero-length `MSG_PEEK | MSG_TRUNC` receive
+//! first asks the kernel for the length (Linux), then the datagram goes straight into the
+//! buffer.
 
 use std::io;
-use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use socket2::SockRef;
 
 use super::{Registration, SEND_FLAGS};
 use crate::driver::Direction;
-use crate::driver::datagram::Received;
-
-/// A buffer at least this long holds any UDP datagram (65,535 bytes of IP payload less the
-/// 8-byte header; no jumbograms), so it cannot truncate and is received into directly.
-const HOLDS_ANY: usize = 65_536;
-
-type Udp = mio::net::UdpSocket;
+use crate::driver::datagram::{DatagramIo, Received};
 
 /// Runs `attempt` while the socket is ready in `direction`; after `EAGAIN` waits for the next
 /// edge. Unlike a stream's, a datagram socket's error is not final (an ICMP error of one
@@ -54,32 +50,47 @@ fn poll_ready<R>(
 
 /// Receives one datagram into `buf` (with its sender when `from` is true).
 #[inline]
-pub(crate) fn poll_recv_from(
+pub(crate) fn poll_recv_from<D: DatagramIo>(
     reg: &Registration,
-    io: &Udp,
+    io: &D,
     cx: &mut Context<'_>,
     buf: &mut [u8],
     from: bool,
-) -> Poll<io::Result<Received>> {
+) -> Poll<io::Result<Received<D::From>>> {
     if !reg.is_ready(Direction::Read) {
         reg.wait(cx, Direction::Read);
         return Poll::Pending;
     }
-    let recv = |into: &mut [u8]| -> io::Result<(usize, Option<SocketAddr>)> {
+    let sock = SockRef::from(io);
+    let recv = |into: &mut [u8]| -> io::Result<(usize, Option<D::From>)> {
         if from {
-            io.recv_from(into).map(|(n, addr)| (n, Some(addr)))
+            let (n, addr) = D::recv_from(io, into)?;
+            Ok((n, Some(addr)))
         } else {
-            io.recv(into).map(|n| (n, None))
+            Ok((D::recv(io, into)?, None))
         }
     };
-    if buf.len() >= HOLDS_ANY {
-        return poll_ready(reg, cx, Direction::Read, || recv(buf)).map_ok(|(n, from)| Received {
-            len: n,
-            size: n,
-            from,
+    let whole = |(n, from)| Received {
+        len: n,
+        size: n,
+        from,
+    };
+    if buf.len() > D::MAX_DATAGRAM {
+        return poll_ready(reg, cx, Direction::Read, || recv(buf)).map_ok(whole);
+    }
+    let core = reg.core();
+    if D::MAX_DATAGRAM >= core.scratch.borrow().len() {
+        return poll_ready(reg, cx, Direction::Read, || {
+            let size = sock.recv_with_flags(&mut [], PEEK_LENGTH)?;
+            let (len, from) = recv(buf)?;
+            Ok(Received {
+                len,
+                size: size.max(len),
+                from,
+            })
         });
     }
-    let mut scratch = reg.core().scratch.borrow_mut();
+    let mut scratch = core.scratch.borrow_mut();
     match poll_ready(reg, cx, Direction::Read, || recv(&mut scratch[..])) {
         Poll::Ready(Ok((size, from))) => {
             let len = size.min(buf.len());
@@ -91,19 +102,39 @@ pub(crate) fn poll_recv_from(
     }
 }
 
+/// A zero-length receive with these flags leaves the datagram queued and returns its length
+/// (Linux: `MSG_TRUNC` reports the real length of UDP and, since 3.4, Unix datagrams).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PEEK_LENGTH: libc::c_int = libc::MSG_PEEK | libc::MSG_TRUNC;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const PEEK_LENGTH: libc::c_int = libc::MSG_PEEK;
+
 /// Sends `buf` as one datagram to `to`, or to the connected peer (`MSG_NOSIGNAL`).
 #[inline]
-pub(crate) fn poll_send_to(
+pub(crate) fn poll_send_to<D: DatagramIo>(
     reg: &Registration,
-    io: &Udp,
+    io: &D,
     cx: &mut Context<'_>,
     buf: &[u8],
-    to: Option<SocketAddr>,
+    to: Option<&D::Addr>,
 ) -> Poll<io::Result<usize>> {
     let sock = SockRef::from(io);
-    let to = to.map(socket2::SockAddr::from);
-    poll_ready(reg, cx, Direction::Write, || match &to {
-        Some(addr) => sock.send_to_with_flags(buf, addr, SEND_FLAGS),
-        None => sock.send_with_flags(buf, SEND_FLAGS),
+    let Some(to) = to.map(D::to_sockaddr) else {
+        return poll_ready(reg, cx, Direction::Write, || {
+            sock.send_with_flags(buf, SEND_FLAGS)
+        });
+    };
+    if D::SEND_TO_EDGES_UNRELIABLE {
+        // Try at every poll, whatever the edges say, and leave the waiting to the caller.
+        return loop {
+            match sock.send_to_with_flags(buf, &to, SEND_FLAGS) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Poll::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break Poll::Ready(r),
+            }
+        };
+    }
+    poll_ready(reg, cx, Direction::Write, || {
+        sock.send_to_with_flags(buf, &to, SEND_FLAGS)
     })
 }
