@@ -16,6 +16,7 @@
 mod cred;
 pub(crate) mod datagram;
 pub(crate) mod epoll;
+mod listen;
 mod stream;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
@@ -30,6 +31,7 @@ use std::time::Duration;
 pub(crate) use cred::peer_cred;
 pub(crate) use datagram::{Datagram, Received};
 pub(crate) use epoll::{Reactor, Registration, WAKE_TOKEN};
+pub(crate) use listen::{Accepted, ListenSource};
 pub(crate) use stream::{Stream, StreamIo};
 pub(crate) use waiter::Waiter;
 

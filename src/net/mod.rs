@@ -1,5 +1,6 @@
 //! TCP (addresses, listeners, connected sockets), UDP sockets, and Unix-domain stream sockets.
 
+mod accept;
 mod address;
 mod conn;
 mod error;
