@@ -27,7 +27,7 @@ if [ -z "$echo_bin" ]; then
 fi
 CARGO_TARGET_DIR="$bench_target" cargo build -q --release --manifest-path "$root/bench/Cargo.toml" --bin loadgen
 loadgen="$bench_target/release/loadgen"
-port=$((20000 + RANDOM % 20000))
+port=$((10000 + RANDOM % 10000))  # below the ephemeral range (32768+)
 err="$(mktemp)"
 EVENT_BACKEND="$backend" taskset -c 0 "$echo_bin" --addr "127.0.0.1:$port" 2>"$err" >/dev/null &
 pid=$!

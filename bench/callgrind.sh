@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$server" ] || { echo "callgrind.sh: --server PATH needed" >&2; exit 2; }
 loadgen="${BENCH_TARGET_DIR:-$root/bench/target}/release/loadgen"
-port=$((20000 + RANDOM % 20000))
+port=$((10000 + RANDOM % 10000))  # below the ephemeral range (32768+)
 out="${out:-/tmp/callgrind.$(basename "$server").$$}"
 EVENT_BACKEND="$backend" taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" "$@" \
   "$server" --addr "127.0.0.1:$port" >/dev/null 2>"$out.log" &

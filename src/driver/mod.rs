@@ -7,10 +7,11 @@
 //!   withdraw a wait), each a `poll` that returns `Pending` with the task's waker registered, or
 //!   the outcome, errors as `io::Error`;
 //!
-//! plus [`Registration`], a readiness source (listeners, signals and connects use readiness on
+//! plus [`ListenSource`], a listener's link to its loop (readiness on epoll, a multishot accept
+//! on io_uring), and [`Registration`], a readiness source (signals and connects use readiness on
 //! both drivers; io_uring watches the epoll descriptor from its ring).
 //!
-//! The backend is matched here and in `stream.rs` only: `epoll/` is the readiness driver (mio:
+//! The backend is matched here, in `stream.rs` and in `listen.rs` only: `epoll/` is the readiness driver (mio:
 //! epoll, kqueue), `uring/` the completion driver (Linux; every `unsafe` block of the crate).
 
 mod cred;
