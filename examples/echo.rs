@@ -52,6 +52,67 @@ usage: echo [--addr IP:PORT] [--max-connections N] [--idle-timeout SECS]
   --backend B            auto, epoll or io_uring (default: EVENT_BACKEND, else auto)
   -h, --help             print this and exit";
 
+/// Allocation counting for the benchmarks (`--features count-allocs`, see `bench/allocs.sh`):
+/// the system allocator with two counters, printed on SIGUSR1 as
+/// `allocations: N bytes: B frees: F` on stderr. Without the feature this module is not built.
+#[cfg(feature = "count-allocs")]
+mod count_allocs {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    struct Counting;
+
+    static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+    static BYTES: AtomicU64 = AtomicU64::new(0);
+    static FREES: AtomicU64 = AtomicU64::new(0);
+
+    // SAFETY: every call is passed through to `System` unchanged; the counters only count.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            BYTES.fetch_add(layout.size() as u64, Relaxed);
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            FREES.fetch_add(1, Relaxed);
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // A growth or shrink counts as one allocation (the vector asked for memory again).
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            BYTES.fetch_add(new_size as u64, Relaxed);
+            FREES.fetch_add(1, Relaxed);
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Prints the counters on every SIGUSR1 (one task on the first loop).
+    pub(crate) fn report_on_sigusr1() {
+        let mut signals = match event::signal::signal_stream(&[event::signal::SIGUSR1]) {
+            Ok(s) => s,
+            Err(e) => return eprintln!("count-allocs: {e}"),
+        };
+        event::spawn(async move {
+            while signals.next().await.is_some() {
+                eprintln!(
+                    "allocations: {} bytes: {} frees: {}",
+                    ALLOCATIONS.load(Relaxed),
+                    BYTES.load(Relaxed),
+                    FREES.load(Relaxed)
+                );
+            }
+        });
+    }
+}
+
 async fn echo(client: Socket) -> Result<(), SocketError> {
     // One buffer per connection, grown to the largest message and reused: no allocation per
     // message, and none at all while the connection is idle. On io_uring no byte is copied in
@@ -80,6 +141,8 @@ async fn serve(
         eprintln!("signals: {e}");
     }
     if ctx.index() == 0 {
+        #[cfg(feature = "count-allocs")]
+        count_allocs::report_on_sigusr1();
         // `event::backend()` inside the loop: the driver this loop really runs.
         println!(
             "echo server listening on {} (backend: {}, loops: {})",

@@ -371,11 +371,12 @@ impl EventLoop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Sources registered with the readiness multiplexer (listeners, signal streams, and on
-    /// epoll every connection).
+    /// Sources registered with the readiness multiplexer (signal streams, and on epoll every
+    /// connection and listener).
     pub sources: usize,
-    /// io_uring operations in flight (0 on epoll): a receive per connection being read, a send
-    /// per write in progress, and cancelled ones not yet reaped.
+    /// io_uring operations in flight (0 on epoll): a multishot accept per accepting listener,
+    /// a receive per connection being read, a send per write in progress, and cancelled ones
+    /// not yet reaped.
     pub operations: usize,
     /// Timers armed (sleeps, timeouts, per-operation deadlines).
     pub timers: usize,

@@ -74,6 +74,11 @@ fn cancelling_an_accept_loop_frees_the_port() {
         port
     });
     assert_eq!(lp.stats().sources, 0, "the listener's registration is gone");
+    assert_eq!(
+        lp.stats().operations,
+        0,
+        "and its multishot accept (io_uring)"
+    );
     // No SO_REUSEADDR: the bind succeeds only if the old listener is really closed.
     let probe = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();

@@ -7,15 +7,17 @@
 //!   withdraw a wait), each a `poll` that returns `Pending` with the task's waker registered, or
 //!   the outcome, errors as `io::Error`;
 //!
-//! plus [`Registration`], a readiness source (listeners, signals and connects use readiness on
+//! plus [`ListenSource`], a listener's link to its loop (readiness on epoll, a multishot accept
+//! on io_uring), and [`Registration`], a readiness source (signals and connects use readiness on
 //! both drivers; io_uring watches the epoll descriptor from its ring).
 //!
-//! The backend is matched here and in `stream.rs` only: `epoll/` is the readiness driver (mio:
+//! The backend is matched here, in `stream.rs` and in `listen.rs` only: `epoll/` is the readiness driver (mio:
 //! epoll, kqueue), `uring/` the completion driver (Linux; every `unsafe` block of the crate).
 
 mod cred;
 pub(crate) mod datagram;
 pub(crate) mod epoll;
+mod listen;
 mod stream;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
@@ -30,6 +32,7 @@ use std::time::Duration;
 pub(crate) use cred::peer_cred;
 pub(crate) use datagram::{Datagram, DatagramIo, Received};
 pub(crate) use epoll::{Reactor, Registration, WAKE_TOKEN};
+pub(crate) use listen::{Accepted, ListenSource};
 pub(crate) use stream::{Stream, StreamIo};
 pub(crate) use waiter::Waiter;
 

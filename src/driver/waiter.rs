@@ -114,12 +114,12 @@ impl Waiter {
         self.wake_others();
     }
 
-    /// Takes the stored wakers (teardown).
-    pub(crate) fn take(&self) -> Vec<Waker> {
+    /// Takes the stored wakers (teardown), without allocating: every socket's close drops
+    /// its wakers this way, and a vector here was one allocation per connection.
+    pub(crate) fn take(&self) -> impl Iterator<Item = Waker> + use<> {
         self.state.set(IDLE);
-        let mut out = self.others.take();
-        out.extend(self.waker.take());
-        out
+        let others = self.others.take();
+        self.waker.take().into_iter().chain(others)
     }
 }
 

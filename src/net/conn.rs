@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use super::io_traits::TraitOps;
@@ -24,11 +25,14 @@ pub(crate) mod sealed {
         /// The connected socket's descriptor.
         type Io: StreamIo;
         /// The listening socket's descriptor.
-        type Listen: mio::event::Source;
+        type Listen: mio::event::Source + std::os::fd::AsRawFd;
         /// What an error names: the peer (TCP), the socket's path or name (Unix).
         type Addr: Clone + fmt::Display + fmt::Debug + 'static;
         /// Accepts one connection; the second value is what its errors name.
         fn accept(listen: &Self::Listen, local: &Self::Addr) -> io::Result<(Self::Io, Self::Addr)>;
+        /// A connection the driver accepted (io_uring's multishot accept): the socket around
+        /// `fd` and what its errors name (TCP asks `getpeername`).
+        fn adopt(fd: OwnedFd, local: &Self::Addr) -> io::Result<(Self::Io, Self::Addr)>;
         /// The socket type around a connection.
         fn wrap(conn: Conn<Self>) -> Self;
         /// A read failed.

@@ -3,19 +3,19 @@
 
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
+use super::accept::AcceptState;
+pub use super::accept::{Accept, Connections};
 use super::conn::{Conn, StreamSocket};
 use super::op::{OpPoll, OpState};
 use super::options::{AtLimit, Limits, ListenOptions};
 use super::{Socket, SocketAddress, SocketError};
-use crate::driver::{Direction, Registration, Stream};
+use crate::driver::{Accepted, ListenSource, Stream};
 use crate::event_loop;
 use crate::time::Deadline;
 use crate::trace;
@@ -84,11 +84,12 @@ pub struct ServerSocket {
 /// A listening socket of kind `T` (the part of `ServerSocket` and `UnixServerSocket` that is
 /// the same).
 pub(crate) struct Listener<T: StreamSocket> {
+    /// The link to the loop it last accepted on (made at the first accept, made again when an
+    /// accept runs on another loop). Declared before `io`: it stops accepting (io_uring's
+    /// multishot accept) before the descriptor closes.
+    source: RefCell<Option<ListenSource>>,
     /// `None` once closed: the descriptor is closed exactly once, by `close` or by drop.
     io: RefCell<Option<T::Listen>>,
-    /// The registration with the loop it last accepted on (made at the first accept, made
-    /// again when an accept runs on another loop).
-    reg: RefCell<Option<Registration>>,
     /// How many times it was registered: an accept that waited on an earlier registration
     /// starts afresh (its waiter and timer belonged to another loop).
     epoch: Cell<u32>,
@@ -211,8 +212,8 @@ impl ServerSocket {
 impl<T: StreamSocket> Listener<T> {
     pub(crate) fn new(io: T::Listen, local: T::Addr, limits: Limits) -> Listener<T> {
         Listener {
+            source: RefCell::new(None),
             io: RefCell::new(Some(io)),
-            reg: RefCell::new(None),
             epoch: Cell::new(0),
             local,
             backoff_until: Cell::new(None),
@@ -235,11 +236,13 @@ impl<T: StreamSocket> Listener<T> {
         if io.is_none() {
             return;
         }
+        if let Some(source) = &*self.source.borrow() {
+            // Before the descriptor closes: a multishot accept would keep the socket listening.
+            source.stop();
+            source.wake();
+        }
         drop(io);
         trace::event!(info, local = %self.local, "listener closed");
-        if let Some(reg) = &*self.reg.borrow() {
-            reg.wake(Direction::Read);
-        }
         if let Some(limit) = &self.limit {
             limit.wake_all();
         }
@@ -274,12 +277,12 @@ impl<T: StreamSocket> Listener<T> {
     /// it first accepted on (made before one `event::run`, served again in the next): when its
     /// registration belongs to a loop that is not the one running here, it moves to this one.
     /// `op` then starts afresh if it waited on the earlier registration.
-    fn registration(&self, op: &mut AcceptState) -> Result<Ref<'_, Registration>, SocketError> {
+    fn registration(&self, op: &mut AcceptState) -> Result<Ref<'_, ListenSource>, SocketError> {
         let here = self
-            .reg
+            .source
             .borrow()
             .as_ref()
-            .is_some_and(|reg| crate::executor::local::is_running(reg.core().shared.id));
+            .is_some_and(|src| crate::executor::local::is_running(src.core().shared.id));
         if !here {
             self.register()?;
         }
@@ -290,8 +293,8 @@ impl<T: StreamSocket> Listener<T> {
                 epoch: self.epoch.get(),
             };
         }
-        Ok(Ref::map(self.reg.borrow(), |reg| {
-            reg.as_ref().expect("registered above")
+        Ok(Ref::map(self.source.borrow(), |src| {
+            src.as_ref().expect("registered above")
         }))
     }
 
@@ -302,21 +305,22 @@ impl<T: StreamSocket> Listener<T> {
         let core = event_loop::current().ok_or(SocketError::NoEventLoop)?;
         let mut io = self.io.borrow_mut();
         let io = io.as_mut().ok_or(SocketError::Closed)?;
-        let mut slot = self.reg.borrow_mut();
-        if let Some(previous) = slot.take() {
-            // It fails only if that loop's epoll instance no longer watches the descriptor.
-            let _ = previous.core().driver.reactor().registry().deregister(io);
-        }
-        let reg = Registration::new(core, io).map_err(|source| SocketError::Io {
+        let mut slot = self.source.borrow_mut();
+        // Connections the previous loop's ring accepted and nobody took: handed out here.
+        let carried = slot
+            .take()
+            .map(|previous| previous.leave(io))
+            .unwrap_or_default();
+        let src = ListenSource::new(core, io, carried).map_err(|source| SocketError::Io {
             op: "register listener",
             source,
         })?;
-        *slot = Some(reg);
+        *slot = Some(src);
         self.epoch.set(self.epoch.get().wrapping_add(1));
         Ok(())
     }
 
-    fn poll_accept(
+    pub(super) fn poll_accept(
         &self,
         op: &mut AcceptState,
         cx: &mut Context<'_>,
@@ -335,17 +339,22 @@ impl<T: StreamSocket> Listener<T> {
             if self.waits_for_a_permit(cx) {
                 // Leave the connection in the backlog until a permit is released (or the
                 // listener closes, or this accept's own timeout runs out).
+                reg.pause();
                 if let Some(after) = op.op.poll_deadline(reg.core(), cx) {
                     return Poll::Ready(Err(T::timeout("accept", &self.local, after, 0)));
                 }
                 return Poll::Pending;
             }
-            let accepted =
-                op.op
-                    .poll_ready(&reg, Direction::Read, cx, || match &*self.io.borrow() {
-                        Some(l) => T::accept(l, &self.local).map(|c| (c, false)),
-                        None => Err(io::ErrorKind::NotConnected.into()),
-                    });
+            let accepted = op.op.poll_listen(&reg, cx, || match &*self.io.borrow() {
+                Some(l) => T::accept(l, &self.local),
+                None => Err(io::ErrorKind::NotConnected.into()),
+            });
+            let accepted = accepted.map(|polled| match polled {
+                OpPoll::Done(Ok(Accepted::Adopt(fd))) => {
+                    OpPoll::Done(T::adopt(fd, &self.local).map(Accepted::Ready))
+                }
+                other => other,
+            });
             return match accepted {
                 Poll::Pending if self.io.borrow().is_none() => {
                     Poll::Ready(Err(SocketError::Closed))
@@ -354,9 +363,17 @@ impl<T: StreamSocket> Listener<T> {
                 Poll::Ready(OpPoll::TimedOut(after)) => {
                     Poll::Ready(Err(T::timeout("accept", &self.local, after, 0)))
                 }
-                Poll::Ready(OpPoll::Done(Ok((stream, peer)))) => {
-                    match self.take_accepted(&reg, stream, peer) {
-                        Some(r) => Poll::Ready(r),
+                Poll::Ready(OpPoll::Done(Ok(Accepted::Ready((stream, peer))))) => {
+                    match self.take_accepted(reg.core(), stream, peer) {
+                        Some(r) => {
+                            if self.full_and_waits() {
+                                // The last place is taken: stop accepting now, not at the next
+                                // accept (which may come much later), so the next clients wait
+                                // in the kernel's backlog rather than in the driver's queue.
+                                reg.pause();
+                            }
+                            Poll::Ready(r)
+                        }
                         None => continue,
                     }
                 }
@@ -368,6 +385,7 @@ impl<T: StreamSocket> Listener<T> {
                     continue;
                 }
                 Poll::Ready(OpPoll::Done(Err(source))) => self.accept_failed(op, cx, source),
+                Poll::Ready(OpPoll::Done(Ok(Accepted::Adopt(_)))) => unreachable!("adopted above"),
             };
         }
     }
@@ -376,7 +394,7 @@ impl<T: StreamSocket> Listener<T> {
     fn poll_backoff(
         &self,
         op: &mut AcceptState,
-        reg: &Registration,
+        reg: &ListenSource,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         if let Some(until) = self.backoff_until.get() {
@@ -388,6 +406,13 @@ impl<T: StreamSocket> Listener<T> {
             self.backoff_until.set(None);
         }
         Poll::Ready(())
+    }
+
+    /// Whether the listener is at its connection limit with `AtLimit::Wait`.
+    fn full_and_waits(&self) -> bool {
+        self.limit
+            .as_ref()
+            .is_some_and(|l| l.at_limit == AtLimit::Wait && l.open.get() >= l.max)
     }
 
     /// At the connection limit with `AtLimit::Wait`: the task is queued to be woken when a
@@ -410,7 +435,7 @@ impl<T: StreamSocket> Listener<T> {
     /// it was closed at the limit (`AtLimit::Close`).
     fn take_accepted(
         &self,
-        reg: &Registration,
+        core: &Rc<event_loop::Core>,
         stream: T::Io,
         peer: T::Addr,
     ) -> Option<Result<T, SocketError>> {
@@ -429,7 +454,7 @@ impl<T: StreamSocket> Listener<T> {
             }
         };
         trace::event!(debug, %peer, local = %self.local, "accepted");
-        Some(match Stream::accepted(reg.core().clone(), stream) {
+        Some(match Stream::accepted(core.clone(), stream) {
             Ok(s) => Ok(T::wrap(
                 Conn::new(s, peer).accepted(permit, self.idle_timeout),
             )),
@@ -462,11 +487,12 @@ impl<T: StreamSocket> Listener<T> {
         Poll::Ready(Err(T::accept_error(&self.local, source)))
     }
 
-    fn cancel(&self, op: &mut AcceptState) {
-        if let Some(reg) = &*self.reg.borrow()
+    pub(super) fn cancel(&self, op: &mut AcceptState) {
+        if let Some(src) = &*self.source.borrow()
             && op.epoch == self.epoch.get()
+            && op.op.take_waiting()
         {
-            op.op.cancel(reg, Direction::Read);
+            src.cancel_wait();
         }
     }
 }
@@ -495,88 +521,4 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
-}
-
-/// The future of [`ServerSocket::accept`] (and of
-/// [`UnixServerSocket::accept`](crate::UnixServerSocket::accept): `Accept<'_, UnixSocket>`).
-#[must_use = "futures do nothing unless awaited"]
-pub struct Accept<'a, T: StreamSocket = Socket> {
-    listener: &'a Listener<T>,
-    op: AcceptState,
-}
-
-/// An accept's timeout and waiter, plus its pause after running out of descriptors.
-#[derive(Default)]
-struct AcceptState {
-    op: OpState,
-    pause: Option<Deadline>,
-    /// The listener's `epoch` when this accept last polled (its waiter is on that registration).
-    epoch: u32,
-}
-
-impl<T: StreamSocket> Accept<'_, T> {
-    /// Gives up with [`SocketError::Timeout`] if no connection arrives within `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.op.op.timeout = Some(timeout);
-        self
-    }
-}
-
-impl<T: StreamSocket> Future for Accept<'_, T> {
-    type Output = Result<T, SocketError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        this.listener.poll_accept(&mut this.op, cx)
-    }
-}
-
-impl<T: StreamSocket> Drop for Accept<'_, T> {
-    fn drop(&mut self) {
-        self.listener.cancel(&mut self.op);
-    }
-}
-
-/// The stream of [`ServerSocket::connections`] (and of
-/// [`UnixServerSocket::connections`](crate::UnixServerSocket::connections):
-/// `Connections<UnixSocket>`).
-#[must_use = "streams do nothing unless polled"]
-pub struct Connections<T: StreamSocket = Socket> {
-    listener: Rc<Listener<T>>,
-    op: AcceptState,
-}
-
-impl<T: StreamSocket> fmt::Debug for Connections<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connections")
-            .field("local", &self.listener.local)
-            .finish()
-    }
-}
-
-impl<T: StreamSocket> Connections<T> {
-    /// The next connection, or `None` once the listener is closed. (The same as
-    /// `StreamExt::next`, without needing an extension trait.)
-    pub async fn next(&mut self) -> Option<Result<T, SocketError>> {
-        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
-    }
-}
-
-impl<T: StreamSocket> futures_core::Stream for Connections<T> {
-    type Item = Result<T, SocketError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match this.listener.poll_accept(&mut this.op, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(SocketError::Closed)) => Poll::Ready(None),
-            Poll::Ready(r) => Poll::Ready(Some(r)),
-        }
-    }
-}
-
-impl<T: StreamSocket> Drop for Connections<T> {
-    fn drop(&mut self) {
-        self.listener.cancel(&mut self.op);
-    }
 }

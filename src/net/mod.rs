@@ -4,6 +4,7 @@
 #[macro_use]
 mod timeouts;
 
+mod accept;
 mod address;
 mod conn;
 mod datagram;

@@ -12,7 +12,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::turn::Ticket;
-use crate::driver::{Datagram, DatagramIo, Direction, Registration, Stream, StreamIo};
+use crate::driver::{
+    Accepted, Datagram, DatagramIo, Direction, ListenSource, Registration, Stream, StreamIo,
+};
 use crate::event_loop::Core;
 use crate::time::Deadline;
 
@@ -114,6 +116,30 @@ impl OpState {
             Poll::Pending => match self.wait_registered(reg.core(), cx) {
                 Some(after) => {
                     reg.cancel_wait(direction);
+                    Poll::Ready(OpPoll::TimedOut(after))
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    /// One poll of a listener's accept (`attempt` is `accept4` on readiness): as
+    /// [`poll_ready`](OpState::poll_ready), on either driver's listening source.
+    #[inline]
+    pub(crate) fn poll_listen<R>(
+        &mut self,
+        src: &ListenSource,
+        cx: &mut Context<'_>,
+        attempt: impl FnMut() -> io::Result<R>,
+    ) -> Poll<OpPoll<Accepted<R>>> {
+        match src.poll_accept(cx, attempt) {
+            Poll::Ready(r) => {
+                self.waiting = false;
+                Poll::Ready(OpPoll::Done(r))
+            }
+            Poll::Pending => match self.wait_registered(src.core(), cx) {
+                Some(after) => {
+                    src.cancel_wait();
                     Poll::Ready(OpPoll::TimedOut(after))
                 }
                 None => Poll::Pending,

@@ -63,6 +63,18 @@ impl Kind for Socket {
         listen.accept()
     }
 
+    fn adopt(fd: std::os::fd::OwnedFd, _: &SocketAddr) -> io::Result<(Self::Io, SocketAddr)> {
+        let std = std::net::TcpStream::from(fd);
+        match std.peer_addr() {
+            Ok(peer) => Ok((mio::net::TcpStream::from_std(std), peer)),
+            // Reset before it was taken: skipped, as `accept4` skips it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                Err(io::Error::from_raw_os_error(libc::ECONNABORTED))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn wrap(conn: Conn<Socket>) -> Socket {
         Socket { conn }
     }

@@ -99,6 +99,12 @@ pub struct UnixListenIo {
     _file: Option<SocketFile>,
 }
 
+impl std::os::fd::AsRawFd for UnixListenIo {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.io)
+    }
+}
+
 impl Source for UnixListenIo {
     fn register(
         &mut self,

@@ -1,6 +1,11 @@
 //! Standalone load generator: one thread, mio, ping-pong echo against ONE server.
 //!
 //!   loadgen --addr 127.0.0.1:PORT [--conns 50] [--size 64] [--seconds 5] [--pid SERVER_PID]
+//!   loadgen --addr 127.0.0.1:PORT --churn [--seconds 5]
+//!
+//! `--churn`: connections one after another (connect, 64 B echoed and checked, orderly close,
+//! as the harness's `--churn` windows), printing how many completed (`connections=N`), for
+//! per-connection counts (callgrind, `bench/allocs.sh`).
 //!
 //! Every echoed byte is verified (exit status 1 on mismatch or error). Prints
 //! messages/s and p50/p99/p99.9 latency; with --pid also the server's CPU time
@@ -15,6 +20,9 @@ fn main() {
     let secs: f64 = arg_value("seconds").map(|v| v.parse().expect("--seconds")).unwrap_or(5.0);
     let pid: Option<i32> = arg_value("pid").map(|v| v.parse().expect("--pid"));
     procfs::raise_nofile();
+    if std::env::args().any(|a| a == "--churn") {
+        return churn(addr, secs);
+    }
     let mut lg = LoadGen::new(size).unwrap_or_else(|e| fail(&e));
     let t = lg.add_target("server", addr, conns).unwrap_or_else(|e| fail(&e));
     let mut hist = Hist::new();
@@ -30,7 +38,7 @@ fn main() {
     let cpu1 = pid.and_then(procfs::cpu_ns);
     let us = |ns: u64| ns as f64 / 1000.0;
     println!(
-        "conns={conns} size={size} msgs/s={:.0} p50={:.1}us p99={:.1}us p99.9={:.1}us max={:.1}us",
+        "conns={conns} size={size} messages={total} msgs/s={:.0} p50={:.1}us p99={:.1}us p99.9={:.1}us max={:.1}us",
         msgs as f64 / busy.as_secs_f64(),
         us(hist.quantile(0.5)),
         us(hist.quantile(0.99)),
@@ -40,6 +48,31 @@ fn main() {
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
         println!("server cpu/msg={:.2}us (whole run, includes gaps between windows)", (b - a) as f64 / 1000.0 / total as f64);
     }
+}
+
+/// Connections one after another for `secs`: connect, 64 bytes echoed and checked, close.
+fn churn(addr: std::net::SocketAddr, secs: f64) {
+    use std::io::{Read, Write};
+    let msg = [0x5au8; 64];
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        let mut run = || -> std::io::Result<()> {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            s.write_all(&msg)?;
+            s.read_exact(&mut buf)?;
+            if buf != msg {
+                return Err(std::io::Error::other("echoed bytes differ"));
+            }
+            Ok(())
+        };
+        run().unwrap_or_else(|e| fail(&e));
+        n += 1;
+    }
+    println!("connections={n} per_s={:.0}", n as f64 / start.elapsed().as_secs_f64());
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ! {

@@ -14,6 +14,9 @@ impl Uring {
             }
             return;
         }
+        if ud >> 32 == 0 {
+            return self.complete_accept(ud, res, flags);
+        }
         let index = ud as u32 as usize;
         let mut ops = self.ops.borrow_mut();
         let op = match ops.get_mut(index) {

@@ -33,12 +33,14 @@ use super::epoll::Reactor;
 use super::{Direction, ReadOutcome, Waiter};
 use crate::event_loop::Core;
 
+mod accept;
 mod buf_ring;
 mod complete;
 mod conn;
 mod linger;
 mod stream;
 
+pub(crate) use accept::Acceptor;
 use buf_ring::{BufRing, INC_COUNT, INC_SIZE, PAGE_COUNT, PAGE_SIZE};
 use complete::reset_on_close;
 use conn::*;
@@ -119,6 +121,8 @@ pub(crate) struct Uring {
     linger_stall: Duration,
     /// Multishot receives take a total byte cap (Linux 6.17+; cleared at the first refusal).
     recv_cap: Cell<bool>,
+    /// The listeners' multishot accepts (accept.rs).
+    accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -158,6 +162,7 @@ impl Uring {
             opcode::Send::CODE,
             opcode::PollAdd::CODE,
             opcode::AsyncCancel::CODE,
+            opcode::Accept::CODE,
         ] {
             if !probe.is_supported(code) {
                 return Err(format!("io_uring unavailable (opcode {code} unsupported)"));
@@ -190,12 +195,13 @@ impl Uring {
             lingering: RefCell::new(Vec::new()),
             linger_stall,
             recv_cap: Cell::new(true),
+            accepts: RefCell::new(Slab::new()),
         })
     }
 
     /// Operations in flight (for `Stats`).
     pub(crate) fn len(&self) -> usize {
-        self.ops.borrow().len()
+        self.ops.borrow().len() + self.accepts.borrow().len()
     }
 
     fn push(&self, entry: squeue::Entry) {
