@@ -4,11 +4,10 @@
 //! waker is registered; a timeout is the caller's (it withdraws the wait with `cancel_wait`).
 //! One operation per direction is polled at a time (the socket's turns see to it).
 //!
-//! Both drivers serve datagram sockets through the readiness reactor for now (on io_uring the
-//! socket is registered with the epoll instance the ring watches, as listeners are): the
-//! interface is shaped for a completion version (a multishot `recvmsg` feeding a bounded
-//! per-socket queue, sends owning their buffer and address) to replace `Imp::Readiness` on
-//! io_uring without any change above this file.
+//! On epoll the socket is served by the readiness reactor (`recvfrom`/`sendto` when ready,
+//! epoll/datagram.rs); on io_uring by completions (uring/datagram.rs): a multishot `recvmsg`
+//! feeding a bounded per-socket queue, sends owning their bytes and address until they
+//! complete. The match between the two is here, so nothing above this file names a backend.
 
 use std::cell::OnceCell;
 use std::io;
@@ -34,14 +33,18 @@ pub(crate) struct Received {
 /// A UDP socket's driver side and its descriptor. It joins the loop that runs its first
 /// operation (so it can be made before the loop runs).
 pub(crate) struct Datagram {
+    /// Declared before `io`: the io_uring side cancels its operations before the descriptor
+    /// closes.
     imp: OnceCell<Imp>,
     io: mio::net::UdpSocket,
 }
 
 enum Imp {
-    /// Readiness (epoll, kqueue; io_uring loops too, for now): `recvfrom`/`sendto` when the
-    /// reactor says the socket is ready.
+    /// Readiness (epoll, kqueue): `recvfrom`/`sendto` when the reactor says the socket is ready.
     Readiness(Registration),
+    /// Completion (io_uring): a multishot `recvmsg` into the socket's queue, owned sends.
+    #[cfg(target_os = "linux")]
+    Uring(super::uring::Datagram),
 }
 
 impl Datagram {
@@ -64,6 +67,12 @@ impl Datagram {
             return Ok(imp);
         }
         let core = event_loop::current().ok_or_else(no_loop)?;
+        #[cfg(target_os = "linux")]
+        if let Some(uring) = core.driver.uring().cloned() {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&self.io);
+            let imp = Imp::Uring(super::uring::Datagram::new(core, uring, fd)?);
+            return Ok(self.imp.get_or_init(|| imp));
+        }
         // Registration needs `&mut` only for mio's bookkeeping on other platforms; the
         // descriptor itself is what epoll watches.
         let mut source = mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&self.io));
@@ -78,6 +87,8 @@ impl Datagram {
     pub(crate) fn core(&self) -> &Rc<Core> {
         match self.imp.get() {
             Some(Imp::Readiness(reg)) => reg.core(),
+            #[cfg(target_os = "linux")]
+            Some(Imp::Uring(u)) => u.core(),
             None => unreachable!("a datagram operation waits only once registered"),
         }
     }
@@ -91,6 +102,8 @@ impl Datagram {
     ) -> Poll<io::Result<Received>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, true),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_recv_from(cx, buf),
         }
     }
 
@@ -103,6 +116,9 @@ impl Datagram {
     ) -> Poll<io::Result<Received>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, false),
+            // The kernel delivers only the connected peer's datagrams.
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_recv_from(cx, buf),
         }
     }
 
@@ -116,6 +132,8 @@ impl Datagram {
     ) -> Poll<io::Result<usize>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_send_to(reg, &self.io, cx, buf, to),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_send_to(cx, buf, to),
         }
     }
 
@@ -129,6 +147,8 @@ impl Datagram {
     pub(crate) fn cancel_wait(&self, direction: Direction) {
         match self.imp.get() {
             Some(Imp::Readiness(reg)) => reg.cancel_wait(direction),
+            #[cfg(target_os = "linux")]
+            Some(Imp::Uring(u)) => u.cancel_wait(direction),
             None => {}
         }
     }

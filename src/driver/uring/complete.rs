@@ -14,6 +14,9 @@ impl Uring {
             }
             return;
         }
+        if ud as u32 & DGRAM_TAG != 0 {
+            return self.complete_datagram(ud, res, flags);
+        }
         let index = ud as u32 as usize;
         let mut ops = self.ops.borrow_mut();
         let op = match ops.get_mut(index) {

@@ -36,12 +36,17 @@ use crate::event_loop::Core;
 mod buf_ring;
 mod complete;
 mod conn;
+mod datagram;
+mod dgram_ops;
+mod dgram_queue;
 mod linger;
 mod stream;
 
 use buf_ring::{BufRing, INC_COUNT, INC_SIZE, PAGE_COUNT, PAGE_SIZE};
 use complete::reset_on_close;
 use conn::*;
+pub(crate) use datagram::Datagram;
+use dgram_ops::{DGRAM_TAG, DgramOps};
 pub(crate) use linger::LINGER_STALL;
 pub(crate) use stream::Stream;
 
@@ -119,6 +124,8 @@ pub(crate) struct Uring {
     linger_stall: Duration,
     /// Multishot receives take a total byte cap (Linux 6.17+; cleared at the first refusal).
     recv_cap: Cell<bool>,
+    /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
+    dgram: DgramOps,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -156,6 +163,8 @@ impl Uring {
         for code in [
             opcode::RecvMulti::CODE,
             opcode::Send::CODE,
+            opcode::SendMsg::CODE,
+            opcode::RecvMsgMulti::CODE,
             opcode::PollAdd::CODE,
             opcode::AsyncCancel::CODE,
         ] {
@@ -190,12 +199,13 @@ impl Uring {
             lingering: RefCell::new(Vec::new()),
             linger_stall,
             recv_cap: Cell::new(true),
+            dgram: DgramOps::default(),
         })
     }
 
     /// Operations in flight (for `Stats`).
     pub(crate) fn len(&self) -> usize {
-        self.ops.borrow().len()
+        self.ops.borrow().len() + self.dgram.len()
     }
 
     fn push(&self, entry: squeue::Entry) {
