@@ -94,8 +94,7 @@ impl DgramState {
     #[inline]
     pub(super) fn set(&self, flag: u8, on: bool) -> bool {
         let old = self.flags.get();
-        self.flags
-            .set(if on { old | flag } else { old & !flag });
+        self.flags.set(if on { old | flag } else { old & !flag });
         old & flag != 0
     }
 }

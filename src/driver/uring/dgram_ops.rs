@@ -114,11 +114,7 @@ impl Uring {
     /// Takes the oldest queued datagram into `buf`; a paused receive resumes once the task
     /// has taken half of the queue.
     #[inline]
-    pub(super) fn take_datagram(
-        &self,
-        state: &Rc<DgramState>,
-        buf: &mut [u8],
-    ) -> Option<Received> {
+    pub(super) fn take_datagram(&self, state: &Rc<DgramState>, buf: &mut [u8]) -> Option<Received> {
         let got = state.queue.borrow_mut().pop_into(buf)?;
         if state.has(D_PAUSED) && state.recv.get() == 0 && state.queue.borrow().is_low() {
             state.set(D_PAUSED, false);
@@ -182,7 +178,8 @@ impl Uring {
             _ => {
                 drop(ops);
                 // Not ours any more (never expected): give its buffer back all the same.
-                if let (Some(bid), Some(bufs)) = (cqueue::buffer_select(flags), self.dgram.bufs.get())
+                if let (Some(bid), Some(bufs)) =
+                    (cqueue::buffer_select(flags), self.dgram.bufs.get())
                 {
                     bufs.take(bid, 0, false, |_| ());
                     bufs.publish();
@@ -345,7 +342,10 @@ mod tests {
         let held = state.queue.borrow().held();
         assert!(queued < SENT as usize, "paused before taking everything");
         // One batch may land after the bound is crossed: at most the whole buffer group.
-        assert!(held <= QUEUE_BYTES + DGRAM_BUFS as usize * (1000 + 64), "{held}");
+        assert!(
+            held <= QUEUE_BYTES + DGRAM_BUFS as usize * (1000 + 64),
+            "{held}"
+        );
         assert_eq!(state.in_flight.get(), 0, "the receive ended");
         // The task takes datagrams: at half the bound the receive is armed again, and every
         // datagram comes out whole and in order, none lost.
@@ -361,7 +361,11 @@ mod tests {
                 continue;
             };
             assert_eq!((got.len, got.size), (1000, 1000));
-            assert_eq!(&buf[..got.len], &datagram(next, 1000)[..], "datagram {next}");
+            assert_eq!(
+                &buf[..got.len],
+                &datagram(next, 1000)[..],
+                "datagram {next}"
+            );
             assert_eq!(got.from, Some(tx.local_addr().unwrap()));
             next += 1;
             if state.recv.get() != 0 && !state.has(D_PAUSED) {
@@ -385,7 +389,11 @@ mod tests {
         assert_eq!(state.error.get(), 0, "ENOBUFS is not the task's error");
         uring.complete(again, -libc::ECONNREFUSED, 0);
         assert_eq!(state.error.get(), libc::ECONNREFUSED);
-        assert_eq!(state.recv.get(), 0, "not armed again until the next receive");
+        assert_eq!(
+            state.recv.get(),
+            0,
+            "not armed again until the next receive"
+        );
         // A paused socket is not re-armed by ENOBUFS: it waits for the task.
         uring.arm_dgram_recv(&state);
         state.set(D_PAUSED, true);
@@ -430,7 +438,11 @@ mod tests {
             assert_eq!(socket_addr(bytes), Some(addr));
         }
         assert_eq!(socket_addr(&[]), None);
-        assert_eq!(socket_addr(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]), None, "unknown family");
+        assert_eq!(
+            socket_addr(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]),
+            None,
+            "unknown family"
+        );
         let v6_raw = socket2::SockAddr::from(v6);
         // SAFETY: as above.
         let short = unsafe { std::slice::from_raw_parts(v6_raw.as_ptr().cast::<u8>(), 20) };

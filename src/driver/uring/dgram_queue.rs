@@ -120,7 +120,11 @@ mod tests {
         let a = q.pop_into(&mut buf).unwrap();
         assert_eq!((&buf[..a.len], a.size, a.from), (&b"one"[..], 3, addr(1)));
         let b = q.pop_into(&mut buf).unwrap();
-        assert_eq!((b.len, b.size, b.from), (0, 0, addr(2)), "an empty datagram");
+        assert_eq!(
+            (b.len, b.size, b.from),
+            (0, 0, addr(2)),
+            "an empty datagram"
+        );
         let c = q.pop_into(&mut buf).unwrap();
         assert_eq!((&buf[..c.len], c.from), (&b"three"[..], addr(3)));
         assert!(q.pop_into(&mut buf).is_none() && q.is_empty());
@@ -138,7 +142,10 @@ mod tests {
         q.push(b"abc", 9000, None);
         let got = q.pop_into(&mut [0u8; 64]).unwrap();
         assert_eq!((got.len, got.size), (3, 9000));
-        assert!(q.is_empty(), "a truncated datagram is consumed, as recvfrom does");
+        assert!(
+            q.is_empty(),
+            "a truncated datagram is consumed, as recvfrom does"
+        );
     }
 
     #[test]
@@ -161,7 +168,10 @@ mod tests {
         q.push(&big[..60_000], 60_000, None);
         assert!(!q.is_full());
         q.push(&big, big.len(), None);
-        assert!(q.is_full(), "full by bytes (the largest datagram was let in all the same)");
+        assert!(
+            q.is_full(),
+            "full by bytes (the largest datagram was let in all the same)"
+        );
         assert_eq!(q.held(), 60_000 + 65_507 + 2 * PER_DATAGRAM);
         q.pop_into(&mut [0u8; 1]).unwrap();
         assert!(!q.is_low());
@@ -179,7 +189,11 @@ mod tests {
         }
         while q.pop_into(&mut [0u8; 8]).is_some() {}
         assert_eq!(q.spares.len(), SPARES, "at most SPARES buffers kept");
-        assert!(q.spares.iter().all(|s| s.is_empty() && s.capacity() <= SPARE_MAX));
+        assert!(
+            q.spares
+                .iter()
+                .all(|s| s.is_empty() && s.capacity() <= SPARE_MAX)
+        );
         q.push(b"again", 5, None);
         assert_eq!(q.spares.len(), SPARES - 1, "a spare is reused");
     }
