@@ -41,10 +41,7 @@ pub(super) struct DgramQueue {
 impl DgramQueue {
     /// Queues a datagram of `size` bytes of which the kernel delivered `payload`.
     pub(super) fn push(&mut self, payload: &[u8], size: usize, from: Option<SocketAddr>) {
-        let mut bytes = match self.spares.pop() {
-            Some(spare) => spare,
-            None => Vec::new(),
-        };
+        let mut bytes = self.spares.pop().unwrap_or_default();
         bytes.extend_from_slice(payload);
         self.held += payload.len() + PER_DATAGRAM;
         self.items.push_back(Queued {
