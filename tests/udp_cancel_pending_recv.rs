@@ -1,13 +1,17 @@
 //! UDP: dropping a pending receive loses no datagram: the one that arrives afterwards goes to
-//! the next receive (on io_uring too), and a second receiver waiting behind the dropped one
-//! gets its turn.
+//! the next receive, and so does one that arrived while the receive was pending (its task
+//! woken: on io_uring the datagram is then in the socket's queue in user space) if the receive
+//! is dropped before it is polled again; a second receiver waiting behind the dropped one gets
+//! its turn.
 
 mod common;
 
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake};
 use std::time::Duration;
 
 use event::UdpSocket;
@@ -37,6 +41,52 @@ fn a_dropped_pending_receive_leaves_the_datagram_for_the_next() {
             .await
             .unwrap();
         assert_eq!(&buf[..n], b"kept");
+    });
+}
+
+/// Counts its wake-ups.
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_receive_dropped_after_its_datagram_arrived_leaves_it_for_the_next() {
+    common::run(async {
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut buf = [0u8; 64];
+        {
+            let mut pending = pin!(b.recv_from(&mut buf));
+            assert!(pending.as_mut().poll(&mut cx).is_pending());
+            let to: std::net::SocketAddr = b.local_address().into();
+            a.send_to(b"arrived while waiting", to).unwrap();
+            // The loop turns until the datagram has reached the socket and woken the receive.
+            for _ in 0..500 {
+                if counter.0.load(Ordering::SeqCst) > 0 {
+                    break;
+                }
+                event::sleep(Duration::from_millis(2)).await;
+            }
+            assert!(
+                counter.0.load(Ordering::SeqCst) > 0,
+                "the receive was woken"
+            );
+            // Dropped here without being polled again.
+        }
+        let (n, from) = b
+            .recv_from(&mut buf)
+            .timeout(Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(&buf[..n], b"arrived while waiting");
+        assert_eq!(from, a.local_addr().unwrap().into());
     });
 }
 

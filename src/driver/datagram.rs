@@ -5,11 +5,11 @@
 //! waker is registered; a timeout is the caller's (it withdraws the wait with `cancel_wait`).
 //! One operation per direction is polled at a time (the socket's turns see to it).
 //!
-//! Both drivers serve datagram sockets through the readiness reactor for now (on io_uring the
-//! socket is registered with the epoll instance the ring watches, as listeners are): the
-//! interface is shaped for a completion version (a multishot `recvmsg` feeding a bounded
-//! per-socket queue, sends owning their buffer and address) to replace `Imp::Readiness` on
-//! io_uring without any change above this file.
+//! On epoll the socket is served by the readiness reactor (`recvfrom`/`sendto` when ready,
+//! epoll/datagram.rs); on io_uring by completions (uring/datagram.rs): a multishot `recvmsg`
+//! feeding a bounded per-socket queue, sends owning their bytes and address until they
+//! complete (UDP; Unix-domain datagrams use readiness on both drivers: `DatagramIo::ON_RING`).
+//! The match between the two is here, so nothing above this file names a backend.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -42,6 +42,17 @@ pub trait DatagramIo: AsFd + AsRawFd + 'static {
     /// queue refused (the kernel frees the datagram it could not queue), so waiting for it
     /// would spin. Such a send's `Pending` registers no waker: its caller retries on a timer.
     const SEND_TO_EDGES_UNRELIABLE: bool = false;
+    /// Whether io_uring loops serve this socket by completions (uring/datagram.rs, which
+    /// speaks IP addresses only); `false`: readiness on both drivers.
+    const ON_RING: bool = false;
+    /// A sender's address as the ring reports it (only called when `ON_RING`).
+    fn from_ring(_addr: SocketAddr) -> Option<Self::From> {
+        None
+    }
+    /// A destination as the ring takes it (only called when `ON_RING`).
+    fn to_ring(_addr: &Self::Addr) -> Option<SocketAddr> {
+        None
+    }
     /// The kernel's form of `addr`.
     fn to_sockaddr(addr: &Self::Addr) -> Cow<'_, SockAddr>;
     /// `recvfrom(2)` into `buf`: the bytes copied and the sender.
@@ -55,6 +66,15 @@ impl DatagramIo for mio::net::UdpSocket {
     type From = SocketAddr;
     /// 65,535 bytes of IP payload less the 8-byte UDP header (no jumbograms).
     const MAX_DATAGRAM: usize = 65_527;
+    const ON_RING: bool = true;
+
+    fn from_ring(addr: SocketAddr) -> Option<SocketAddr> {
+        Some(addr)
+    }
+
+    fn to_ring(addr: &SocketAddr) -> Option<SocketAddr> {
+        Some(*addr)
+    }
 
     fn to_sockaddr(addr: &SocketAddr) -> Cow<'_, SockAddr> {
         Cow::Owned(SockAddr::from(*addr))
@@ -107,14 +127,18 @@ pub(crate) struct Received<A = SocketAddr> {
 /// A datagram socket's driver side and its descriptor (UDP unless `D` says otherwise). It
 /// joins the loop that runs its first operation (so it can be made before the loop runs).
 pub(crate) struct Datagram<D: DatagramIo = mio::net::UdpSocket> {
+    /// Declared before `io`: the io_uring side cancels its operations before the descriptor
+    /// closes.
     imp: OnceCell<Imp>,
     io: D,
 }
 
 enum Imp {
-    /// Readiness (epoll, kqueue; io_uring loops too, for now): `recvfrom`/`sendto` when the
-    /// reactor says the socket is ready.
+    /// Readiness (epoll, kqueue): `recvfrom`/`sendto` when the reactor says the socket is ready.
     Readiness(Registration),
+    /// Completion (io_uring): a multishot `recvmsg` into the socket's queue, owned sends.
+    #[cfg(target_os = "linux")]
+    Uring(super::uring::Datagram),
 }
 
 impl<D: DatagramIo> Datagram<D> {
@@ -137,6 +161,12 @@ impl<D: DatagramIo> Datagram<D> {
             return Ok(imp);
         }
         let core = event_loop::current().ok_or_else(no_loop)?;
+        #[cfg(target_os = "linux")]
+        if let Some(uring) = core.driver.uring().cloned().filter(|_| D::ON_RING) {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&self.io);
+            let imp = Imp::Uring(super::uring::Datagram::new(core, uring, fd)?);
+            return Ok(self.imp.get_or_init(|| imp));
+        }
         // Registration needs `&mut` only for mio's bookkeeping on other platforms; the
         // descriptor itself is what epoll watches.
         let mut source = mio::unix::SourceFd(&self.io.as_raw_fd());
@@ -151,6 +181,8 @@ impl<D: DatagramIo> Datagram<D> {
     pub(crate) fn core(&self) -> &Rc<Core> {
         match self.imp.get() {
             Some(Imp::Readiness(reg)) => reg.core(),
+            #[cfg(target_os = "linux")]
+            Some(Imp::Uring(u)) => u.core(),
             None => unreachable!("a datagram operation waits only once registered"),
         }
     }
@@ -164,6 +196,8 @@ impl<D: DatagramIo> Datagram<D> {
     ) -> Poll<io::Result<Received<D::From>>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, true),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_recv_from(cx, buf).map_ok(from_ring::<D>),
         }
     }
 
@@ -176,6 +210,9 @@ impl<D: DatagramIo> Datagram<D> {
     ) -> Poll<io::Result<Received<D::From>>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_recv_from(reg, &self.io, cx, buf, false),
+            // The kernel delivers only the connected peer's datagrams.
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_recv_from(cx, buf).map_ok(from_ring::<D>),
         }
     }
 
@@ -191,6 +228,8 @@ impl<D: DatagramIo> Datagram<D> {
     ) -> Poll<io::Result<usize>> {
         match self.imp()? {
             Imp::Readiness(reg) => epoll::poll_send_to(reg, &self.io, cx, buf, to),
+            #[cfg(target_os = "linux")]
+            Imp::Uring(u) => u.poll_send_to(cx, buf, to.and_then(D::to_ring)),
         }
     }
 
@@ -204,8 +243,20 @@ impl<D: DatagramIo> Datagram<D> {
     pub(crate) fn cancel_wait(&self, direction: Direction) {
         match self.imp.get() {
             Some(Imp::Readiness(reg)) => reg.cancel_wait(direction),
+            #[cfg(target_os = "linux")]
+            Some(Imp::Uring(u)) => u.cancel_wait(direction),
             None => {}
         }
+    }
+}
+
+/// A receive of the ring in the socket type's address.
+#[cfg(target_os = "linux")]
+fn from_ring<D: DatagramIo>(got: Received) -> Received<D::From> {
+    Received {
+        len: got.len,
+        size: got.size,
+        from: got.from.and_then(D::from_ring),
     }
 }
 

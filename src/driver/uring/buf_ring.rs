@@ -1,4 +1,4 @@
-//! The ring of provided receive buffers.
+//! The rings of provided receive buffers (the streams' group, and the datagrams' group).
 
 use super::*;
 
@@ -83,8 +83,13 @@ impl BufRing {
         Ok(ring)
     }
 
-    /// Registers the ring with `ring` as buffer group `BUF_GROUP`.
+    /// Registers the ring with `ring` as buffer group `BUF_GROUP` (the streams' group).
     pub(super) fn register(&self, ring: &IoUring) -> io::Result<()> {
+        self.register_as(ring, BUF_GROUP)
+    }
+
+    /// Registers the ring with `ring` as buffer group `group` (datagrams have their own).
+    pub(super) fn register_as(&self, ring: &IoUring, group: u16) -> io::Result<()> {
         let flags = if self.incremental {
             IOU_PBUF_RING_INC
         } else {
@@ -97,7 +102,7 @@ impl BufRing {
             ring.submitter().register_buf_ring_with_flags(
                 self.entries as u64,
                 self.count,
-                BUF_GROUP,
+                group,
                 flags,
             )
         }

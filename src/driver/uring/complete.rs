@@ -14,8 +14,13 @@ impl Uring {
             }
             return;
         }
+        // Accepts have a zero upper half (no table entry has generation 0), datagram operations
+        // bit 31 of the lower half.
         if ud >> 32 == 0 {
             return self.complete_accept(ud, res, flags);
+        }
+        if ud as u32 & DGRAM_TAG != 0 {
+            return self.complete_datagram(ud, res, flags);
         }
         let index = ud as u32 as usize;
         let mut ops = self.ops.borrow_mut();

@@ -121,9 +121,9 @@ impl Drop for Uring {
                 break;
             }
         }
-        // Cancel what is still in flight and reap it, so the kernel lets go of our buffers. A
-        // cancelled send is final: a short completion is not continued.
-        if !self.ops.borrow().is_empty() {
+        // Cancel what is still in flight (datagram operations too) and reap it, so the kernel
+        // lets go of our buffers. A cancelled send is final: a short completion is not continued.
+        if self.len() > 0 {
             for op in self.ops.borrow().iter().map(|(_, op)| op) {
                 if let OpKind::Send = op.kind {
                     op.conn.set(SEND_CANCELLED, true);
@@ -134,7 +134,7 @@ impl Drop for Uring {
                 .user_data(CANCEL_UD);
             self.push(cancel);
             let deadline = Instant::now() + Duration::from_millis(200);
-            while !self.ops.borrow().is_empty() && Instant::now() < deadline {
+            while self.len() > 0 && Instant::now() < deadline {
                 if !self.wait_and_reap(Duration::from_millis(10)) {
                     break;
                 }
@@ -160,6 +160,10 @@ impl Drop for Uring {
             for op in self.ops.borrow_mut().drain() {
                 std::mem::forget(op);
             }
+        }
+        if self.dgram.len() > 0 {
+            // The same for datagram operations (a send's bytes, the datagrams' buffer group).
+            self.dgram.leak();
         }
     }
 }

@@ -37,6 +37,9 @@ mod accept;
 mod buf_ring;
 mod complete;
 mod conn;
+mod datagram;
+mod dgram_ops;
+mod dgram_queue;
 mod linger;
 mod stream;
 
@@ -44,6 +47,8 @@ pub(crate) use accept::Acceptor;
 use buf_ring::{BufRing, INC_COUNT, INC_SIZE, PAGE_COUNT, PAGE_SIZE};
 use complete::reset_on_close;
 use conn::*;
+pub(crate) use datagram::Datagram;
+use dgram_ops::{DGRAM_TAG, DgramOps};
 pub(crate) use linger::LINGER_STALL;
 pub(crate) use stream::Stream;
 
@@ -123,6 +128,8 @@ pub(crate) struct Uring {
     recv_cap: Cell<bool>,
     /// The listeners' multishot accepts (accept.rs).
     accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
+    /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
+    dgram: DgramOps,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -160,6 +167,8 @@ impl Uring {
         for code in [
             opcode::RecvMulti::CODE,
             opcode::Send::CODE,
+            opcode::SendMsg::CODE,
+            opcode::RecvMsgMulti::CODE,
             opcode::PollAdd::CODE,
             opcode::AsyncCancel::CODE,
             opcode::Accept::CODE,
@@ -196,12 +205,13 @@ impl Uring {
             linger_stall,
             recv_cap: Cell::new(true),
             accepts: RefCell::new(Slab::new()),
+            dgram: DgramOps::default(),
         })
     }
 
     /// Operations in flight (for `Stats`).
     pub(crate) fn len(&self) -> usize {
-        self.ops.borrow().len() + self.accepts.borrow().len()
+        self.ops.borrow().len() + self.accepts.borrow().len() + self.dgram.len()
     }
 
     fn push(&self, entry: squeue::Entry) {
