@@ -39,7 +39,7 @@ fn main() {
     let cpu1 = pid.and_then(procfs::cpu_ns);
     let us = |ns: u64| ns as f64 / 1000.0;
     println!(
-        "conns={conns} size={size} msgs/s={:.0} p50={:.1}us p99={:.1}us p99.9={:.1}us max={:.1}us{}",
+        "conns={conns} size={size} msgs={total} msgs/s={:.0} p50={:.1}us p99={:.1}us p99.9={:.1}us max={:.1}us{}",
         msgs as f64 / busy.as_secs_f64(),
         us(hist.quantile(0.5)),
         us(hist.quantile(0.99)),

@@ -15,10 +15,31 @@ pub fn is_ours(name: &str) -> bool {
 }
 
 /// The servers that have a UDP echo (`--udp`) and a Unix stream echo (`--unix`).
-const UDP_SERVERS: &[&str] =
-    &["ours_epoll", "ours_uring", "base_epoll", "base_uring", "tokio_ct", "tokio_ct2", "smol_local", "monoio", "mio_loop", "uring_loop"];
-const UNIX_SERVERS: &[&str] =
-    &["ours_epoll", "ours_uring", "base_epoll", "base_uring", "tokio_ct", "tokio_ct2", "smol_local", "mio_loop", "uring_loop"];
+const UDP_SERVERS: &[&str] = &[
+    "ours_epoll",
+    "ours_uring",
+    "base_epoll",
+    "base_uring",
+    "tokio_ct",
+    "tokio_ct2",
+    "smol_local",
+    "monoio",
+    "mio_loop",
+    "uring_loop",
+    "uring_loop_plain",
+];
+const UNIX_SERVERS: &[&str] = &[
+    "ours_epoll",
+    "ours_uring",
+    "base_epoll",
+    "base_uring",
+    "tokio_ct",
+    "tokio_ct2",
+    "smol_local",
+    "mio_loop",
+    "uring_loop",
+    "uring_loop_plain",
+];
 
 pub struct Opts {
     /// `--udp` / `--unix`: what the servers of the load runs serve.
