@@ -9,6 +9,8 @@
 #   bench/run.sh --multicore 2 --seconds 10
 #   bench/run.sh --hostile        # hostile clients (fairness, non-reading peers, drain, accept burst)
 #   bench/run.sh --http           # HTTP: ours (event-hyper, both drivers) vs hyper on tokio; --wrk adds wrk
+#   bench/run.sh --udp            # UDP echo, 50 sockets x 64 B datagrams (ours = the udp_echo example)
+#   bench/run.sh --unix           # stream echo over Unix-domain sockets, 50 x 64 B (ours = unix_echo)
 #   bench/run.sh --help
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,10 +35,11 @@ if [[ $HTTP == 1 ]]; then
     exec "$BENCH_TARGET/release/harness" "$@"
 fi
 
-# "ours": the library's echo example, built in the repo's own target dir.
+# "ours": the library's echo examples (TCP; --udp: udp_echo; --unix: unix_echo, found beside
+# echo), built in the repo's own target dir.
 if [[ "${BENCH_SKIP_OURS_BUILD:-0}" != 1 ]]; then
-    if ! (cd "$REPO_DIR" && env -u CARGO_TARGET_DIR cargo build --release --quiet --example echo); then
-        echo "run.sh: WARNING: could not build the library's echo example; ours_epoll/ours_uring use the existing binary if any, else are skipped" >&2
+    if ! (cd "$REPO_DIR" && env -u CARGO_TARGET_DIR cargo build --release --quiet --example echo --example udp_echo --example unix_echo); then
+        echo "run.sh: WARNING: could not build the library's echo examples; ours_epoll/ours_uring use the existing binaries if any, else are skipped" >&2
     fi
 fi
 

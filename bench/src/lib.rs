@@ -12,6 +12,7 @@ pub mod load;
 pub mod procfs;
 pub mod server;
 pub mod stats;
+pub mod udp_load;
 
 /// Returns the value following `--name` (or `--name=value`) on the command
 /// line; the last occurrence wins (so wrappers can pass defaults first).
@@ -37,6 +38,29 @@ pub fn server_addr() -> std::net::SocketAddr {
         std::process::exit(2)
     })
 }
+
+/// What a reference server listens on, from its flags: `--path PATH` a Unix stream socket,
+/// `--udp` a UDP socket on `--addr`, else TCP on `--addr` (the harness passes these).
+pub enum Listen {
+    Tcp(std::net::SocketAddr),
+    Udp(std::net::SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+pub fn server_listen() -> Listen {
+    if let Some(path) = arg_value("path") {
+        // A stale file from an earlier run would make the bind fail.
+        let _ = std::fs::remove_file(&path);
+        Listen::Unix(path.into())
+    } else if std::env::args().any(|a| a == "--udp") {
+        Listen::Udp(server_addr())
+    } else {
+        Listen::Tcp(server_addr())
+    }
+}
+
+/// Largest UDP payload (IPv4): the reference servers' datagram buffers hold any datagram whole.
+pub const MAX_DATAGRAM: usize = 65_507;
 
 /// Size of the per-connection read buffer used by all reference servers.
 pub const BUF_SIZE: usize = 16 * 1024;

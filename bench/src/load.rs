@@ -7,19 +7,110 @@
 //! duplicated or corrupted bytes are detected.
 //!
 //! A `LoadGen` can hold connections to several servers ("targets") at once
-//! and drives load to exactly one of them per measured window.
+//! and drives load to exactly one of them per measured window. The connections are TCP or
+//! Unix-domain streams (the same code: [`StreamSock`]); UDP has its own generator
+//! ([`crate::udp_load::UdpLoad`]) behind the same [`Load`] trait.
 
 use crate::hist::Hist;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use crate::server::{Endpoint, Transport};
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const PATTERN_SLACK: usize = 256;
+pub(crate) const PATTERN_SLACK: usize = 256;
+
+/// A ping-pong load generator with several targets, one driven per window.
+pub trait Load {
+    /// Opens `n` connections (or sockets) to `at` as a new target; returns its index.
+    fn add_target(&mut self, name: &str, at: &Endpoint, n: usize) -> io::Result<usize>;
+    /// Drives load to target `t` only, for `dur`; then stops starting new messages and waits
+    /// for all in-flight ones to complete (at most `drain_timeout` without progress).
+    /// Latencies (ns) go into `hist`.
+    fn run_window(&mut self, t: usize, dur: Duration, hist: &mut Hist, drain_timeout: Duration) -> io::Result<Window>;
+    fn drop_target(&mut self, t: usize);
+    fn target_name(&self, t: usize) -> &str;
+}
+
+/// The load generator for `transport`, sending `size`-byte messages.
+pub fn new_load(transport: Transport, size: usize) -> io::Result<Box<dyn Load>> {
+    Ok(match transport {
+        Transport::Udp => Box::new(crate::udp_load::UdpLoad::new(size)?),
+        Transport::Tcp | Transport::Unix => Box::new(LoadGen::new(size)?),
+    })
+}
+
+/// A connected stream socket of the load generator: TCP or Unix-domain.
+pub(crate) enum StreamSock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl StreamSock {
+    /// Connects (blocking), then makes the socket non-blocking (TCP: with TCP_NODELAY).
+    fn connect(at: &Endpoint) -> io::Result<StreamSock> {
+        match at {
+            Endpoint::Tcp(addr) => {
+                let s = std::net::TcpStream::connect_timeout(addr, Duration::from_secs(5))?;
+                s.set_nodelay(true)?;
+                s.set_nonblocking(true)?;
+                Ok(StreamSock::Tcp(TcpStream::from_std(s)))
+            }
+            Endpoint::Unix(path) => {
+                let s = std::os::unix::net::UnixStream::connect(path)?;
+                s.set_nonblocking(true)?;
+                Ok(StreamSock::Unix(UnixStream::from_std(s)))
+            }
+            Endpoint::Udp(_) => Err(io::Error::new(ErrorKind::InvalidInput, "a stream load generator cannot drive a UDP server")),
+        }
+    }
+}
+
+impl Read for StreamSock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StreamSock::Tcp(s) => s.read(buf),
+            StreamSock::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for StreamSock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StreamSock::Tcp(s) => s.write(buf),
+            StreamSock::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for StreamSock {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            StreamSock::Tcp(s) => s.register(r, t, i),
+            StreamSock::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            StreamSock::Tcp(s) => s.reregister(r, t, i),
+            StreamSock::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            StreamSock::Tcp(s) => s.deregister(r),
+            StreamSock::Unix(s) => s.deregister(r),
+        }
+    }
+}
 
 struct Conn {
-    sock: TcpStream,
+    sock: StreamSock,
     /// size + PATTERN_SLACK pseudo-random bytes, unique to this connection.
     pattern: Box<[u8]>,
     seq: u64,
@@ -45,6 +136,8 @@ pub struct Window {
     pub dur: Duration,
     /// Time from deadline until the last in-flight message completed.
     pub drain: Duration,
+    /// UDP: datagrams (or their echoes) lost, i.e. sent again after the retry timeout.
+    pub lost: u64,
 }
 
 pub struct LoadGen {
@@ -56,7 +149,7 @@ pub struct LoadGen {
     next_conn_id: u64,
 }
 
-fn splitmix(x: &mut u64) -> u64 {
+pub(crate) fn splitmix(x: &mut u64) -> u64 {
     *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *x;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -76,35 +169,41 @@ impl LoadGen {
             next_conn_id: 1,
         })
     }
+}
 
-    /// Opens `n` connections to `addr` (blocking connects, then non-blocking
-    /// + TCP_NODELAY) and adds them as a new target; returns its index.
-    pub fn add_target(&mut self, name: &str, addr: SocketAddr, n: usize) -> io::Result<usize> {
+/// `len` pseudo-random bytes, unique to the connection id `id`.
+pub(crate) fn pattern(id: u64, len: usize) -> Box<[u8]> {
+    let mut seed = id.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let mut pattern = vec![0u8; len];
+    for chunk in pattern.chunks_mut(8) {
+        let r = splitmix(&mut seed).to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    pattern.into()
+}
+
+impl Load for LoadGen {
+    /// Opens `n` connections to `at` (blocking connects, then non-blocking
+    /// + TCP_NODELAY for TCP) and adds them as a new target; returns its index.
+    fn add_target(&mut self, name: &str, at: &Endpoint, n: usize) -> io::Result<usize> {
         let t = self.targets.len();
         let mut conns = Vec::with_capacity(n);
         for i in 0..n {
-            let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-            s.set_nodelay(true)?;
-            s.set_nonblocking(true)?;
-            let mut sock = TcpStream::from_std(s);
+            let mut sock = StreamSock::connect(at)?;
             self.poll.registry().register(&mut sock, token(t, i), Interest::READABLE | Interest::WRITABLE)?;
-            let mut seed = self.next_conn_id.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let pattern = pattern(self.next_conn_id, self.size + PATTERN_SLACK);
             self.next_conn_id += 1;
-            let mut pattern = vec![0u8; self.size + PATTERN_SLACK];
-            for chunk in pattern.chunks_mut(8) {
-                let r = splitmix(&mut seed).to_le_bytes();
-                chunk.copy_from_slice(&r[..chunk.len()]);
-            }
-            conns.push(Conn { sock, pattern: pattern.into(), seq: 0, sent: 0, recvd: 0, busy: false, t0: Instant::now() });
+            conns.push(Conn { sock, pattern, seq: 0, sent: 0, recvd: 0, busy: false, t0: Instant::now() });
         }
         self.targets.push(Target { name: name.to_string(), conns });
         Ok(t)
     }
 
-    /// Drives ping-pong load to target `t` only, for `dur`; then stops starting
-    /// new messages and waits for all in-flight ones to complete (at most
-    /// `drain_timeout` without progress). Latencies (ns) go into `hist`.
-    pub fn run_window(&mut self, t: usize, dur: Duration, hist: &mut Hist, drain_timeout: Duration) -> io::Result<Window> {
+    fn target_name(&self, t: usize) -> &str {
+        &self.targets[t].name
+    }
+
+    fn run_window(&mut self, t: usize, dur: Duration, hist: &mut Hist, drain_timeout: Duration) -> io::Result<Window> {
         let size = self.size;
         let start = Instant::now();
         let deadline = start + dur;
@@ -174,7 +273,7 @@ impl LoadGen {
         Ok(w)
     }
 
-    pub fn drop_target(&mut self, t: usize) {
+    fn drop_target(&mut self, t: usize) {
         for c in self.targets[t].conns.iter_mut() {
             let _ = self.poll.registry().deregister(&mut c.sock);
         }
@@ -182,11 +281,11 @@ impl LoadGen {
     }
 }
 
-fn token(t: usize, i: usize) -> Token {
+pub(crate) fn token(t: usize, i: usize) -> Token {
     Token((t << 32) | i)
 }
 
-fn untoken(tok: Token) -> (usize, usize) {
+pub(crate) fn untoken(tok: Token) -> (usize, usize) {
     (tok.0 >> 32, tok.0 & 0xFFFF_FFFF)
 }
 

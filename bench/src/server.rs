@@ -7,6 +7,7 @@
 
 use crate::procfs;
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,11 +102,31 @@ pub fn spawn_pinned(cpu: Option<&str>, prog: &Path, args: &[String], env: &[(Str
     Ok(child)
 }
 
+/// What the servers of a run serve: TCP stream echo (the default), UDP datagram echo, or stream
+/// echo over a Unix-domain socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+    Unix,
+}
+
+/// Where one started server is reached.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    Tcp(SocketAddr),
+    Udp(SocketAddr),
+    Unix(PathBuf),
+}
+
 pub struct Server {
     pub name: String,
     pub child: Child,
     pub pid: i32,
+    /// The TCP or UDP address (for a Unix server, an unused address with a free port number).
     pub addr: SocketAddr,
+    pub endpoint: Endpoint,
     /// For servers with an expected backend: what their open fds show, e.g. "io_uring (1 ring fd)".
     pub backend_seen: Option<String>,
 }
@@ -114,13 +135,23 @@ impl Server {
     pub fn start(spec: &Spec, extra: &[String], cpus: &str) -> Result<Server, String> {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut args = vec!["--addr".to_string(), addr.to_string()];
+        let endpoint = match spec.transport {
+            Transport::Tcp => Endpoint::Tcp(addr),
+            Transport::Udp => Endpoint::Udp(addr),
+            // Unique per harness and port; removed when the server is dropped.
+            Transport::Unix => Endpoint::Unix(std::env::temp_dir().join(format!("event-bench-{}-{port}.sock", std::process::id()))),
+        };
+        // Every server takes `--addr` (UDP servers also their spec's `--udp`), a Unix one `--path`.
+        let mut args = match &endpoint {
+            Endpoint::Unix(path) => vec!["--path".to_string(), path.display().to_string()],
+            _ => vec!["--addr".to_string(), addr.to_string()],
+        };
         args.extend(spec.args.iter().cloned());
         args.extend(extra.iter().cloned());
         let child =
             spawn_pinned(Some(cpus), &spec.path, &args, &spec.env, true).map_err(|e| format!("spawn {}: {e}", spec.path.display()))?;
         let pid = child.id() as i32;
-        let mut s = Server { name: spec.name.clone(), child, pid, addr, backend_seen: None };
+        let mut s = Server { name: spec.name.clone(), child, pid, addr, endpoint, backend_seen: None };
         let t0 = Instant::now();
         loop {
             if let Ok(Some(st)) = s.child.try_wait() {
@@ -130,12 +161,7 @@ impl Server {
                     if spec.env.is_empty() { String::new() } else { format!(" with {}", env_str(&spec.env)) }
                 ));
             }
-            // With SO_REUSEPORT (ours --threads N) every loop has its own
-            // listener: wait for all of them, or the first-bound loop would get
-            // every connection.
-            if procfs::listeners_on_port(port) >= spec.listeners
-                && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-            {
+            if s.serving(spec.listeners) {
                 std::thread::sleep(Duration::from_millis(50));
                 if let Some(want) = spec.backend {
                     s.check_backend(want, spec.listeners)?;
@@ -147,6 +173,21 @@ impl Server {
                 return Err("not accepting connections after 10 s".into());
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the server answers on its endpoint yet.
+    fn serving(&self, listeners: usize) -> bool {
+        match &self.endpoint {
+            // With SO_REUSEPORT (ours --threads N) every loop has its own
+            // listener: wait for all of them, or the first-bound loop would get
+            // every connection.
+            Endpoint::Tcp(addr) => {
+                procfs::listeners_on_port(addr.port()) >= listeners
+                    && std::net::TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
+            }
+            Endpoint::Udp(addr) => udp_echoes(*addr),
+            Endpoint::Unix(path) => UnixStream::connect(path).is_ok(),
         }
     }
 
@@ -191,7 +232,22 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Endpoint::Unix(path) = &self.endpoint {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// Whether a datagram sent to `addr` comes back within 200 ms (from a socket of its own, so
+/// the load generator never sees the probe's echo).
+fn udp_echoes(addr: SocketAddr) -> bool {
+    let probe = b"event-bench probe";
+    let Ok(sock) = std::net::UdpSocket::bind("127.0.0.1:0") else { return false };
+    let mut buf = [0u8; 64];
+    sock.connect(addr).is_ok()
+        && sock.set_read_timeout(Some(Duration::from_millis(200))).is_ok()
+        && sock.send(probe).is_ok()
+        && matches!(sock.recv(&mut buf), Ok(n) if buf[..n] == probe[..])
 }
 
 pub fn free_port() -> u16 {
@@ -212,6 +268,8 @@ pub struct Spec {
     pub backend: Option<&'static str>,
     /// Listening sockets the server opens on its port (N for ours --threads N).
     pub listeners: usize,
+    /// What it serves, hence how it is started and probed.
+    pub transport: Transport,
 }
 
 pub fn env_str(env: &[(String, String)]) -> String {

@@ -24,8 +24,10 @@ mod opts;
 use idle::run_idle;
 use opts::{parse_opts, Opts};
 
+use event_bench::load::{new_load, Load};
+use event_bench::server::Transport;
 use event_bench::server::{self, kill_all_children, spawn_pinned, unregister_child, KillGuard, Server};
-use event_bench::{hist::Hist, hostile, http, load::LoadGen, procfs, stats, stats::median_ci};
+use event_bench::{hist::Hist, hostile, http, procfs, stats, stats::median_ci};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,6 +44,8 @@ struct Acc {
     sys_ticks: u64,
     msgs: u64,
     msgs_in_window: u64,
+    /// UDP: datagrams sent again after the retry timeout.
+    lost: u64,
     busy: Duration,
     hist: Hist,
     /// Per-cycle CPU ns per message (NaN when the server was not measured).
@@ -70,7 +74,12 @@ impl Rng {
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
-    println!("\n=== {conns} connection(s) x {size} B  ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
+    let what = match opts.transport {
+        Transport::Tcp => "connection(s)",
+        Transport::Unix => "Unix stream connection(s)",
+        Transport::Udp => "UDP socket(s)",
+    };
+    println!("\n=== {conns} {what} x {size} B  ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
     let mut servers: Vec<Server> = Vec::new();
     let mut accs: Vec<Acc> = Vec::new();
     let mut startup_failures = Vec::new();
@@ -90,10 +99,13 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
     if !backends.is_empty() {
         println!("drivers (from the servers' open fds): {}", backends.join(", "));
     }
-    let mut lg = LoadGen::new(size).expect("mio poll");
+    let mut lg = new_load(opts.transport, size).unwrap_or_else(|e| {
+        eprintln!("harness: load generator: {e}");
+        std::process::exit(2)
+    });
     let mut tidx = Vec::new();
     for (i, s) in servers.iter().enumerate() {
-        match lg.add_target(&s.name, s.addr, conns) {
+        match lg.add_target(&s.name, &s.endpoint, conns) {
             Ok(t) => tidx.push(t),
             Err(e) => {
                 accs[i].failed = Some(format!("connect: {e}"));
@@ -101,8 +113,8 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
             }
         }
     }
-    let fail = |accs: &mut Vec<Acc>, lg: &mut LoadGen, i: usize, t: usize, e: String| {
-        eprintln!("harness: {} FAILED: {e}; excluded from the rest of this configuration", lg.targets[t].name);
+    let fail = |accs: &mut Vec<Acc>, lg: &mut Box<dyn Load>, i: usize, t: usize, e: String| {
+        eprintln!("harness: {} FAILED: {e}; excluded from the rest of this configuration", lg.target_name(t));
         accs[i].failed = Some(e);
         lg.drop_target(t);
     };
@@ -149,6 +161,7 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
                     a.sys_ticks += s1.saturating_sub(s0);
                     a.msgs += w.total;
                     a.msgs_in_window += w.in_window;
+                    a.lost += w.lost;
                     a.busy += w.dur;
                     a.per_cycle.push((c1 - c0) as f64 / w.total.max(1) as f64);
                 }
@@ -164,7 +177,7 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
     if opts.syscalls {
         for i in 0..n {
             if accs[i].failed.is_none() {
-                accs[i].syscalls = Some(count_syscalls(&mut lg, tidx[i], servers[i].pid));
+                accs[i].syscalls = Some(count_syscalls(lg.as_mut(), tidx[i], servers[i].pid));
             }
         }
     }
@@ -237,7 +250,7 @@ const NAMED_SYSCALLS: &[&str] = &[
 ];
 
 /// One extra 1 s window with `perf stat` attached to the server.
-fn count_syscalls(lg: &mut LoadGen, t: usize, pid: i32) -> Result<SyscallCounts, String> {
+fn count_syscalls(lg: &mut dyn Load, t: usize, pid: i32) -> Result<SyscallCounts, String> {
     let out = std::env::temp_dir().join(format!("event-bench-perf-{}-{pid}.csv", std::process::id()));
     let mut events = String::from("raw_syscalls:sys_enter");
     for s in NAMED_SYSCALLS {
@@ -407,11 +420,18 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
 }
 
 fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_failures: &[(String, String)]) -> bool {
+    if opts.transport == Transport::Udp {
+        println!("lost = datagrams whose echo had not come back after {:?}, sent again", event_bench::udp_load::RETRY);
+    }
     println!("{cycles} cycles; CPU = server process CPU time per echoed message; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
     let mut header = format!(
         "{:<16} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "server", "msgs/s", "p50(us)", "p99(us)", "p99.9", "CPU/msg", "user/msg", "sys/msg", "RSS(MiB)"
     );
+    let udp = opts.transport == Transport::Udp;
+    if udp {
+        header.push_str(&format!(" {:>7}", "lost"));
+    }
     // A reference column only for a reference that ran.
     let refs: Vec<&str> = opts.refs.iter().copied().filter(|r| names.iter().any(|n| n == r)).collect();
     for r in &refs {
@@ -431,7 +451,7 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
         let (user, sys) =
             if ticks > 0.0 { (cpu * a.user_ticks as f64 / ticks, cpu * a.sys_ticks as f64 / ticks) } else { (f64::NAN, f64::NAN) };
         let us = |ns: u64| ns as f64 / 1000.0;
-        let mut ratios = String::new();
+        let mut ratios = if udp { format!(" {:>7}", a.lost) } else { String::new() };
         for r in &refs {
             ratios.push_str(&format!(" {:>22}", fmt_ratio(ratio_vs(accs, names, i, r))));
         }

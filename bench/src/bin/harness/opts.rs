@@ -1,6 +1,6 @@
 //! The harness's command line: options, usage, and the server specs they resolve to.
 
-use event_bench::server::Spec;
+use event_bench::server::{Spec, Transport};
 use event_bench::{arg_value, hostile, http, procfs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +14,36 @@ pub fn is_ours(name: &str) -> bool {
     OURS_VARIANTS.iter().any(|(n, _)| *n == name)
 }
 
+/// The servers that have a UDP echo (`--udp`) and a Unix stream echo (`--unix`).
+const UDP_SERVERS: &[&str] = &[
+    "ours_epoll",
+    "ours_uring",
+    "base_epoll",
+    "base_uring",
+    "tokio_ct",
+    "tokio_ct2",
+    "smol_local",
+    "monoio",
+    "mio_loop",
+    "uring_loop",
+    "uring_loop_plain",
+];
+const UNIX_SERVERS: &[&str] = &[
+    "ours_epoll",
+    "ours_uring",
+    "base_epoll",
+    "base_uring",
+    "tokio_ct",
+    "tokio_ct2",
+    "smol_local",
+    "mio_loop",
+    "uring_loop",
+    "uring_loop_plain",
+];
+
 pub struct Opts {
+    /// `--udp` / `--unix`: what the servers of the load runs serve.
+    pub transport: Transport,
     pub seconds: f64,
     pub window: Duration,
     pub configs: Vec<(usize, usize)>,
@@ -61,6 +90,14 @@ Options:
                      this bench/ directory was built in)
   --base PATH        another build of the echo example (a change's \"before\"), run beside ours as
                      base_epoll / base_uring, so before and after are measured side by side
+  --udp              UDP echo instead of TCP: ours = the udp_echo example beside --ours (and --base),
+                     the reference servers with --udp; CONNSxSIZE = that many UDP sockets sending
+                     SIZE-byte datagrams (each verified; lost ones retried after 200 ms, counted in
+                     the `lost` column); default configs 50x64, servers
+                     ours,tokio_ct,smol_local,monoio,mio_loop,uring_loop
+  --unix             stream echo over Unix-domain sockets: ours = the unix_echo example beside --ours
+                     (and --base), the reference servers with --path; default configs 50x64,
+                     servers ours,tokio_ct,smol_local,mio_loop,uring_loop
   --syscalls         one extra window per server under `perf stat -e 'syscalls:sys_enter_*'`
   --idle             memory per idle connection instead of the load runs
   --churn            connection churn instead of the load runs: each window opens connections
@@ -103,6 +140,16 @@ fn default_ours() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("..")).join("target/release/examples/echo")
 }
 
+/// The build of ours for `transport`: the `echo` example's siblings `udp_echo` and `unix_echo`
+/// (the same build, so `--ours` and `--base` name the echo binary in every mode).
+fn with_transport(echo: PathBuf, transport: Transport) -> PathBuf {
+    match transport {
+        Transport::Tcp => echo,
+        Transport::Udp => echo.with_file_name("udp_echo"),
+        Transport::Unix => echo.with_file_name("unix_echo"),
+    }
+}
+
 pub fn parse_opts() -> Opts {
     if has_flag("help") || std::env::args().any(|a| a == "-h") {
         usage();
@@ -134,6 +181,8 @@ pub fn parse_opts() -> Opts {
         "--wrk",
         "--wrk-seconds",
         "--h2load",
+        "--udp",
+        "--unix",
     ];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -143,22 +192,42 @@ pub fn parse_opts() -> Opts {
             std::process::exit(2);
         }
         if !a.contains('=')
-            && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile", "--http", "--wrk", "--h2load"]
+            && !["--syscalls", "--idle", "--self-check", "--help", "--churn", "--hostile", "--http", "--wrk", "--h2load", "--udp", "--unix"]
                 .contains(&key.as_str())
         {
             it.next();
         }
     }
+    let transport = match (has_flag("udp"), has_flag("unix")) {
+        (false, false) => Transport::Tcp,
+        (true, false) => Transport::Udp,
+        (false, true) => Transport::Unix,
+        (true, true) => {
+            eprintln!("harness: --udp and --unix exclude each other");
+            std::process::exit(2)
+        }
+    };
+    if transport != Transport::Tcp
+        && ["multicore", "idle", "churn", "hostile", "http", "self-check"].iter().any(|f| has_flag(f) || arg_value(f).is_some())
+    {
+        eprintln!(
+            "harness: --udp and --unix are load runs: not combinable with --multicore, --idle, --churn, --hostile, --http or --self-check"
+        );
+        std::process::exit(2);
+    }
     let bindir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let ours_path = arg_value("ours").map(PathBuf::from).unwrap_or_else(default_ours);
+    let ours_path = with_transport(arg_value("ours").map(PathBuf::from).unwrap_or_else(default_ours), transport);
     let ours_ok = ours_path.is_file();
-    let base_path = arg_value("base").map(PathBuf::from);
+    let base_path = arg_value("base").map(|b| with_transport(PathBuf::from(b), transport));
     if let Some(base) = base_path.as_ref().filter(|b| !b.is_file()) {
         eprintln!("harness: --base {}: not a file", base.display());
         std::process::exit(2);
     }
     let spec = |name: &str| -> Spec {
-        let plain = |path: PathBuf| Spec { name: name.into(), path, args: vec![], env: vec![], backend: None, listeners: 1 };
+        // The reference servers serve UDP with `--udp` (the harness passes `--path` for Unix).
+        let args = if transport == Transport::Udp && !is_ours(name) { vec!["--udp".to_string()] } else { vec![] };
+        let plain =
+            |path: PathBuf| Spec { name: name.into(), path, args: args.clone(), env: vec![], backend: None, listeners: 1, transport };
         if let Some(&(_, backend)) = OURS_VARIANTS.iter().find(|(n, _)| *n == name) {
             Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain(ours_path.clone()) }
         } else if let (Some(&(_, backend)), Some(base)) = (BASE_VARIANTS.iter().find(|(n, _)| *n == name), &base_path) {
@@ -166,14 +235,14 @@ pub fn parse_opts() -> Opts {
         } else if name == "tokio_ct2" {
             plain(bindir.join("tokio_ct"))
         } else if name == "uring_loop_plain" {
-            Spec { args: vec!["--plain".into()], ..plain(bindir.join("uring_loop")) }
+            Spec { args: [args.clone(), vec!["--plain".into()]].concat(), ..plain(bindir.join("uring_loop")) }
         } else {
             plain(bindir.join(name))
         }
     };
     let ours_missing = || {
         eprintln!(
-            "harness: ours_epoll, ours_uring SKIPPED: {} not found (build it with `cargo build --release --example echo` at the repo root)",
+            "harness: ours_epoll, ours_uring SKIPPED: {} not found (build it with `cargo build --release --examples` at the repo root)",
             ours_path.display()
         )
     };
@@ -197,6 +266,18 @@ pub fn parse_opts() -> Opts {
                         .contains(&n)
                 {
                     eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, uring_loop, uring_loop_plain, tokio_ct2)");
+                    std::process::exit(2);
+                }
+                let served = match transport {
+                    Transport::Tcp => true,
+                    Transport::Udp => UDP_SERVERS.contains(&n),
+                    Transport::Unix => UNIX_SERVERS.contains(&n),
+                };
+                if !served {
+                    eprintln!(
+                        "harness: {n} has no {transport:?} echo (those that have: {:?})",
+                        if transport == Transport::Udp { UDP_SERVERS } else { UNIX_SERVERS }
+                    );
                     std::process::exit(2);
                 }
                 if !wanted.contains(&n) {
@@ -256,14 +337,23 @@ pub fn parse_opts() -> Opts {
             vec![spec("tokio_mt")]
         }
     } else {
-        let default = if base_path.is_some() {
-            "ours,base,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop"
-        } else {
-            "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop"
+        let default = match (transport, base_path.is_some()) {
+            (Transport::Tcp, true) => "ours,base,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop",
+            (Transport::Tcp, false) => "ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop",
+            (Transport::Udp, true) => "ours,base,tokio_ct,smol_local,monoio,mio_loop,uring_loop",
+            (Transport::Udp, false) => "ours,tokio_ct,smol_local,monoio,mio_loop,uring_loop",
+            (Transport::Unix, true) => "ours,base,tokio_ct,smol_local,mio_loop,uring_loop",
+            (Transport::Unix, false) => "ours,tokio_ct,smol_local,mio_loop,uring_loop",
         };
         resolve(&arg_value("servers").unwrap_or_else(|| default.into()))
     };
-    let default_configs = if multicore.is_some() { "50x64,500x64" } else { "1x64,50x64,500x64,50x16384" };
+    let default_configs = if multicore.is_some() {
+        "50x64,500x64"
+    } else if transport != Transport::Tcp {
+        "50x64"
+    } else {
+        "1x64,50x64,500x64,50x16384"
+    };
     let configs: Vec<(usize, usize)> = arg_value("configs")
         .unwrap_or_else(|| default_configs.into())
         .split(',')
@@ -307,6 +397,7 @@ pub fn parse_opts() -> Opts {
         None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop", "uring_loop"]),
     };
     Opts {
+        transport,
         multicore,
         server_cpus,
         loadgen_cpus,
@@ -372,8 +463,15 @@ fn http_opts(bindir: &Path, seconds: f64, window: Duration) -> http::Opts {
     for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let names: Vec<&str> = if n == "ours" { OURS_VARIANTS.iter().map(|(n, _)| *n).collect() } else { vec![n] };
         for name in names {
-            let plain =
-                |bin: &str| Spec { name: name.into(), path: bindir.join(bin), args: vec![], env: vec![], backend: None, listeners: 1 };
+            let plain = |bin: &str| Spec {
+                name: name.into(),
+                path: bindir.join(bin),
+                args: vec![],
+                env: vec![],
+                backend: None,
+                listeners: 1,
+                transport: Transport::Tcp,
+            };
             let spec = match OURS_VARIANTS.iter().find(|(o, _)| *o == name) {
                 Some(&(_, backend)) => {
                     Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain("http_event") }

@@ -24,26 +24,20 @@
 //!   end of stream or an error closes the connection (`Close` on the slot) once nothing of it is
 //!   in flight any more.
 //!
+//! `--path PATH`: the same over a Unix-domain stream socket (no TCP_NODELAY). `--udp`: the UDP
+//! echo floor (`udp.rs`).
+//!
 //! `--plain`: no direct descriptors and no registered ring fd (accept returns regular fds, used
 //! as `types::Fd`), to measure what those two buy. `--no-nodelay`: skip TCP_NODELAY (to check
 //! that it does not matter for a ping-pong load).
-use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
-use std::alloc::{self, Layout};
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
+mod ring;
+mod udp;
 
-const SQ_ENTRIES: u32 = 1024;
-const CQ_ENTRIES: u32 = 8192;
-/// The buffer group of the provided receive buffers.
-const BGID: u16 = 0;
-/// `IOU_PBUF_RING_INC` from the kernel's uapi.
-const IOU_PBUF_RING_INC: u16 = 2;
-/// Incremental buffer ring: 32 buffers of 64 KiB; fallback: 1024 buffers of 4 KiB.
-const INC_COUNT: u16 = 32;
-const INC_SIZE: usize = 64 * 1024;
-const PAGE_COUNT: u16 = 1024;
-const PAGE_SIZE: usize = 4096;
+use event_bench::Listen;
+use io_uring::{cqueue, opcode, squeue, types};
+use ring::{new_ring, BufRing, Sq, BGID};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 /// A connection buffer bigger than this is freed once it is no longer in use.
 const KEEP: usize = 64 * 1024;
 
@@ -101,125 +95,7 @@ struct Conn {
     closing: bool,
 }
 
-/// The ring of provided receive buffers. Lives for the whole process (the server runs until
-/// killed), so its memory is never freed.
-struct BufRing {
-    entries: *mut types::BufRingEntry,
-    data: *mut u8,
-    count: u16,
-    size: usize,
-    incremental: bool,
-    /// Incremental mode: how much of each buffer the kernel has filled so far.
-    used: Vec<u32>,
-    tail: u16,
-}
-
-impl BufRing {
-    /// Allocates and registers the ring: incremental if the kernel takes it, else page buffers.
-    fn new(sub: &Submitter) -> BufRing {
-        match Self::try_new(sub, INC_COUNT, INC_SIZE, true) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("uring_loop: incremental buffer ring unavailable ({e}); using {PAGE_COUNT} x {PAGE_SIZE} B");
-                Self::try_new(sub, PAGE_COUNT, PAGE_SIZE, false).expect("register buffer ring")
-            }
-        }
-    }
-
-    fn try_new(sub: &Submitter, count: u16, size: usize, incremental: bool) -> io::Result<BufRing> {
-        let entries_layout = Layout::from_size_align(count as usize * size_of::<types::BufRingEntry>(), 4096).unwrap();
-        let data_layout = Layout::from_size_align(count as usize * size, 4096).unwrap();
-        // SAFETY: both layouts have a non-zero size. The memory is never freed (a failed
-        // registration leaks it; this happens at most once, at start-up).
-        let (entries, data) = unsafe { (alloc::alloc_zeroed(entries_layout).cast::<types::BufRingEntry>(), alloc::alloc(data_layout)) };
-        assert!(!entries.is_null() && !data.is_null(), "out of memory");
-        let mut ring = BufRing { entries, data, count, size, incremental, used: vec![0; count as usize], tail: 0 };
-        for bid in 0..count {
-            ring.push(bid);
-        }
-        ring.publish();
-        let flags = if incremental { IOU_PBUF_RING_INC } else { 0 };
-        // SAFETY: the ring memory is page-aligned, holds `count` (a power of two) initialised
-        // entries, and is never freed, so it stays valid as long as the io_uring exists.
-        unsafe { sub.register_buf_ring_with_flags(entries as u64, count, BGID, flags)? };
-        Ok(ring)
-    }
-
-    /// Hands buffer `bid` back to the kernel, whole (visible after `publish`).
-    fn push(&mut self, bid: u16) {
-        let index = (self.tail & (self.count - 1)) as usize;
-        // SAFETY: `index` < count, inside the entries allocation. The slot lies past the
-        // kernel's view (it reads only entries between its head and the published tail), and
-        // with single issuer + deferred task work the kernel touches the ring only inside our
-        // own system calls. The setters leave entry 0's `resv` (the tail) alone.
-        unsafe {
-            let e = &mut *self.entries.add(index);
-            e.set_addr(self.data.add(bid as usize * self.size) as u64);
-            e.set_len(self.size as u32);
-            e.set_bid(bid);
-        }
-        self.tail = self.tail.wrapping_add(1);
-    }
-
-    /// Publishes the tail: the kernel may use every buffer pushed so far.
-    fn publish(&self) {
-        // SAFETY: `entries` is the page-aligned base of the ring, as `tail` requires; the tail
-        // is a u16 the kernel reads atomically (acquire), so a release store orders the entries.
-        unsafe {
-            let tail = types::BufRingEntry::tail(self.entries) as *const AtomicU16;
-            (*tail).store(self.tail, Ordering::Release);
-        }
-    }
-
-    /// Passes the `len` bytes a completion delivered in buffer `bid` to `f`, then gives the
-    /// buffer back unless the kernel keeps filling it (`more`: incremental mode, BUF_MORE).
-    fn take(&mut self, bid: u16, len: usize, more: bool, f: impl FnOnce(&[u8])) {
-        let bid = bid & (self.count - 1);
-        let start = if self.incremental {
-            let used = &mut self.used[bid as usize];
-            let start = *used as usize;
-            *used = if more { (start + len) as u32 } else { 0 };
-            start
-        } else {
-            0
-        };
-        let start = start.min(self.size);
-        let len = len.min(self.size - start);
-        // SAFETY: the range lies inside buffer `bid` of the data allocation. The kernel wrote it
-        // before posting the completion being handled and does not write it again before the
-        // buffer is pushed back (after `f` returns); in incremental mode it writes only past
-        // `start + len`.
-        f(unsafe { std::slice::from_raw_parts(self.data.add(bid as usize * self.size + start), len) });
-        if !more || !self.incremental {
-            self.push(bid);
-        }
-    }
-}
-
-/// The submission side: the queue and the submitter (which remembers the registered ring fd).
-struct Sq<'a> {
-    sub: Submitter<'a>,
-    sq: SubmissionQueue<'a>,
-}
-
 impl Sq<'_> {
-    /// Queues `e`; if the queue is full, first submits what is queued.
-    ///
-    /// # Safety
-    /// Every buffer `e` points at must stay valid until its operation completes.
-    unsafe fn push(&mut self, e: &squeue::Entry) {
-        // SAFETY: forwarded from the caller.
-        while unsafe { self.sq.push(e) }.is_err() {
-            self.sq.sync();
-            match self.sub.submit() {
-                Ok(_) => {}
-                Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
-                Err(err) => panic!("io_uring_enter: {err}"),
-            }
-            self.sq.sync();
-        }
-    }
-
     fn push_accept(&mut self, lfd: i32, direct: bool) {
         let e = opcode::AcceptMulti::new(types::Fd(lfd)).allocate_file_index(direct).build().user_data(ud(ACCEPT, 0));
         // SAFETY: a multishot accept without an address buffer points at no memory of ours.
@@ -258,38 +134,17 @@ fn echo(sq: &mut Sq, key: usize, c: &mut Conn, bytes: &[u8]) {
 }
 
 fn main() {
-    let addr = event_bench::server_addr();
     let plain = std::env::args().any(|a| a == "--plain");
-    let nodelay = !std::env::args().any(|a| a == "--no-nodelay");
     let direct = !plain;
-
-    // mio binds with SO_REUSEADDR and a 1024 backlog, like the other servers; io_uring's accept
-    // then wants a blocking listener (it polls by itself).
-    // A previous io_uring server's listener can outlive its process for a few milliseconds (the
-    // kernel tears the ring, and with it the multishot accept's file reference, down
-    // asynchronously), so a quick restart on the same port retries for a while.
-    let mut tries = 0;
-    let listener = loop {
-        match mio::net::TcpListener::bind(addr) {
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            r => break r.expect("bind"),
-        }
+    let (listener, tcp) = match event_bench::server_listen() {
+        Listen::Udp(addr) => udp::serve(addr, direct),
+        Listen::Tcp(addr) => (bind_tcp(addr), true),
+        Listen::Unix(path) => (OwnedFd::from(std::os::unix::net::UnixListener::bind(path).expect("bind")), false),
     };
-    // SAFETY: the fd comes from `into_raw_fd`, so this is its only owner.
-    let listener = unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
-    listener.set_nonblocking(false).expect("set_nonblocking");
+    let nodelay = tcp && !std::env::args().any(|a| a == "--no-nodelay");
     let lfd = listener.as_raw_fd();
 
-    let mut ring: IoUring = IoUring::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .setup_coop_taskrun()
-        .setup_cqsize(CQ_ENTRIES)
-        .build(SQ_ENTRIES)
-        .expect("io_uring setup");
+    let mut ring = new_ring();
     let (mut sub, sq, mut cq) = ring.split();
     if direct {
         sub.register_ring_fd().expect("register ring fd");
@@ -304,13 +159,8 @@ fn main() {
 
     loop {
         bufs.publish();
-        sq.sq.sync();
         cq.sync(); // hands the handled completions back before waiting
-        match sq.sub.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
-            Err(e) => panic!("io_uring_enter: {e}"),
-        }
+        sq.submit_and_wait();
         cq.sync();
         for cqe in &mut cq {
             let (res, flags, data) = (cqe.result(), cqe.flags(), cqe.user_data());
@@ -419,6 +269,28 @@ fn main() {
             }
         }
     }
+}
+
+/// A blocking TCP listener on `addr` (io_uring's accept polls by itself). mio binds it, with
+/// SO_REUSEADDR and a 1024 backlog, like the other servers. A previous io_uring server's
+/// listener can outlive its process for a few milliseconds (the kernel tears the ring, and with
+/// it the multishot accept's file reference, down asynchronously), so a quick restart on the
+/// same port retries for a while.
+fn bind_tcp(addr: std::net::SocketAddr) -> OwnedFd {
+    let mut tries = 0;
+    let listener = loop {
+        match mio::net::TcpListener::bind(addr) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => break r.expect("bind"),
+        }
+    };
+    // SAFETY: the fd comes from `into_raw_fd`, so this is its only owner.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    listener.set_nonblocking(false).expect("set_nonblocking");
+    listener.into()
 }
 
 /// Closes and forgets a closing connection once none of its operations is in flight (so no
