@@ -280,10 +280,18 @@ impl UdpSocket {
         self.core.recv(buf)
     }
 
-    /// Sends `buf` as one datagram to `addr`: its length once the kernel took it (a full
-    /// socket buffer waits for room). Never raises `SIGPIPE`; a datagram too large for UDP
-    /// fails with [`SocketError::DatagramTooLarge`]. From a dual-stack IPv6 socket an IPv4
+    /// Sends `buf` as one datagram to `addr`: its length once the datagram is on its way (a
+    /// full socket buffer waits for room). Never raises `SIGPIPE`; a datagram too large for
+    /// UDP fails with [`SocketError::DatagramTooLarge`]. From a dual-stack IPv6 socket an IPv4
     /// `addr` is reached through its IPv4-mapped address.
+    ///
+    /// On epoll this is one `sendto(2)`, and its error is this send's. On io_uring the send is
+    /// done once the datagram (copied) is queued for the loop's next wait, so a turn's sends
+    /// reach the kernel together; at most 64 datagrams (256 KiB) per socket are in flight,
+    /// past that a send waits for room. An error the kernel reports for a queued datagram (a
+    /// destination refused, a network unreachable) is returned once by the socket's next send,
+    /// which then sends nothing; its message names the datagram's destination where that is
+    /// not the next send's.
     pub fn send_to<'a>(&'a self, buf: &'a [u8], addr: impl Into<SocketAddress>) -> SendTo<'a> {
         self.core
             .send_to(buf, Some(self.reachable(addr.into().into())))

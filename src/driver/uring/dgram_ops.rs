@@ -32,8 +32,10 @@ const _: () = assert!(DGRAM_BUF_SIZE >= 16 + 28 + 65_535);
 /// Set in the `user_data` of every datagram operation.
 pub(super) const DGRAM_TAG: u32 = 1 << 31;
 
-/// Datagram sends keep a buffer this large or smaller for the next send.
+/// Datagram sends keep up to `SEND_SPARES` buffers this large or smaller for the next sends
+/// (at most 32 KiB per socket).
 const SEND_KEEP_DGRAM: usize = 2048;
+const SEND_SPARES: usize = 16;
 
 enum DgramOpKind {
     /// The socket's multishot `recvmsg`.
@@ -123,50 +125,41 @@ impl Uring {
         Some(got)
     }
 
-    /// Queues the send of a copy of `bytes` to `to` (`None`: the connected peer).
+    /// Queues the send of a copy of `bytes` to `to` (`None`: the connected peer): a `send`
+    /// with a destination address, so the kernel reads no `msghdr`.
     pub(super) fn start_dgram_send(
         &self,
         state: &Rc<DgramState>,
         bytes: &[u8],
         to: Option<SocketAddr>,
     ) {
-        let mut send = state.spare.borrow_mut().take().unwrap_or_else(|| {
+        let mut send = state.spares.borrow_mut().pop().unwrap_or_else(|| {
             Box::new(SendBuf {
                 bytes: Vec::new(),
                 to: None,
-                // SAFETY: plain data; all zeroes is a valid (empty) value of both.
-                iov: unsafe { std::mem::zeroed() },
-                hdr: unsafe { std::mem::zeroed() },
+                raw_to: None,
             })
         });
         send.bytes.clear();
         send.bytes.extend_from_slice(bytes);
-        send.to = to.map(socket2::SockAddr::from);
-        let entry = match &send.to {
-            // Connected: a plain send (no header for the kernel to copy).
-            None => opcode::Send::new(
-                types::Fd(state.fd),
-                send.bytes.as_ptr(),
-                send.bytes.len() as u32,
-            )
-            .flags(libc::MSG_NOSIGNAL)
-            .build(),
-            Some(addr) => {
-                send.iov.iov_base = send.bytes.as_ptr() as *mut libc::c_void;
-                send.iov.iov_len = send.bytes.len();
-                send.hdr.msg_name = addr.as_ptr().cast_mut().cast();
-                send.hdr.msg_namelen = addr.len();
-                send.hdr.msg_iov = &raw mut send.iov;
-                send.hdr.msg_iovlen = 1;
-                opcode::SendMsg::new(types::Fd(state.fd), &raw const send.hdr)
-                    .flags(libc::MSG_NOSIGNAL as u32)
-                    .build()
-            }
-        };
+        send.to = to;
+        send.raw_to = to.map(socket2::SockAddr::from);
+        let mut entry = opcode::Send::new(
+            types::Fd(state.fd),
+            send.bytes.as_ptr(),
+            send.bytes.len() as u32,
+        )
+        .flags(libc::MSG_NOSIGNAL);
+        if let Some(addr) = &send.raw_to {
+            entry = entry
+                .dest_addr(addr.as_ptr().cast())
+                .dest_addr_len(addr.len());
+        }
+        state.sends.set(state.sends.get() + 1);
+        state.send_bytes.set(state.send_bytes.get() + bytes.len());
         // The box moves into the table, its contents (which the entry points to) do not.
         let ud = self.dgram.insert(state, DgramOpKind::Send(send));
-        state.send.set(ud);
-        self.push(entry.user_data(ud));
+        self.push(entry.build().user_data(ud));
     }
 
     /// A completion of a datagram operation (`user_data` tagged with `DGRAM_TAG`).
@@ -203,18 +196,29 @@ impl Uring {
                 }
                 self.complete_dgram_recv(&state, ud, res, flags, false);
             }
-            DgramOpKind::Send(mut send) => {
-                if send.bytes.capacity() <= SEND_KEEP_DGRAM {
-                    send.to = None;
-                    *state.spare.borrow_mut() = Some(send);
-                }
-                if state.send.get() == ud {
-                    state.send.set(0);
-                    state.send_result.set(Some(res));
-                    state.writer.wake();
-                }
-            }
+            DgramOpKind::Send(send) => self.complete_dgram_send(&state, send, res),
         }
+    }
+
+    /// A completion of a send: its error (if any, and the first) kept for the socket's next
+    /// send, its buffer kept for the next one, room in the window for a waiting send.
+    fn complete_dgram_send(&self, state: &DgramState, send: Box<SendBuf>, res: i32) {
+        state.sends.set(state.sends.get() - 1);
+        state
+            .send_bytes
+            .set(state.send_bytes.get() - send.bytes.len());
+        if res < 0 && !state.has(D_CLOSED) {
+            let kept = state.send_error.take();
+            state
+                .send_error
+                .set(kept.or(Some((errno_of(res), send.to))));
+        }
+        let mut spares = state.spares.borrow_mut();
+        if send.bytes.capacity() <= SEND_KEEP_DGRAM && spares.len() < SEND_SPARES {
+            spares.push(send);
+        }
+        drop(spares);
+        state.writer.wake();
     }
 
     /// A completion of the socket's multishot receive: its datagram into the queue (pausing
@@ -405,23 +409,29 @@ mod tests {
     }
 
     #[test]
-    fn a_send_completes_with_the_kernels_verdict_and_keeps_its_buffer_for_the_next() {
+    fn a_send_is_done_when_queued_its_error_is_kept_and_its_buffer_reused() {
         let Some((_reactor, uring, rx, state)) = setup(1 << 16) else {
             return;
         };
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx_state = Rc::new(DgramState::new(tx.as_raw_fd()));
         uring.start_dgram_send(&tx_state, b"owned", rx.local_addr().ok());
-        turn_until(&uring, || tx_state.send.get() == 0);
-        assert_eq!(tx_state.send_result.take(), Some(5));
-        assert!(tx_state.spare.borrow().is_some(), "the buffer is kept");
+        assert_eq!((tx_state.sends.get(), tx_state.send_bytes.get()), (1, 5));
+        turn_until(&uring, || tx_state.sends.get() == 0);
+        assert_eq!(tx_state.send_bytes.get(), 0);
+        assert_eq!(tx_state.send_error.get(), None);
+        assert_eq!(tx_state.spares.borrow().len(), 1, "the buffer is kept");
         let mut buf = [0u8; 16];
         let (n, from) = rx.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&b"owned"[..], tx.local_addr().unwrap()));
-        // Too large for UDP over IPv4: the kernel's EMSGSIZE is the send's result.
+        // Too large for UDP over IPv4 (the socket's checks would refuse it before queueing):
+        // the kernel's EMSGSIZE is kept, with the destination, for the next send.
         uring.start_dgram_send(&tx_state, &vec![0; 65_508], rx.local_addr().ok());
-        turn_until(&uring, || tx_state.send.get() == 0);
-        assert_eq!(tx_state.send_result.take(), Some(-libc::EMSGSIZE));
+        turn_until(&uring, || tx_state.sends.get() == 0);
+        assert_eq!(
+            tx_state.send_error.get(),
+            Some((libc::EMSGSIZE, rx.local_addr().ok()))
+        );
         assert_eq!((state.in_flight.get(), tx_state.in_flight.get()), (0, 0));
     }
 
