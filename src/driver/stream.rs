@@ -29,11 +29,17 @@ pub trait StreamIo: mio::event::Source + AsFd + AsRawFd + 'static {
     fn has_peer(&self) -> io::Result<()>;
     /// `shutdown(2)` of the write side.
     fn shutdown_write(&self) -> io::Result<()>;
+    /// Whether the io_uring driver serves it by completions (else by readiness on both
+    /// drivers). Unix streams are not: the kernel's io_uring path for `AF_UNIX` costs more CPU
+    /// per message than `recv`/`send` on readiness (ARCHITECTURE.md, Unix-domain sockets).
+    const ON_RING: bool;
 }
 
 macro_rules! stream_io {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty: $on_ring:expr),*) => {$(
         impl StreamIo for $ty {
+            const ON_RING: bool = $on_ring;
+
             #[inline]
             fn read_bytes(&self, buf: &mut [u8]) -> io::Result<usize> {
                 io::Read::read(&mut &*self, buf)
@@ -54,7 +60,7 @@ macro_rules! stream_io {
     )*};
 }
 
-stream_io!(mio::net::TcpStream, mio::net::UnixStream);
+stream_io!(mio::net::TcpStream: true, mio::net::UnixStream: false);
 
 /// A connected stream socket's driver side and its descriptor (TCP unless `S` says otherwise).
 pub(crate) struct Stream<S: StreamIo = mio::net::TcpStream> {
@@ -86,7 +92,7 @@ impl<S: StreamIo> Stream<S> {
         #[cfg(any(target_os = "macos", target_os = "ios"))]
         socket2::SockRef::from(&io).set_nosigpipe(true)?;
         #[cfg(target_os = "linux")]
-        if let Some(uring) = core.driver.uring().cloned() {
+        if let Some(uring) = core.driver.uring().filter(|_| S::ON_RING).cloned() {
             let imp = Imp::Uring(super::uring::Stream::new(core, uring, io.as_raw_fd()));
             return Ok(Stream { imp, io });
         }
@@ -106,7 +112,7 @@ impl<S: StreamIo> Stream<S> {
         std::future::poll_fn(|cx| reg.poll_io(cx, Direction::Write, || epoll::connected(&io)))
             .await?;
         #[cfg(target_os = "linux")]
-        if core.driver.uring().is_some() {
+        if S::ON_RING && core.driver.uring().is_some() {
             // From here on the ring serves the connection: take it out of epoll's interest list.
             drop(reg);
             core.driver.reactor().registry().deregister(&mut io)?;
