@@ -3,21 +3,25 @@
 # method of BENCHMARKS.md): the server under `valgrind --tool=callgrind` on CPU 0, counters
 # zeroed once it listens, `loadgen` on CPU 1, a dump, instructions / messages (or connections).
 #
-#   bench/callgrind.sh --server PATH [--backend epoll|io_uring] [--conns N | --churn]
+#   bench/callgrind.sh --server PATH [--backend epoll|io_uring] [--conns N | --churn] [--udp]
 #                      [--seconds S] [--out FILE] [-- valgrind options, e.g. --cache-sim=yes]
+#
+# --udp: PATH is a UDP echo (the udp_echo example, or a reference server given `--udp` by the
+# caller through a wrapper) and the load is `loadgen --udp` with --conns sockets.
 #
 # PATH is the echo example (EVENT_BACKEND=--backend) or a reference server (mio_loop,
 # uring_loop: any binary taking --addr). Prints `instructions=I units=U per_unit=I/U`; the
 # callgrind file stays in --out (default /tmp/callgrind.<server>.<pid>) for callgrind_annotate.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-server="" backend=epoll conns=50 churn=0 secs=5 out=""
+server="" backend=epoll conns=50 churn=0 udp=0 secs=5 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) server="$2"; shift 2 ;;
     --backend) backend="$2"; shift 2 ;;
     --conns) conns="$2"; shift 2 ;;
     --churn) churn=1; shift ;;
+    --udp) udp=1; shift ;;
     --seconds) secs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --) shift; break ;;
@@ -33,12 +37,18 @@ EVENT_BACKEND="$backend" taskset -c 0 valgrind --tool=callgrind --callgrind-out-
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
-  grep -q ":$(printf '%04X' $port) 00000000:0000 0A" /proc/net/tcp && break
+  if [ $udp = 1 ]; then
+    grep -q ":$(printf '%04X' $port) 00000000:0000 07" /proc/net/udp && break
+  else
+    grep -q ":$(printf '%04X' $port) 00000000:0000 0A" /proc/net/tcp && break
+  fi
   sleep 0.05
 done
 sleep 0.5
 callgrind_control -z $pid >/dev/null
-if [ $churn = 1 ]; then
+if [ $udp = 1 ]; then
+  units=$(taskset -c 1 "$loadgen" --udp --addr "127.0.0.1:$port" --conns "$conns" --size 64 --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')
+elif [ $churn = 1 ]; then
   units=$(taskset -c 1 "$loadgen" --addr "127.0.0.1:$port" --churn --seconds "$secs" | sed -n 's/.*connections=\([0-9]*\).*/\1/p')
 else
   units=$(taskset -c 1 "$loadgen" --addr "127.0.0.1:$port" --conns "$conns" --size 64 --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')

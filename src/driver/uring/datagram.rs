@@ -58,6 +58,8 @@ pub(crate) struct DgramState {
     /// the operations hold them, so a spare moves in and out without an allocation).
     #[allow(clippy::vec_box)]
     pub(super) spares: RefCell<Vec<Box<SendBuf>>>,
+    /// What the spares hold, in bytes (their buffers' capacity and boxes).
+    pub(super) spare_bytes: Cell<usize>,
     pub(super) reader: Waiter,
     pub(super) writer: Waiter,
 }
@@ -96,6 +98,7 @@ impl DgramState {
             in_flight: Cell::new(0),
             recv_hdr,
             spares: RefCell::new(Vec::new()),
+            spare_bytes: Cell::new(0),
             reader: Waiter::default(),
             writer: Waiter::default(),
         }

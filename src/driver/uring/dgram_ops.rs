@@ -32,10 +32,10 @@ const _: () = assert!(DGRAM_BUF_SIZE >= 16 + 28 + 65_535);
 /// Set in the `user_data` of every datagram operation.
 pub(super) const DGRAM_TAG: u32 = 1 << 31;
 
-/// Datagram sends keep up to `SEND_SPARES` buffers this large or smaller for the next sends
-/// (at most 32 KiB per socket).
+/// Datagram sends keep buffers this large or smaller for the next sends (no allocation per
+/// send while a window of sends comes and goes), at most `SEND_SPARE_BYTES` of them.
 const SEND_KEEP_DGRAM: usize = 2048;
-const SEND_SPARES: usize = 16;
+const SEND_SPARE_BYTES: usize = 32 * 1024;
 
 enum DgramOpKind {
     /// The socket's multishot `recvmsg`.
@@ -133,13 +133,19 @@ impl Uring {
         bytes: &[u8],
         to: Option<SocketAddr>,
     ) {
-        let mut send = state.spares.borrow_mut().pop().unwrap_or_else(|| {
-            Box::new(SendBuf {
+        let spare = state.spares.borrow_mut().pop();
+        let mut send = match spare {
+            Some(send) => {
+                let capacity = send.bytes.capacity() + size_of::<SendBuf>();
+                state.spare_bytes.set(state.spare_bytes.get() - capacity);
+                send
+            }
+            None => Box::new(SendBuf {
                 bytes: Vec::new(),
                 to: None,
                 raw_to: None,
-            })
-        });
+            }),
+        };
         send.bytes.clear();
         send.bytes.extend_from_slice(bytes);
         send.to = to;
@@ -213,11 +219,12 @@ impl Uring {
                 .send_error
                 .set(kept.or(Some((errno_of(res), send.to))));
         }
-        let mut spares = state.spares.borrow_mut();
-        if send.bytes.capacity() <= SEND_KEEP_DGRAM && spares.len() < SEND_SPARES {
-            spares.push(send);
+        let capacity = send.bytes.capacity() + size_of::<SendBuf>();
+        let spare_bytes = state.spare_bytes.get();
+        if send.bytes.capacity() <= SEND_KEEP_DGRAM && spare_bytes + capacity <= SEND_SPARE_BYTES {
+            state.spare_bytes.set(spare_bytes + capacity);
+            state.spares.borrow_mut().push(send);
         }
-        drop(spares);
         state.writer.wake();
     }
 

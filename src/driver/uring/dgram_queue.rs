@@ -15,10 +15,11 @@ pub(super) const QUEUE_DATAGRAMS: usize = 64;
 /// Each datagram also counts this much towards `QUEUE_BYTES` (its bookkeeping), so a flood
 /// of empty datagrams is bounded by bytes as well as by count.
 const PER_DATAGRAM: usize = 64;
-/// Buffers of taken datagrams kept for the next ones (no allocation per datagram), only the
-/// small ones (a typical datagram fits in 2 KiB), so the spares stay within 32 KiB.
-const SPARES: usize = 16;
+/// Buffers of taken datagrams kept for the next ones (no allocation per datagram while a
+/// batch of up to a full queue comes and goes), only the small ones (a typical datagram fits
+/// in 2 KiB), and at most `SPARE_BYTES` of them.
 const SPARE_MAX: usize = 2048;
+const SPARE_BYTES: usize = 32 * 1024;
 
 /// One received datagram.
 struct Queued {
@@ -36,12 +37,20 @@ pub(super) struct DgramQueue {
     /// Bytes held (payloads plus `PER_DATAGRAM` each).
     held: usize,
     spares: Vec<Vec<u8>>,
+    /// The capacity of the spares, in bytes.
+    spare_bytes: usize,
 }
 
 impl DgramQueue {
     /// Queues a datagram of `size` bytes of which the kernel delivered `payload`.
     pub(super) fn push(&mut self, payload: &[u8], size: usize, from: Option<SocketAddr>) {
-        let mut bytes = self.spares.pop().unwrap_or_default();
+        let mut bytes = match self.spares.pop() {
+            Some(spare) => {
+                self.spare_bytes -= spare.capacity();
+                spare
+            }
+            None => Vec::new(),
+        };
         bytes.extend_from_slice(payload);
         self.held += payload.len() + PER_DATAGRAM;
         self.items.push_back(Queued {
@@ -59,8 +68,10 @@ impl DgramQueue {
         let len = q.bytes.len().min(buf.len());
         buf[..len].copy_from_slice(&q.bytes[..len]);
         self.held -= q.bytes.len() + PER_DATAGRAM;
-        if self.spares.len() < SPARES && q.bytes.capacity() <= SPARE_MAX {
+        let capacity = q.bytes.capacity();
+        if capacity <= SPARE_MAX && self.spare_bytes + capacity <= SPARE_BYTES {
             q.bytes.clear();
+            self.spare_bytes += capacity;
             self.spares.push(q.bytes);
         }
         Some(Received {
