@@ -509,6 +509,18 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// Whether an event loop runs on the calling thread (inside [`run`] or
+/// [`EventLoop::block_on`]): where [`spawn`](crate::spawn) and the sockets' operations can
+/// work. Code that runs on other executors too (an adapter's timer, say) checks it first.
+///
+/// ```
+/// assert!(!event::on_loop());
+/// assert!(event::run(async { event::on_loop() }));
+/// ```
+pub fn on_loop() -> bool {
+    CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false)
+}
+
 /// Runs `future` to completion on a new event loop for the current thread: the one-line entry
 /// point.
 ///

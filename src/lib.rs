@@ -187,7 +187,7 @@ mod test_waker;
 mod time;
 mod trace;
 
-pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, run};
+pub use event_loop::{Backend, Builder, EventLoop, Stats, backend, on_loop, run};
 pub use executor::{JoinError, JoinHandle, LoopHandle, YieldNow, spawn, try_spawn, yield_now};
 pub use net::{
     Accept, AtLimit, Connections, DatagramSocket, Datagrams, ListenOptions, PeerCredentials, Read,

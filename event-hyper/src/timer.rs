@@ -1,19 +1,25 @@
 //! `LoopTimer`: hyper's timer on the event loop's timing wheel, with `Send + Sync` sleeps.
 //!
 //! hyper asks for sleeps that are `Send + Sync`; the loop's own [`event::Sleep`] is not (it
-//! holds the loop by `Rc`). A [`LoopSleep`] therefore holds only `Send` data: its deadline and
-//! an `Arc<Mutex<..>>` registration. The first poll that has to wait spawns a small local task
-//! on the loop of the polling thread; that task sleeps on the wheel (an `event::Sleep`, never
-//! moved off its loop) and wakes the sleep's waker at the deadline. Reset and drop reach the
-//! task through the registration (a deadline moved earlier, or a drop, wakes it), from any
-//! thread. No `unsafe impl Send` anywhere.
+//! holds the loop by `Rc`). A [`LoopSleep`] therefore holds only `Send` data: its deadline and,
+//! once a poll had to wait, the thread and key of an `event::Sleep` kept in that thread's table
+//! of sleeps (a thread-local slab). Polls, resets and drops on that thread reach the wheel
+//! directly: a slab insert and a wheel entry per sleep, no task, no lock, no atomic (hyper
+//! makes a header-read sleep per request; a driver task per sleep cost about 1,800
+//! instructions per request). A sleep polled on another thread moves to that thread's table;
+//! one dropped or reset on another thread leaves its entry to its own thread, which removes
+//! it the next time it arms a sleep. No `unsafe impl Send` anywhere.
 
-use std::future::{Future, poll_fn};
+use std::cell::RefCell;
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
+
+use slab::Slab;
 
 /// hyper's [`Timer`](hyper::rt::Timer) on the event loop: what hyper's header-read timeout,
 /// HTTP/2 keep-alive pings and the like sleep on.
@@ -29,9 +35,9 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 ///
-/// A sleep is driven by the loop of the thread that first polls it (and has to wait); polling it
-/// later on another thread panics, and polling it where no loop runs panics, both with a message
-/// saying so (a sleep that could never fire would hang its connection without a word).
+/// A sleep lives on the wheel of the loop of the thread that polls it (a poll on another
+/// thread moves it there); polled where no loop runs it panics, saying so (a hyper connection
+/// belongs on a loop's task).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoopTimer;
 
@@ -59,50 +65,69 @@ fn instant_after(duration: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
 
-/// The sleep of [`LoopTimer`]: `Send + Sync`, driven by an event loop (see the module docs).
+/// The sleep of [`LoopTimer`]: `Send + Sync`, on an event loop's wheel (see the module docs).
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct LoopSleep {
     deadline: Instant,
-    /// Set by the first poll that has to wait.
-    armed: Option<Arc<Registration>>,
+    /// Where its `event::Sleep` is, once a poll had to wait.
+    armed: Option<Armed>,
 }
 
-#[derive(Debug)]
-struct Registration {
-    /// The thread whose loop drives the sleep.
+/// A sleep's entry in a thread's table.
+#[derive(Debug, Clone, Copy)]
+struct Armed {
     thread: ThreadId,
-    state: Mutex<State>,
+    key: usize,
 }
 
-#[derive(Debug)]
-struct State {
-    deadline: Instant,
-    /// The driver task saw the deadline pass and ended.
-    fired: bool,
-    /// The sleep was dropped: the driver task ends.
-    dropped: bool,
-    /// The task awaiting the sleep.
-    sleeper: Option<Waker>,
-    /// The driver task, while it waits.
-    driver: Option<Waker>,
+thread_local! {
+    /// The armed sleeps of this thread's loop.
+    static SLEEPS: RefCell<Slab<event::Sleep>> = const { RefCell::new(Slab::new()) };
 }
 
-impl Registration {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+/// Entries whose sleep was dropped or reset on another thread than theirs, for their thread
+/// to remove (rare: hyper's connections stay on their loop).
+static ORPHANS: Mutex<Vec<(ThreadId, usize)>> = Mutex::new(Vec::new());
+static HAS_ORPHANS: AtomicBool = AtomicBool::new(false);
+
+impl Armed {
+    /// Whether the entry is this thread's.
+    fn is_here(&self) -> bool {
+        self.thread == thread::current().id()
+    }
+
+    /// Lets the entry go: removed now on its own thread, else left to it.
+    fn release(self) {
+        if self.is_here() {
+            // At thread exit the table may be gone already (and its sleeps with it).
+            let _ = SLEEPS.try_with(|sleeps| sleeps.borrow_mut().try_remove(self.key));
+        } else {
+            ORPHANS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((self.thread, self.key));
+            HAS_ORPHANS.store(true, Ordering::Release);
+        }
     }
 }
 
-fn set_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(w) if w.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
-    }
+/// Removes this thread's entries that other threads let go of.
+#[cold]
+fn remove_orphans(sleeps: &mut Slab<event::Sleep>) {
+    let here = thread::current().id();
+    let mut orphans = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
+    orphans.retain(|&(thread, key)| {
+        if thread == here {
+            sleeps.try_remove(key);
+        }
+        thread != here
+    });
+    HAS_ORPHANS.store(!orphans.is_empty(), Ordering::Release);
 }
 
 impl LoopSleep {
-    /// A sleep until `deadline` (no task is spawned until it is polled and has to wait).
+    /// A sleep until `deadline` (nothing is registered until it is polled and has to wait).
     pub fn until(deadline: Instant) -> LoopSleep {
         LoopSleep {
             deadline,
@@ -115,26 +140,45 @@ impl LoopSleep {
         self.deadline
     }
 
-    /// Moves the deadline; the driver task (if any) follows without being respawned.
+    /// Moves the deadline (on the sleep's own thread its wheel entry follows at the next poll,
+    /// with no allocation).
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        let Some(reg) = &self.armed else { return };
-        let mut state = reg.lock();
-        if state.fired {
-            // The driver task is gone: the next poll that has to wait spawns another.
-            drop(state);
-            self.armed = None;
-            return;
+        match self.armed {
+            Some(armed) if armed.is_here() => SLEEPS.with(|sleeps| {
+                if let Some(sleep) = sleeps.borrow_mut().get_mut(armed.key) {
+                    sleep.reset(deadline);
+                }
+            }),
+            Some(armed) => {
+                self.armed = None;
+                armed.release();
+            }
+            None => {}
         }
-        let earlier = deadline < state.deadline;
-        state.deadline = deadline;
-        // A later deadline: the driver notices when its wheel timer fires; an earlier one must
-        // wake it now to re-arm.
-        let driver = if earlier { state.driver.take() } else { None };
-        drop(state);
-        if let Some(w) = driver {
-            w.wake();
+    }
+
+    /// The first poll that has to wait: an `event::Sleep` in this thread's table.
+    fn arm(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !event::on_loop() {
+            no_loop();
         }
+        let mut sleep = event::sleep_until(self.deadline);
+        if Pin::new(&mut sleep).poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        let key = SLEEPS.with(|sleeps| {
+            let mut sleeps = sleeps.borrow_mut();
+            if HAS_ORPHANS.load(Ordering::Acquire) {
+                remove_orphans(&mut sleeps);
+            }
+            sleeps.insert(sleep)
+        });
+        self.armed = Some(Armed {
+            thread: thread::current().id(),
+            key,
+        });
+        Poll::Pending
     }
 }
 
@@ -143,38 +187,23 @@ impl Future for LoopSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if Instant::now() >= this.deadline {
-            return Poll::Ready(());
-        }
-        match &this.armed {
-            Some(reg) => {
-                if reg.thread != thread::current().id() {
-                    wrong_thread();
+        match this.armed {
+            Some(armed) if armed.is_here() => SLEEPS.with(|sleeps| {
+                let mut sleeps = sleeps.borrow_mut();
+                match sleeps.get_mut(armed.key) {
+                    Some(sleep) => Pin::new(sleep).poll(cx),
+                    // Its thread's loop ended and took the table with it.
+                    None => Poll::Ready(()),
                 }
-                let mut state = reg.lock();
-                if state.fired {
-                    return Poll::Ready(());
-                }
-                set_waker(&mut state.sleeper, cx.waker());
+            }),
+            Some(armed) => {
+                // Moved to another thread: its entry stays behind, this thread arms anew.
+                this.armed = None;
+                armed.release();
+                this.arm(cx)
             }
-            None => {
-                let reg = Arc::new(Registration {
-                    thread: thread::current().id(),
-                    state: Mutex::new(State {
-                        deadline: this.deadline,
-                        fired: false,
-                        dropped: false,
-                        sleeper: Some(cx.waker().clone()),
-                        driver: None,
-                    }),
-                });
-                if event::try_spawn(drive(reg.clone())).is_err() {
-                    no_loop();
-                }
-                this.armed = Some(reg);
-            }
+            None => this.arm(cx),
         }
-        Poll::Pending
     }
 }
 
@@ -182,15 +211,8 @@ impl hyper::rt::Sleep for LoopSleep {}
 
 impl Drop for LoopSleep {
     fn drop(&mut self) {
-        if let Some(reg) = self.armed.take() {
-            let mut state = reg.lock();
-            state.dropped = true;
-            let driver = state.driver.take();
-            drop(state);
-            // From any thread: the driver task wakes on its own loop and ends.
-            if let Some(w) = driver {
-                w.wake();
-            }
+        if let Some(armed) = self.armed.take() {
+            armed.release();
         }
     }
 }
@@ -202,67 +224,4 @@ fn no_loop() -> ! {
         "event_hyper::LoopSleep polled where no event loop runs on this thread \
          (hyper's timer must be used from tasks on an event loop)"
     )
-}
-
-#[cold]
-#[track_caller]
-fn wrong_thread() -> ! {
-    panic!(
-        "event_hyper::LoopSleep polled on a thread other than the one whose event loop drives it \
-         (hyper connections using LoopTimer must stay on their loop)"
-    )
-}
-
-/// What wakes the driver task.
-enum Wake {
-    Stop,
-    Rearm,
-    Fired,
-}
-
-/// The driver task: sleeps on the loop's wheel until the registration's deadline, following
-/// resets, and wakes the sleeper when it passes.
-async fn drive(reg: Arc<Registration>) {
-    loop {
-        let deadline = {
-            let state = reg.lock();
-            if state.dropped {
-                return;
-            }
-            state.deadline
-        };
-        let mut sleep = event::sleep_until(deadline);
-        let wake = poll_fn(|cx| {
-            {
-                let mut state = reg.lock();
-                if state.dropped {
-                    return Poll::Ready(Wake::Stop);
-                }
-                if state.deadline != deadline {
-                    return Poll::Ready(Wake::Rearm);
-                }
-                set_waker(&mut state.driver, cx.waker());
-            }
-            Pin::new(&mut sleep).poll(cx).map(|()| Wake::Fired)
-        })
-        .await;
-        match wake {
-            Wake::Stop => return,
-            Wake::Rearm => continue,
-            Wake::Fired => {
-                let mut state = reg.lock();
-                if state.deadline != deadline {
-                    continue; // moved while we were being woken
-                }
-                state.fired = true;
-                state.driver = None;
-                let sleeper = state.sleeper.take();
-                drop(state);
-                if let Some(w) = sleeper {
-                    w.wake();
-                }
-                return;
-            }
-        }
-    }
 }
