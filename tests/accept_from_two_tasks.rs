@@ -106,16 +106,6 @@ fn a_woken_waiter_dropped_before_it_looks_again_leaves_the_other_woken() {
     });
 }
 
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 #[test]
 fn acceptors_left_waiting_after_cancels_do_not_spin() {
     // Three acceptors share the waiter, one is cancelled, and accepts with short timeouts come
@@ -132,9 +122,9 @@ fn acceptors_left_waiting_after_cancels_do_not_spin() {
             assert!(r.unwrap_err().is_timeout());
         }
         settle().await;
-        let cpu = thread_cpu_time();
+        let cpu = common::sys::thread_cpu_time();
         event::sleep(Duration::from_millis(1000)).await;
-        let used = thread_cpu_time() - cpu;
+        let used = common::sys::thread_cpu_time() - cpu;
         assert!(
             used < Duration::from_millis(200),
             "two acceptors waiting used {used:?} of CPU in 1 s"

@@ -45,16 +45,6 @@ fn a_task_that_only_yields_does_not_starve_io() {
     });
 }
 
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// A loop whose connections all wait (a receive armed, a receive stopped by backpressure, a
 /// send stalled on a peer that does not read, a dropped write's send still in flight, a pending
 /// accept) sleeps: it uses almost no CPU while nothing happens.
@@ -93,9 +83,9 @@ fn a_loop_with_only_waiting_operations_does_not_spin() {
             })
         };
         event::sleep(Duration::from_millis(100)).await;
-        let cpu = thread_cpu_time();
+        let cpu = common::sys::thread_cpu_time();
         event::sleep(Duration::from_millis(1000)).await;
-        let used = thread_cpu_time() - cpu;
+        let used = common::sys::thread_cpu_time() - cpu;
         assert!(
             used < Duration::from_millis(200),
             "the idle loop used {used:?} of CPU in 1 s"

@@ -11,17 +11,10 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake};
+use std::task::{Context, Wake};
 use std::time::Duration;
 
 use event::UdpSocket;
-
-/// Polls `f` once, then drops it.
-fn poll_once_then_drop<F: Future>(f: F) -> bool {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    matches!(f.as_mut().poll(&mut cx), Poll::Pending)
-}
 
 #[test]
 fn a_dropped_pending_receive_leaves_the_datagram_for_the_next() {
@@ -30,7 +23,7 @@ fn a_dropped_pending_receive_leaves_the_datagram_for_the_next() {
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut buf = [0u8; 64];
         // A receive that waits, then is dropped (as a `select` or a timeout would).
-        assert!(poll_once_then_drop(b.recv_from(&mut buf)));
+        assert!(common::poll_once_then_drop(b.recv_from(&mut buf)));
         let r = event::timeout(Duration::from_millis(30), b.recv_from(&mut buf)).await;
         assert!(r.is_err(), "nothing yet");
         a.send_to(b"kept", b.local_address()).await.unwrap();

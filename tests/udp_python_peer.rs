@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use event::UdpSocket;
@@ -28,13 +27,7 @@ print("ok", len(msgs))
 fn a_python_client_gets_every_datagram_echoed() {
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = server.local_address().port();
-    let child = Command::new("python3")
-        .args(["-c", CLIENT, &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(child) = child else {
-        println!("note: skipped, python3 is not installed");
+    let Some(child) = common::python::spawn(CLIENT, &[port.to_string()]) else {
         return;
     };
     common::run(async {
@@ -51,11 +44,5 @@ fn a_python_client_gets_every_datagram_echoed() {
             server.send_to(&buf[..n], from).await.unwrap();
         }
     });
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim() == "ok 4",
-        "python: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python::expect_output(child, "ok 4");
 }

@@ -4,27 +4,17 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use event::UnixDatagram;
-
-/// Polls `f` once, then drops it.
-fn poll_once_then_drop<F: Future>(f: F) -> bool {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    matches!(f.as_mut().poll(&mut cx), Poll::Pending)
-}
 
 #[test]
 fn a_dropped_pending_receive_leaves_the_datagram_for_the_next() {
     common::run(async {
         let (a, b) = UnixDatagram::pair().unwrap();
         let mut buf = [0u8; 64];
-        assert!(poll_once_then_drop(b.recv(&mut buf)));
+        assert!(common::poll_once_then_drop(b.recv(&mut buf)));
         let r = event::timeout(Duration::from_millis(30), b.recv_from(&mut buf)).await;
         assert!(r.is_err(), "nothing yet");
         a.send(b"kept").await.unwrap();

@@ -10,16 +10,6 @@ use std::time::Duration;
 use common::unix::TempDir;
 use event::UnixDatagram;
 
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// Sends until a send has to wait; returns how many went out.
 async fn fill(send: impl AsyncFnMut() -> bool) -> usize {
     let mut send = send;
@@ -52,9 +42,9 @@ fn a_blocked_send_waits_without_spinning_and_completes_when_the_receiver_drains(
             async move { a.send(b"last").await }
         });
         event::sleep(Duration::from_millis(50)).await;
-        let cpu = thread_cpu_time();
+        let cpu = common::sys::thread_cpu_time();
         event::sleep(Duration::from_millis(500)).await;
-        let used = thread_cpu_time() - cpu;
+        let used = common::sys::thread_cpu_time() - cpu;
         assert!(
             used < Duration::from_millis(100),
             "two blocked sends used {used:?} of CPU in 0.5 s"

@@ -6,7 +6,7 @@ mod common;
 
 use std::io;
 
-use common::unix::TempDir;
+use common::unix::{LockedDir, TempDir, assert_may_not_create, assert_missing_directory};
 use event::{SocketError, UnixDatagram};
 
 #[test]
@@ -37,32 +37,14 @@ fn a_path_over_sun_path_is_refused_for_bind_connect_and_send() {
 fn a_missing_directory_says_to_create_it() {
     let dir = TempDir::new("dg-missing");
     let err = UnixDatagram::bind(dir.join("no/such/s.sock")).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::NotFound);
-    let want = format!(
-        "the directory {} does not exist: create it first",
-        dir.join("no/such").display()
-    );
-    assert!(err.to_string().contains(&want), "{err}");
+    assert_missing_directory(&err, &dir.join("no/such"));
 }
 
 #[test]
 fn a_directory_this_user_may_not_write_says_what_to_do() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("dg-perm");
-    let locked = dir.join("locked");
-    std::fs::create_dir(&locked).unwrap();
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
-    match UnixDatagram::bind(locked.join("s.sock")) {
-        Err(err) => {
-            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
-            assert!(
-                err.to_string().contains("may not create a file in"),
-                "{err}"
-            );
-        }
-        Ok(_) => println!("note: running as root, the directory's permissions do not apply"),
-    }
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let locked = LockedDir::new(&dir);
+    assert_may_not_create(UnixDatagram::bind(locked.join("s.sock")));
 }
 
 #[test]

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::unix::{TempDir, abstract_name};
 use event::UnixSocket;
 
@@ -32,13 +30,7 @@ print("ok", len(msgs))
 "#;
 
 fn run_client(address: &str, server: event::UnixServerSocket) {
-    let child = Command::new("python3")
-        .args(["-c", CLIENT, address])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(child) = child else {
-        println!("note: skipped, python3 is not installed");
+    let Some(child) = common::python::spawn(CLIENT, &[address]) else {
         return;
     };
     common::run(async {
@@ -49,13 +41,7 @@ fn run_client(address: &str, server: event::UnixServerSocket) {
         // End of stream from python: close, so its last recv sees it.
         drop(client);
     });
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim() == "ok 3",
-        "python: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python::expect_output(child, "ok 3");
 }
 
 #[test]

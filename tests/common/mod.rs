@@ -3,10 +3,13 @@
 
 pub mod clients;
 pub mod echo_process;
+pub mod python;
 pub mod sys;
 pub mod unix;
 
 use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use event::{ServerSocket, Socket, SocketAddress};
@@ -18,6 +21,14 @@ pub fn run<F: Future>(future: F) -> F::Output {
             .await
             .expect("test did not finish within 60 s")
     })
+}
+
+/// Polls `f` once with a waker that does nothing, then drops it (as a `select` or a timeout
+/// would drop a pending operation); returns whether it was pending.
+pub fn poll_once_then_drop<F: Future>(f: F) -> bool {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    matches!(f.as_mut().poll(&mut cx), Poll::Pending)
 }
 
 /// A listener on 127.0.0.1 with an ephemeral port.

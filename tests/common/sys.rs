@@ -1,7 +1,8 @@
-//! The few libc calls the hostile-client suite needs (signals to the server, the descriptor
-//! limit). Every `unsafe` block of the suite is here.
+//! The few libc calls the tests need (signals to the server, the descriptor limit, a thread's
+//! CPU time). Every `unsafe` block of the suite is here.
 
 use std::io;
+use std::time::Duration;
 
 /// Sends `sig` to process `pid`.
 pub fn kill(pid: u32, sig: i32) -> io::Result<()> {
@@ -42,4 +43,16 @@ pub fn raise_nofile_limit() -> u64 {
         }
     }
     limit.rlim_cur
+}
+
+/// The CPU time the calling thread has used (a loop that spins shows up here, one that sleeps
+/// does not).
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
