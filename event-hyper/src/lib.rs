@@ -36,12 +36,18 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod compat;
+mod connection;
 mod exec;
 #[allow(unsafe_code)]
 mod io;
 mod server;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
+mod upgrade;
 
+pub use compat::Compat;
 pub use exec::LocalExec;
 pub use io::HyperIo;
 pub use server::{Protocols, RequestBody, ResponseBody, Server, serve};
