@@ -28,14 +28,15 @@ pub type ResponseBody<B> = Either<B, Full<Bytes>>;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// Which protocols a [`Server`] speaks.
+/// Which protocols a [`Server`] speaks (over TLS: what its ALPN offers, [`Server::tls`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocols {
-    /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes.
+    /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes
+    /// (over TLS: ALPN offers `h2` and `http/1.1`).
     Auto,
-    /// HTTP/1.1 (and 1.0) only.
+    /// HTTP/1.1 (and 1.0) only, with upgrades.
     Http1,
-    /// HTTP/2 with prior knowledge only.
+    /// HTTP/2 with prior knowledge only (over TLS: `h2`).
     Http2,
 }
 
@@ -64,6 +65,18 @@ pub enum Protocols {
 ///   keep-alive connections close at once, in-flight requests finish (HTTP/1 then closes,
 ///   HTTP/2 sends GOAWAY), and whatever is still running at the drain deadline (30 s,
 ///   [`drain_timeout`](Server::drain_timeout)) is cut.
+///
+/// HTTPS (with ALPN choosing HTTP/2 or HTTP/1.1) is [`tls`](Server::tls), with the `tls`
+/// feature.
+///
+/// HTTP/1 upgrades (`Connection: upgrade`, a WebSocket, say) work as in hyper: the service
+/// takes `hyper::upgrade::on(&mut request)`, answers `101 Switching Protocols`, and the future
+/// gives the [`Upgraded`](hyper::upgrade::Upgraded) connection ([`Compat`](crate::Compat) makes
+/// it futures-io). hyper requires it to be `Send`; it is, but as a ticket to a socket that stays
+/// on its loop's thread: used on another thread it fails (`io::ErrorKind::Unsupported`), and
+/// dropped there it still closes the connection. An upgraded connection counts as in flight:
+/// the shutdown's drain waits for it and, at the deadline, closes its socket (the task holding
+/// the `Upgraded` then gets `ConnectionAborted`).
 ///
 /// A connection limit is the listener's: [`ListenOptions::max_connections`](event::ListenOptions::max_connections).
 /// On several cores, run one `Server` per loop of a [`PerCore`](event::PerCore).
