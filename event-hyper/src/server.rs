@@ -28,7 +28,7 @@ pub type ResponseBody<B> = Either<B, Full<Bytes>>;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// Which protocols a [`Server`] speaks (over TLS: what its ALPN offers, [`Server::tls`]).
+/// Which protocols a [`Server`] speaks (over TLS: what its ALPN offers, `Server::tls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocols {
     /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes
@@ -66,7 +66,7 @@ pub enum Protocols {
 ///   HTTP/2 sends GOAWAY), and whatever is still running at the drain deadline (30 s,
 ///   [`drain_timeout`](Server::drain_timeout)) is cut.
 ///
-/// HTTPS (with ALPN choosing HTTP/2 or HTTP/1.1) is [`tls`](Server::tls), with the `tls`
+/// HTTPS (with ALPN choosing HTTP/2 or HTTP/1.1) is `Server::tls`, with the `tls`
 /// feature.
 ///
 /// HTTP/1 upgrades (`Connection: upgrade`, a WebSocket, say) work as in hyper: the service
