@@ -76,7 +76,8 @@ pub enum Protocols {
 /// on its loop's thread: used on another thread it fails (`io::ErrorKind::Unsupported`), and
 /// dropped there it still closes the connection. An upgraded connection counts as in flight:
 /// the shutdown's drain waits for it and, at the deadline, closes its socket (the task holding
-/// the `Upgraded` then gets `ConnectionAborted`).
+/// the `Upgraded` then gets `ConnectionAborted`). Over TLS, flush after writing to it: rustls
+/// may keep the records until asked to.
 ///
 /// A connection limit is the listener's: [`ListenOptions::max_connections`](event::ListenOptions::max_connections).
 /// On several cores, run one `Server` per loop of a [`PerCore`](event::PerCore).

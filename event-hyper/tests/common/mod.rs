@@ -95,7 +95,8 @@ pub async fn echo_upgraded(upgraded: hyper::upgrade::Upgraded) {
         match io.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if io.write_all(&buf[..n]).await.is_err() {
+                // The flush matters over TLS: rustls may keep records until it is asked to.
+                if io.write_all(&buf[..n]).await.is_err() || io.flush().await.is_err() {
                     break;
                 }
             }
