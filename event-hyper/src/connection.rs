@@ -4,6 +4,9 @@
 use std::error::Error as StdError;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
+use std::rc::Rc;
+#[cfg(feature = "tls")]
+use std::task::Poll;
 use std::time::Duration;
 
 use event::{Shutdown, Socket};
@@ -85,8 +88,8 @@ impl ConnConfig {
             let mut triggered = pin!(shutdown.triggered());
             // A connection still in its handshake is idle: the shutdown closes it at once.
             return poll_fn(|cx| match triggered.as_mut().poll(cx) {
-                std::task::Poll::Ready(()) => std::task::Poll::Ready(None),
-                std::task::Poll::Pending => limited.as_mut().poll(cx).map(|r| r?.ok()),
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => limited.as_mut().poll(cx).map(|r| r?.ok()),
             })
             .await;
         }
@@ -108,7 +111,7 @@ async fn within<F: Future>(limit: Option<Duration>, future: F) -> Option<F::Outp
 /// done with its socket (or the shutdown's deadline cuts the task: dropping the registration
 /// closes the socket under the upgraded connection too).
 pub(crate) async fn connection<S, B>(
-    config: std::rc::Rc<ConnConfig>,
+    config: Rc<ConnConfig>,
     shutdown: Shutdown,
     client: Socket,
     service: S,
