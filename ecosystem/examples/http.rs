@@ -1,81 +1,40 @@
-//! An HTTP/1.1 server: hyper's connection code on this crate's loop and sockets (no tokio
-//! runtime, no `Send` bounds).
+//! An HTTP server on `event_hyper::Server`: hyper on this crate's loop and sockets (no tokio
+//! runtime, no `Send` bounds), HTTP/1.1 and HTTP/2, HTTPS with `--tls`.
 //!
 //! ```text
 //! cargo run --release -p event-ecosystem --example http -- [--addr 127.0.0.1:8080]
+//!     [--backend auto|epoll|io_uring] [--tls] [--cert-out PATH]
 //! ```
-//! Then `curl http://127.0.0.1:8080/` (200 "Hello, world!"),
-//! `curl --data-binary @FILE http://127.0.0.1:8080/echo` (the body back, at most 1 MiB) or any
-//! other path (404). Connections are kept alive between requests.
-//!
-//! hyper reads and writes through its own `hyper::rt::Read`/`Write` traits; the small adapter
-//! below implements them over the `futures-io` traits that `Socket` implements, so no crate
-//! feature and no hyper-util are needed.
+//! Then `curl http://127.0.0.1:8080/` (200 "Hello, world!"), `curl http://127.0.0.1:8080/json`
+//! (a small JSON object), `curl --data-binary @FILE http://127.0.0.1:8080/echo` (the body back,
+//! at most 1 MiB) or any other path (404). With `--tls` the server makes a self-signed
+//! certificate at start and speaks HTTPS (ALPN: h2, http/1.1): `curl -k https://127.0.0.1:8080/`
+//! (`--cert-out` writes the certificate in PEM, for a client that should trust it). Ctrl-C (or
+//! SIGTERM) drains the open connections and exits.
 
-use std::io;
-use std::pin::Pin;
+mod common;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
+use std::time::Duration;
 
-use event::{Socket, SocketAddress};
-use futures_io::{AsyncRead, AsyncWrite};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::rt::ReadBufCursor;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use event::{Backend, EventLoop, Shutdown, Socket, SocketAddress};
+use event_hyper::{RequestBody, Server};
+use http_body_util::{BodyExt, Full, LengthLimitError};
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 /// The largest request body `/echo` accepts.
 const MAX_ECHO_BODY: usize = 1024 * 1024;
 
-/// A `Socket` as hyper's I/O. hyper hands reads an uninitialised buffer that safe code can only
-/// fill with `put_slice`, so reads go through a per-connection buffer (one copy).
-struct HyperIo {
-    socket: Socket,
-    buf: Box<[u8]>,
-}
-
-impl HyperIo {
-    fn new(socket: Socket) -> HyperIo {
-        HyperIo {
-            socket,
-            buf: vec![0; 16 * 1024].into_boxed_slice(),
-        }
-    }
-}
-
-impl hyper::rt::Read for HyperIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut cursor: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let len = cursor.remaining().min(this.buf.len());
-        // End of stream is Ok(0): hyper sees an empty read, as it expects.
-        let n = ready!(Pin::new(&mut this.socket).poll_read(cx, &mut this.buf[..len]))?;
-        cursor.put_slice(&this.buf[..n]);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl hyper::rt::Write for HyperIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().socket).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().socket).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().socket).poll_close(cx)
-    }
+struct Config {
+    addr: SocketAddress,
+    backend: Option<Backend>,
+    tls: bool,
+    cert_out: Option<PathBuf>,
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -84,74 +43,98 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
-    match (request.method(), request.uri().path()) {
-        (&Method::GET, "/") => Ok(text(StatusCode::OK, "Hello, world!\n")),
-        (&Method::POST, "/echo") => {
-            match Limited::new(request.into_body(), MAX_ECHO_BODY)
-                .collect()
-                .await
-            {
-                Ok(body) => Ok(Response::new(Full::new(body.to_bytes()))),
-                Err(e) if e.is::<LengthLimitError>() => {
-                    Ok(text(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB\n"))
-                }
-                Err(e) => match e.downcast::<hyper::Error>() {
-                    Ok(e) => Err(*e),
-                    Err(e) => unreachable!("Limited<Incoming> fails with {e}"),
-                },
-            }
+async fn handle(request: Request<RequestBody>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match (request.method(), request.uri().path()) {
+        (&Method::GET, "/") => text(StatusCode::OK, "Hello, world!\n"),
+        (&Method::GET, "/json") => {
+            let mut response = text(StatusCode::OK, "{\"message\":\"Hello, world!\"}\n");
+            let json = HeaderValue::from_static("application/json");
+            response.headers_mut().insert(CONTENT_TYPE, json);
+            response
         }
-        _ => Ok(text(StatusCode::NOT_FOUND, "Not Found\n")),
-    }
+        // The server answers a declared length over the limit with 413 itself; a chunked body
+        // that grows past it fails to read.
+        (&Method::POST, "/echo") => match request.into_body().collect().await {
+            Ok(body) => Response::new(Full::new(body.to_bytes())),
+            Err(e) if e.is::<LengthLimitError>() => {
+                text(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB\n")
+            }
+            Err(_) => text(StatusCode::BAD_REQUEST, "unreadable body\n"),
+        },
+        _ => text(StatusCode::NOT_FOUND, "Not Found\n"),
+    })
 }
 
-async fn serve(addr: SocketAddress) -> Result<(), event::SocketError> {
-    let server = Socket::listen_on(addr)?;
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // The certificate first: it is written (--cert-out) before the banner says we listen.
+    let tls = if config.tls {
+        Some(common::self_signed_config(config.cert_out.as_deref())?)
+    } else {
+        None
+    };
+    let listener = Socket::listen_on(config.addr)?;
+    let addr = listener.local_address();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "http server listening on {} (backend: {})",
-        server.local_address(),
+        "{scheme} server listening on {addr} (backend: {})",
         event::backend()
     );
-    loop {
-        let client = match server.accept().await {
-            Ok(client) => client,
-            Err(e) => {
-                // Out of descriptors, say: the listener backs off by itself; keep serving.
-                eprintln!("{e}");
-                continue;
-            }
-        };
-        let _ = client.set_nodelay(true);
-        // A detached task per connection; hyper's HTTP/1 connection needs no timer or executor.
-        drop(event::spawn(async move {
-            let connection =
-                http1::Builder::new().serve_connection(HyperIo::new(client), service_fn(handle));
-            if let Err(e) = connection.await
-                && !e.is_incomplete_message()
-            {
-                eprintln!("http connection: {e}");
-            }
-        }));
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals(&[event::signal::SIGINT, event::signal::SIGTERM])?;
+    let mut server = Server::new(listener)
+        .shutdown(&shutdown)
+        .max_body_bytes(MAX_ECHO_BODY)
+        .drain_timeout(Duration::from_secs(10));
+    if let Some(tls) = tls {
+        server = server.tls(Arc::new(tls));
+        println!("self-signed certificate: try curl -k https://{addr}/");
     }
+    let report = server.serve(hyper::service::service_fn(handle)).await;
+    println!("{report}");
+    Ok(())
 }
 
-fn parse_args() -> Result<SocketAddress, String> {
-    let mut addr = SocketAddress::localhost(8080);
+fn parse_args() -> Result<Config, String> {
+    let mut config = Config {
+        addr: SocketAddress::localhost(8080),
+        backend: None,
+        tls: false,
+        cert_out: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--addr" => {
-                let value = args.next().ok_or("--addr needs a value")?;
-                addr = value.parse().map_err(|e| format!("--addr: {e}"))?;
+            "--addr" => config.addr = value()?.parse().map_err(|e| format!("--addr: {e}"))?,
+            "--backend" => {
+                config.backend = Some(value()?.parse().map_err(|e| format!("--backend: {e}"))?);
             }
-            "-h" | "--help" => return Err("usage: http [--addr IP:PORT]".into()),
+            "--tls" => config.tls = true,
+            "--cert-out" => config.cert_out = Some(value()?.into()),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: http [--addr IP:PORT] [--backend auto|epoll|io_uring] \
+                            [--tls] [--cert-out PATH]"
+                        .into(),
+                );
+            }
             other => return Err(format!("unknown flag {other} (try --help)")),
         }
     }
-    Ok(addr)
+    if config.cert_out.is_some() && !config.tls {
+        return Err("--cert-out needs --tls".into());
+    }
+    Ok(config)
+}
+
+fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = EventLoop::builder();
+    if let Some(backend) = config.backend {
+        builder = builder.backend(backend);
+    }
+    builder.build()?.block_on(serve(config))
 }
 
 fn main() -> ExitCode {
-    event_ecosystem::run_example("http", parse_args, |addr| event::run(serve(addr)))
+    event_ecosystem::run_example("http", parse_args, run)
 }

@@ -7,6 +7,8 @@
 //! The certificate is for `localhost` and `127.0.0.1`; `--cert-out` writes it in PEM so a client
 //! can trust it, e.g. `openssl s_client -connect 127.0.0.1:8443 -CAfile PATH`, then type.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,6 @@ use std::time::Duration;
 use event::{Socket, SocketAddress};
 use futures_rustls::TlsAcceptor;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// How long a client has to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,26 +23,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 struct Config {
     addr: SocketAddress,
     cert_out: Option<std::path::PathBuf>,
-}
-
-/// A self-signed certificate for localhost and 127.0.0.1, and a server config using it.
-fn tls_config(
-    cert_out: Option<&std::path::Path>,
-) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    let rcgen::CertifiedKey { cert, signing_key } = rcgen::generate_simple_self_signed(names)?;
-    if let Some(path) = cert_out {
-        std::fs::write(path, cert.pem())
-            .map_err(|e| format!("--cert-out {}: {e}", path.display()))?;
-    }
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
-    // Name the provider: `ServerConfig::builder()` would panic if a second one were compiled in.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)?;
-    Ok(config)
 }
 
 async fn echo(acceptor: TlsAcceptor, client: Socket) -> std::io::Result<()> {
@@ -65,7 +46,9 @@ async fn echo(acceptor: TlsAcceptor, client: Socket) -> std::io::Result<()> {
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let acceptor = TlsAcceptor::from(Arc::new(tls_config(config.cert_out.as_deref())?));
+    let acceptor = TlsAcceptor::from(Arc::new(common::self_signed_config(
+        config.cert_out.as_deref(),
+    )?));
     let server = Socket::listen_on(config.addr)?;
     println!(
         "tls echo server listening on {} (backend: {})",

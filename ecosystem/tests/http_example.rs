@@ -1,7 +1,9 @@
-//! Runs the hyper example (`examples/http.rs`) as a child process and speaks raw HTTP/1.1 to it
-//! over a std `TcpStream`.
+//! Runs the hyper example (`examples/http.rs`, on `event_hyper::Server`) as a child process and
+//! speaks raw HTTP/1.1 to it over a std `TcpStream`, and over rustls with `--tls`.
 #[path = "../../tests/common/mod.rs"]
 mod common;
+
+mod tls_client;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -34,10 +36,11 @@ fn connect(server: &ExampleProcess) -> BufReader<TcpStream> {
 
 /// Sends `head` (request line and headers, without the blank line) and `body`, and reads one
 /// response, whose length must come from Content-Length.
-fn exchange(conn: &mut BufReader<TcpStream>, head: &str, body: &[u8]) -> Response {
+fn exchange(conn: &mut BufReader<impl Read + Write>, head: &str, body: &[u8]) -> Response {
     let mut request = format!("{head}\r\n\r\n").into_bytes();
     request.extend_from_slice(body);
     conn.get_mut().write_all(&request).unwrap();
+    conn.get_mut().flush().unwrap();
 
     let mut line = String::new();
     conn.read_line(&mut line).unwrap();
@@ -133,4 +136,62 @@ fn unknown_routes_are_404_and_connection_close_is_honoured() {
     let mut rest = Vec::new();
     conn.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn json_route_answers_json() {
+    let server = ExampleProcess::example("http", &[]);
+    let mut conn = connect(&server);
+    let r = exchange(&mut conn, "GET /json HTTP/1.1\r\nHost: localhost", b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body, b"{\"message\":\"Hello, world!\"}\n");
+}
+
+#[test]
+fn backend_flag_picks_the_driver() {
+    let server = ExampleProcess::example("http", &["--backend", "epoll"]);
+    assert!(
+        server.banner.contains("(backend: epoll)"),
+        "{}",
+        server.banner
+    );
+}
+
+#[test]
+fn tls_flag_serves_https_with_alpn() {
+    let dir = tls_client::TempDir::new();
+    let cert = dir.0.join("cert.pem");
+    let flags = ["--tls", "--cert-out", cert.to_str().unwrap()];
+    let server = ExampleProcess::example("http", &flags);
+    assert!(
+        server.banner.starts_with("https server"),
+        "{}",
+        server.banner
+    );
+
+    // A client offering both protocols gets h2 (the handshake is all it does here).
+    let both = tls_client::client_config(&cert, &[b"h2", b"http/1.1"]);
+    let mut h2 = tls_client::connect(server.addr, &both, "localhost");
+    while h2.conn.is_handshaking() {
+        h2.conn.complete_io(&mut h2.sock).unwrap();
+    }
+    assert_eq!(h2.conn.alpn_protocol(), Some(&b"h2"[..]));
+
+    let http1 = tls_client::client_config(&cert, &[b"http/1.1"]);
+    let mut conn = BufReader::new(tls_client::connect(server.addr, &http1, "127.0.0.1"));
+    let r = exchange(&mut conn, "GET / HTTP/1.1\r\nHost: localhost", b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"Hello, world!\n");
+    assert_eq!(conn.get_ref().conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let body = common::pattern(50_000, 3);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}",
+        body.len()
+    );
+    let r = exchange(&mut conn, &head, &body);
+    assert_eq!(r.status, 200);
+    assert!(r.body == body, "echoed body differs");
+    let r = exchange(&mut conn, "GET /json HTTP/1.1\r\nHost: localhost", b"");
+    assert_eq!(r.header("content-type"), Some("application/json"));
 }

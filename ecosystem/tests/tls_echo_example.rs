@@ -3,63 +3,18 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+mod tls_client;
+
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!("event-tls-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn client_config(cert_pem: &std::path::Path) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert_pem).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    assert_eq!(roots.len(), 1);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
+use tls_client::{TempDir, client_config};
 
 fn connect(
     server: &common::ExampleProcess,
-    config: &Arc<rustls::ClientConfig>,
+    config: &std::sync::Arc<rustls::ClientConfig>,
     name: &str,
-) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let tcp = TcpStream::connect(server.addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    tcp.set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let name = ServerName::try_from(name.to_string()).unwrap();
-    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
-    rustls::StreamOwned::new(conn, tcp)
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    tls_client::connect(server.addr, config, name)
 }
 
 #[test]
@@ -69,7 +24,7 @@ fn tls_echo_example_echoes_100_kib_intact() {
     let server =
         common::ExampleProcess::example("tls_echo", &["--cert-out", cert.to_str().unwrap()]);
     assert!(server.addr.ip().is_loopback());
-    let config = client_config(&cert);
+    let config = client_config(&cert, &[]);
 
     let mut tls = connect(&server, &config, "localhost");
     let msg = common::pattern(100 * 1024, 11);
@@ -98,7 +53,7 @@ fn tls_echo_certificate_is_valid_for_the_ip_address_too() {
     let cert = dir.0.join("cert.pem");
     let server =
         common::ExampleProcess::example("tls_echo", &["--cert-out", cert.to_str().unwrap()]);
-    let config = client_config(&cert);
+    let config = client_config(&cert, &[]);
     let mut tls = connect(&server, &config, "127.0.0.1");
     tls.write_all(b"ping\n").unwrap();
     let mut back = [0; 5];

@@ -8,8 +8,12 @@
 //!   hyper requires, without any `unsafe impl Send`);
 //! - [`LocalExec`]: hyper's `Executor` spawning on the loop (HTTP/2 streams; nothing `Send`);
 //! - [`Server`] / [`serve`]: HTTP/1.1 and HTTP/2 on a listener with header-read and idle
-//!   timeouts, header and body limits (431, 413), half-close, and graceful shutdown through
-//!   [`event::Shutdown`]; [`Server::serve_tower`] takes an axum `Router`.
+//!   timeouts, header and body limits (431, 413), half-close, HTTP/1 upgrades, and graceful
+//!   shutdown through [`event::Shutdown`]; [`Server::serve_tower`] takes an axum `Router`;
+//!   with the `tls` feature, `Server::tls` serves HTTPS (rustls, ALPN choosing h2 or
+//!   http/1.1);
+//! - [`Compat`]: futures-io I/O as hyper's and back (a TLS stream for hyper's client, an
+//!   upgraded connection for futures-io code).
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -31,17 +35,27 @@
 //! # Ok::<(), event::SocketError>(())
 //! ```
 //!
+//! hyper's upgrades want `Send` I/O and an event socket is not `Send`: the server keeps each
+//! connection's socket in its loop thread's table and gives hyper a `Send` ticket to it, which
+//! fails with an error on any other thread (see [`Server`]'s upgrade section).
+//!
 //! The only `unsafe` here is the two calls hyper's `ReadBufCursor` requires to be filled without
 //! a copy (in `HyperIo`'s read), each with its `SAFETY` argument.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod compat;
+mod connection;
 mod exec;
 #[allow(unsafe_code)]
 mod io;
 mod server;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
+mod upgrade;
 
+pub use compat::Compat;
 pub use exec::LocalExec;
 pub use io::HyperIo;
 pub use server::{Protocols, RequestBody, ResponseBody, Server, serve};

@@ -3,21 +3,20 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use event::{ServerSocket, Shutdown, ShutdownReport, Socket};
+use event::{ServerSocket, Shutdown, ShutdownReport};
 use http_body_util::{Either, Full, Limited};
 use hyper::body::{Body, Bytes, Incoming};
 use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 
-use crate::{HyperIo, LocalExec, LoopTimer};
+use crate::connection::{ConnConfig, connection};
 
 /// The body of a request as a service served by [`Server`] sees it: hyper's body with the
 /// server's [`max_body_bytes`](Server::max_body_bytes) limit (reading past it fails with
@@ -29,14 +28,15 @@ pub type ResponseBody<B> = Either<B, Full<Bytes>>;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// Which protocols a [`Server`] speaks.
+/// Which protocols a [`Server`] speaks (over TLS: what its ALPN offers, `Server::tls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocols {
-    /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes.
+    /// HTTP/1.1, and HTTP/2 with prior knowledge, told apart by the connection's first bytes
+    /// (over TLS: ALPN offers `h2` and `http/1.1`).
     Auto,
-    /// HTTP/1.1 (and 1.0) only.
+    /// HTTP/1.1 (and 1.0) only, with upgrades.
     Http1,
-    /// HTTP/2 with prior knowledge only.
+    /// HTTP/2 with prior knowledge only (over TLS: `h2`).
     Http2,
 }
 
@@ -65,6 +65,19 @@ pub enum Protocols {
 ///   keep-alive connections close at once, in-flight requests finish (HTTP/1 then closes,
 ///   HTTP/2 sends GOAWAY), and whatever is still running at the drain deadline (30 s,
 ///   [`drain_timeout`](Server::drain_timeout)) is cut.
+///
+/// HTTPS (with ALPN choosing HTTP/2 or HTTP/1.1) is `Server::tls`, with the `tls`
+/// feature.
+///
+/// HTTP/1 upgrades (`Connection: upgrade`, a WebSocket, say) work as in hyper: the service
+/// takes `hyper::upgrade::on(&mut request)`, answers `101 Switching Protocols`, and the future
+/// gives the [`Upgraded`](hyper::upgrade::Upgraded) connection ([`Compat`](crate::Compat) makes
+/// it futures-io). hyper requires it to be `Send`; it is, but as a ticket to a socket that stays
+/// on its loop's thread: used on another thread it fails (`io::ErrorKind::Unsupported`), and
+/// dropped there it still closes the connection. An upgraded connection counts as in flight:
+/// the shutdown's drain waits for it and, at the deadline, closes its socket (the task holding
+/// the `Upgraded` then gets `ConnectionAborted`). Over TLS, flush after writing to it: rustls
+/// may keep the records until asked to.
 ///
 /// A connection limit is the listener's: [`ListenOptions::max_connections`](event::ListenOptions::max_connections).
 /// On several cores, run one `Server` per loop of a [`PerCore`](event::PerCore).
@@ -104,6 +117,8 @@ pub struct Server {
     max_header_bytes: usize,
     max_body_bytes: usize,
     drain_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl fmt::Debug for Server {
@@ -116,6 +131,7 @@ impl fmt::Debug for Server {
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("drain_timeout", &self.drain_timeout)
+            .field("tls", &self.is_tls())
             .finish()
     }
 }
@@ -146,6 +162,8 @@ impl Server {
             max_header_bytes: 64 * 1024,
             max_body_bytes: 2 * 1024 * 1024,
             drain_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -197,29 +215,84 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS: every connection begins with a TLS handshake (rustls) under `config`.
+    /// Needs the `tls` feature.
+    ///
+    /// ALPN: when `config.alpn_protocols` is empty, the server sets it to what its
+    /// [`Protocols`] speak (`h2` and `http/1.1` for [`Protocols::Auto`]); a list the config
+    /// already has is kept as it is. After the handshake the connection speaks HTTP/2 where
+    /// ALPN chose `h2`, HTTP/1.1 where it chose `http/1.1`, and what [`Protocols`] says where
+    /// the client offered nothing (with `Auto`, told apart by the first bytes).
+    ///
+    /// The handshake has the [`header_read_timeout`](Server::header_read_timeout) to finish (a
+    /// client that connects and sends nothing, or stalls halfway, is cut then), and a
+    /// connection still in its handshake when the shutdown begins is closed at once. A client
+    /// that speaks plain HTTP to the port fails the handshake and is closed. Limits, timeouts,
+    /// upgrades and the graceful shutdown are those of plain HTTP.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use event::Socket;
+    /// use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    /// # use std::convert::Infallible;
+    /// # use http_body_util::Full;
+    /// # use hyper::body::Bytes;
+    /// # async fn hello(_: hyper::Request<event_hyper::RequestBody>)
+    /// #     -> Result<hyper::Response<Full<Bytes>>, Infallible> { unimplemented!() }
+    /// # fn certificate() -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) { unimplemented!() }
+    ///
+    /// event::run(async {
+    ///     let (chain, key) = certificate(); // from PEM files, or rcgen
+    ///     // Name the provider: `ServerConfig::builder()` panics if two are compiled in.
+    ///     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    ///     let config = rustls::ServerConfig::builder_with_provider(provider)
+    ///         .with_safe_default_protocol_versions()?
+    ///         .with_no_client_auth()
+    ///         .with_single_cert(chain, key)?;
+    ///     let listener = Socket::listen_on("0.0.0.0:8443")?;
+    ///     event_hyper::Server::new(listener)
+    ///         .tls(Arc::new(config)) // ALPN: h2, http/1.1
+    ///         .serve(hyper::service::service_fn(hello))
+    ///         .await;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, config: std::sync::Arc<rustls::ServerConfig>) -> Server {
+        self.tls = Some(config);
+        self
+    }
+
     /// The [`Shutdown`] the server drains with (its own, unless [`shutdown`](Server::shutdown)
     /// gave one): trigger it to stop the server.
     pub fn shutdown_handle(&self) -> &Shutdown {
         &self.shutdown
     }
 
-    fn builder(&self) -> auto::Builder<LocalExec> {
-        let mut builder = auto::Builder::new(LocalExec);
-        builder
-            .http1()
-            .timer(LoopTimer)
-            .header_read_timeout(self.header_read_timeout)
-            .half_close(true)
-            .max_buf_size(self.max_header_bytes.max(8192));
-        builder
-            .http2()
-            .timer(LoopTimer)
-            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
-        match self.protocols {
-            Protocols::Auto => builder,
-            Protocols::Http1 => builder.http1_only(),
-            Protocols::Http2 => builder.http2_only(),
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    fn conn_config(&self) -> ConnConfig {
+        #[allow(unused_mut)]
+        let mut config = ConnConfig::new(
+            self.protocols,
+            self.header_read_timeout,
+            self.max_header_bytes,
+        );
+        #[cfg(feature = "tls")]
+        {
+            config.tls = self
+                .tls
+                .clone()
+                .map(|tls| crate::tls::acceptor(tls, self.protocols));
         }
+        config
     }
 
     /// Serves a hyper service (`hyper::service::service_fn(handler)`, say) until the listener
@@ -237,7 +310,7 @@ impl Server {
         B: Body<Data = Bytes> + 'static,
         B::Error: Into<BoxError>,
     {
-        let builder = Rc::new(self.builder());
+        let config = Rc::new(self.conn_config());
         let shutdown = self.shutdown.clone();
         shutdown.close_on_trigger(&self.listener);
         let mut connections = self.listener.connections();
@@ -257,7 +330,7 @@ impl Server {
                 max: self.max_body_bytes,
             };
             shutdown.spawn(connection(
-                builder.clone(),
+                config.clone(),
                 shutdown.clone(),
                 client,
                 service,
@@ -290,34 +363,6 @@ impl Server {
     {
         self.serve(TowerToHyperService::new(service)).await
     }
-}
-
-/// One connection: hyper's until it ends, with a graceful shutdown when `shutdown` triggers.
-async fn connection<S, B>(
-    builder: Rc<auto::Builder<LocalExec>>,
-    shutdown: Shutdown,
-    client: Socket,
-    service: BodyLimit<S>,
-) where
-    S: hyper::service::Service<Request<RequestBody>, Response = Response<B>> + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + 'static,
-    B::Error: Into<BoxError>,
-{
-    let mut conn = pin!(builder.serve_connection(HyperIo::new(client), service));
-    let mut triggered = pin!(shutdown.triggered());
-    let mut shutting_down = false;
-    // The connection's error (a reset, a timeout, a malformed request hyper answered) ends it;
-    // the library prints nothing.
-    let _ = poll_fn(|cx| {
-        if !shutting_down && triggered.as_mut().poll(cx).is_ready() {
-            shutting_down = true;
-            conn.as_mut().graceful_shutdown();
-        }
-        conn.as_mut().poll(cx)
-    })
-    .await;
 }
 
 /// The service with the body limit: 413 for a declared length over it, the body wrapped in

@@ -1,6 +1,9 @@
 //! Helpers for the HTTP tests: a server on the test's loop, blocking std clients on a thread.
 #![allow(dead_code)]
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,6 +14,7 @@ use event::{ServerSocket, Shutdown, ShutdownReport, Socket, SocketAddress};
 use event_hyper::{RequestBody, Server};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper::header::{CONNECTION, HeaderValue, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 
 /// Runs `future` on a fresh loop, failing the test instead of hanging after 60 s.
@@ -33,9 +37,15 @@ pub fn std_addr(listener: &ServerSocket) -> SocketAddr {
 }
 
 /// The test service: `GET /` hello, `POST /echo` the body back, `GET /sleep/MS` answers after
-/// MS milliseconds, anything else 404.
+/// MS milliseconds, `GET /upgrade` with `Upgrade: echo` switches to a raw echo of every byte
+/// ([`echo_upgraded`]), anything else 404.
 pub async fn handler(request: Request<RequestBody>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
+    if path == "/upgrade" {
+        return Ok(upgrade(request, |upgraded| {
+            event::spawn(echo_upgraded(upgraded))
+        }));
+    }
     if path == "/" {
         return Ok(Response::new(Full::new(Bytes::from_static(
             b"Hello, world!\n",
@@ -52,6 +62,59 @@ pub async fn handler(request: Request<RequestBody>) -> Result<Response<Full<Byte
         return Ok(Response::new(Full::new(Bytes::from_static(b"slept\n"))));
     }
     Ok(status(StatusCode::NOT_FOUND))
+}
+
+/// Answers an `Upgrade: echo` request with 101 and hands the upgraded connection to `then`
+/// (on a task of its own: the upgrade completes once the 101 is sent).
+pub fn upgrade<T: 'static>(
+    mut request: Request<RequestBody>,
+    then: impl FnOnce(hyper::upgrade::Upgraded) -> T + 'static,
+) -> Response<Full<Bytes>> {
+    if request.headers().get(UPGRADE).map(|v| v.as_bytes()) != Some(b"echo") {
+        return status(StatusCode::BAD_REQUEST);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    drop(event::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            then(upgraded);
+        }
+    }));
+    let mut response = status(StatusCode::SWITCHING_PROTOCOLS);
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("echo"));
+    response
+}
+
+/// Echoes raw bytes on an upgraded connection until the client's end of stream.
+pub async fn echo_upgraded(upgraded: hyper::upgrade::Upgraded) {
+    use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+    let mut io = event_hyper::Compat::new(upgraded);
+    let mut buf = vec![0; 8192];
+    loop {
+        match io.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                // The flush matters over TLS: rustls may keep records until it is asked to.
+                if io.write_all(&buf[..n]).await.is_err() || io.flush().await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = io.close().await;
+}
+
+/// `len` bytes of a pattern that does not repeat with a short period (`seed` tells streams
+/// apart).
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(u32::from(seed) % 31) as u8
+        })
+        .collect()
 }
 
 fn status(code: StatusCode) -> Response<Full<Bytes>> {
@@ -117,8 +180,9 @@ impl Reply {
     }
 }
 
-/// Reads one response (with a `Content-Length` body, or to end of stream without one).
-pub fn read_reply(stream: &mut TcpStream) -> Reply {
+/// Reads one response (with a `Content-Length` body, none for 101, or to end of stream without
+/// one).
+pub fn read_reply(stream: &mut impl Read) -> Reply {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -146,6 +210,9 @@ pub fn read_reply(stream: &mut TcpStream) -> Reply {
         headers,
         body: Vec::new(),
     };
+    if reply.status == 101 {
+        return reply;
+    }
     match reply
         .header("content-length")
         .map(|v| v.parse::<usize>().unwrap())
@@ -162,7 +229,7 @@ pub fn read_reply(stream: &mut TcpStream) -> Reply {
 }
 
 /// Sends `request` on `stream` and reads the reply.
-pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> Reply {
+pub fn exchange(stream: &mut (impl Read + Write), request: &[u8]) -> Reply {
     stream.write_all(request).unwrap();
     read_reply(stream)
 }
@@ -173,6 +240,19 @@ pub fn is_closed(stream: &mut TcpStream) -> bool {
     match stream.read(&mut byte) {
         Ok(0) => true,
         Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// Whether the server ends `stream` (end of stream or a reset) within its read timeout,
+/// whatever bytes come first (a TLS alert, say).
+pub fn ends(stream: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
         Err(e) => matches!(
             e.kind(),
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
