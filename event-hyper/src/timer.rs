@@ -14,9 +14,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -77,51 +76,68 @@ pub struct LoopSleep {
 /// A sleep's entry in a thread's table.
 #[derive(Debug, Clone, Copy)]
 struct Armed {
-    thread: ThreadId,
+    /// The table's `Sleeps::id` (a thread's, cheaper to compare than a `ThreadId`).
+    table: u64,
     key: usize,
 }
 
+/// A thread's armed sleeps.
+struct Sleeps {
+    id: u64,
+    slab: RefCell<Slab<event::Sleep>>,
+}
+
+/// Tells the tables of different threads apart.
+static NEXT_TABLE: AtomicU64 = AtomicU64::new(1);
+
 thread_local! {
     /// The armed sleeps of this thread's loop.
-    static SLEEPS: RefCell<Slab<event::Sleep>> = const { RefCell::new(Slab::new()) };
+    static SLEEPS: Sleeps = Sleeps {
+        id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
+        slab: RefCell::new(Slab::new()),
+    };
 }
 
 /// Entries whose sleep was dropped or reset on another thread than theirs, for their thread
 /// to remove (rare: hyper's connections stay on their loop).
-static ORPHANS: Mutex<Vec<(ThreadId, usize)>> = Mutex::new(Vec::new());
+static ORPHANS: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
 static HAS_ORPHANS: AtomicBool = AtomicBool::new(false);
 
-impl Armed {
-    /// Whether the entry is this thread's.
-    fn is_here(&self) -> bool {
-        self.thread == thread::current().id()
-    }
+/// Runs `f` on this thread's table (`None` while the thread ends and the table is gone).
+fn with_sleeps<T>(f: impl FnOnce(&Sleeps) -> T) -> Option<T> {
+    SLEEPS.try_with(f).ok()
+}
 
+impl Armed {
     /// Lets the entry go: removed now on its own thread, else left to it.
     fn release(self) {
-        if self.is_here() {
-            // At thread exit the table may be gone already (and its sleeps with it).
-            let _ = SLEEPS.try_with(|sleeps| sleeps.borrow_mut().try_remove(self.key));
-        } else {
+        let removed = with_sleeps(|sleeps| {
+            let here = sleeps.id == self.table;
+            if here {
+                sleeps.slab.borrow_mut().try_remove(self.key);
+            }
+            here
+        });
+        // At thread exit the table may be gone already (and its sleeps with it).
+        if removed == Some(false) {
             ORPHANS
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((self.thread, self.key));
+                .push((self.table, self.key));
             HAS_ORPHANS.store(true, Ordering::Release);
         }
     }
 }
 
-/// Removes this thread's entries that other threads let go of.
+/// Removes the entries of table `here` that other threads let go of.
 #[cold]
-fn remove_orphans(sleeps: &mut Slab<event::Sleep>) {
-    let here = thread::current().id();
+fn remove_orphans(here: u64, slab: &mut Slab<event::Sleep>) {
     let mut orphans = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-    orphans.retain(|&(thread, key)| {
-        if thread == here {
-            sleeps.try_remove(key);
+    orphans.retain(|&(table, key)| {
+        if table == here {
+            slab.try_remove(key);
         }
-        thread != here
+        table != here
     });
     HAS_ORPHANS.store(!orphans.is_empty(), Ordering::Release);
 }
@@ -144,21 +160,22 @@ impl LoopSleep {
     /// with no allocation).
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        match self.armed {
-            Some(armed) if armed.is_here() => SLEEPS.with(|sleeps| {
-                if let Some(sleep) = sleeps.borrow_mut().get_mut(armed.key) {
-                    sleep.reset(deadline);
-                }
-            }),
-            Some(armed) => {
-                self.armed = None;
-                armed.release();
+        let Some(armed) = self.armed else { return };
+        let here = with_sleeps(|sleeps| {
+            let here = sleeps.id == armed.table;
+            if here && let Some(sleep) = sleeps.slab.borrow_mut().get_mut(armed.key) {
+                sleep.reset(deadline);
             }
-            None => {}
+            here
+        });
+        if here != Some(true) {
+            self.armed = None;
+            armed.release();
         }
     }
 
-    /// The first poll that has to wait: an `event::Sleep` in this thread's table.
+    /// The first poll that has to wait (on this thread): an `event::Sleep` in this thread's
+    /// table.
     fn arm(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !event::on_loop() {
             no_loop();
@@ -167,16 +184,15 @@ impl LoopSleep {
         if Pin::new(&mut sleep).poll(cx).is_ready() {
             return Poll::Ready(());
         }
-        let key = SLEEPS.with(|sleeps| {
-            let mut sleeps = sleeps.borrow_mut();
+        self.armed = with_sleeps(|sleeps| {
+            let mut slab = sleeps.slab.borrow_mut();
             if HAS_ORPHANS.load(Ordering::Acquire) {
-                remove_orphans(&mut sleeps);
+                remove_orphans(sleeps.id, &mut slab);
             }
-            sleeps.insert(sleep)
-        });
-        self.armed = Some(Armed {
-            thread: thread::current().id(),
-            key,
+            Armed {
+                table: sleeps.id,
+                key: slab.insert(sleep),
+            }
         });
         Poll::Pending
     }
@@ -187,22 +203,28 @@ impl Future for LoopSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        match this.armed {
-            Some(armed) if armed.is_here() => SLEEPS.with(|sleeps| {
-                let mut sleeps = sleeps.borrow_mut();
-                match sleeps.get_mut(armed.key) {
-                    Some(sleep) => Pin::new(sleep).poll(cx),
-                    // Its thread's loop ended and took the table with it.
-                    None => Poll::Ready(()),
-                }
-            }),
-            Some(armed) => {
-                // Moved to another thread: its entry stays behind, this thread arms anew.
+        let Some(armed) = this.armed else {
+            return this.arm(cx);
+        };
+        let polled = with_sleeps(|sleeps| {
+            if sleeps.id != armed.table {
+                return None;
+            }
+            Some(match sleeps.slab.borrow_mut().get_mut(armed.key) {
+                Some(sleep) => Pin::new(sleep).poll(cx),
+                None => Poll::Ready(()),
+            })
+        });
+        match polled {
+            Some(Some(poll)) => poll,
+            // Moved to another thread: its entry stays behind, this thread arms anew.
+            Some(None) => {
                 this.armed = None;
                 armed.release();
                 this.arm(cx)
             }
-            None => this.arm(cx),
+            // The thread is ending.
+            None => Poll::Ready(()),
         }
     }
 }
