@@ -50,7 +50,7 @@ use conn::*;
 pub(crate) use datagram::Datagram;
 use dgram_ops::{DGRAM_TAG, DgramOps};
 pub(crate) use linger::LINGER_STALL;
-pub(crate) use stream::Stream;
+pub(crate) use stream::{Stream, copy_to_uninit};
 
 /// Submission and completion queue entries. The completion queue is large so that a burst over
 /// thousands of connections rarely overflows (the kernel keeps overflowed completions anyway).

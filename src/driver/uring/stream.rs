@@ -277,3 +277,14 @@ impl Stream {
         drop(wakers);
     }
 }
+
+/// Copies `src` into `dst` (of the same length), initialising it: one `memcpy`
+/// (`<[MaybeUninit<u8>]>::write_copy_of_slice` from Rust 1.93, above the crate's MSRV).
+pub(crate) fn copy_to_uninit(dst: &mut [std::mem::MaybeUninit<u8>], src: &[u8]) {
+    assert_eq!(dst.len(), src.len());
+    // SAFETY: both are valid for `src.len()` bytes (the lengths are equal), a `&mut` slice
+    // cannot overlap a `&` one, and `MaybeUninit<u8>` has `u8`'s layout; writing initialises.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len());
+    }
+}
