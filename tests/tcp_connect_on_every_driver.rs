@@ -84,3 +84,33 @@ fn a_timed_out_connect_closes_its_socket_on_every_driver() {
         );
     }
 }
+
+/// An IPv6 connect (the ring's connect takes the `sockaddr_in6`), where IPv6 loopback exists.
+#[test]
+fn an_ipv6_connect_reaches_its_listener_on_every_driver() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        return;
+    };
+    let addr = listener.local_addr().unwrap();
+    for backend in common::drivers() {
+        let accept = std::thread::scope(|scope| {
+            let peer = scope.spawn(|| listener.accept().map(|(_, from)| from));
+            let client = common::event_loop(backend)
+                .block_on(Socket::connect(addr))
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+            assert_eq!(
+                SocketAddress::from(addr),
+                client.peer_address(),
+                "{backend:?}"
+            );
+            let local = client.local_address().unwrap();
+            (peer.join().unwrap().unwrap(), local)
+        });
+        assert_eq!(
+            accept.0,
+            std::net::SocketAddr::from(accept.1),
+            "{backend:?}"
+        );
+    }
+}

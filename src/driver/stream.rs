@@ -88,7 +88,12 @@ impl Stream {
     /// non-blocking `connect` whose outcome is checked with `SO_ERROR` at the writable edge.
     pub(crate) async fn connect(core: &Rc<Core>, addr: SocketAddr) -> io::Result<Stream> {
         #[cfg(target_os = "linux")]
-        if let Some(uring) = core.driver.uring().cloned() {
+        if let Some(uring) = core
+            .driver
+            .uring()
+            .filter(|u| u.connects_on_ring())
+            .cloned()
+        {
             // One connect operation on the ring (dropping the future cancels it and closes
             // the socket).
             let connecting = super::uring::Connecting::start(uring, addr)?;

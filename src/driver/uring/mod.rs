@@ -139,6 +139,10 @@ pub(crate) struct Uring {
     /// The addresses of the connects in flight, by `user_data` (kept out of `Op`, which stays
     /// small for the receives and sends; the kernel may read one until its completion).
     connect_addrs: RefCell<Vec<(u64, Box<socket2::SockAddr>)>>,
+    /// Connects go on the ring: Linux 6.1+, which completes a non-blocking socket's
+    /// `IORING_OP_CONNECT` with the connect's outcome (before, the retry after the poll could
+    /// end with `EALREADY` or `EISCONN`); older kernels connect through the reactor.
+    connect_on_ring: bool,
     /// The loop runs (`block_on`): a queued `Close` goes with its next wait. Otherwise nothing
     /// would submit it soon, so it is submitted at once.
     running: Cell<bool>,
@@ -156,6 +160,25 @@ struct Lingering {
 
 fn errno_of(res: i32) -> i32 {
     -res
+}
+
+/// Whether the running kernel's release (`uname`) is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: `utsname` is plain bytes, valid zeroed; uname(2) fills it during the call.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, exclusively borrowed `utsname`.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return false;
+    }
+    let release: String = uts
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let number = |p: Option<&str>| p.and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    (number(parts.next()), number(parts.next())) >= (major, minor)
 }
 
 impl Uring {
@@ -221,8 +244,14 @@ impl Uring {
             accepts: RefCell::new(Slab::new()),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),
+            connect_on_ring: kernel_at_least(6, 1),
             running: Cell::new(false),
         })
+    }
+
+    /// Whether a TCP connect goes on the ring (connect.rs) rather than through the reactor.
+    pub(crate) fn connects_on_ring(&self) -> bool {
+        self.connect_on_ring
     }
 
     /// Operations in flight (for `Stats`).
@@ -516,5 +545,14 @@ impl Uring {
             }
         }
         *self.cqes.borrow_mut() = cqes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_kernel_release_compares_by_major_then_minor() {
+        assert!(super::kernel_at_least(2, 6));
+        assert!(!super::kernel_at_least(999, 0));
     }
 }
