@@ -259,17 +259,24 @@ impl Uring {
         self.ops.borrow().len() + self.accepts.borrow().len() + self.dgram.len()
     }
 
+    /// Queues `entry` (inlined: the entry is written straight into the queue's slot).
+    #[inline]
     fn push(&self, entry: squeue::Entry) {
+        // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
+        // until the operation's last completion has been reaped.
+        if unsafe { self.ring.borrow_mut().submission().push(&entry) }.is_err() {
+            self.push_full(&entry);
+        }
+    }
+
+    /// `push` found the queue full: hand it to the kernel (a plain submission, without
+    /// GETEVENTS, so a completion queue that overflowed cannot refuse it) and try again.
+    /// Operations that complete inline post their completions now: `reap` looks again.
+    #[cold]
+    #[inline(never)]
+    fn push_full(&self, entry: &squeue::Entry) {
         let mut ring = self.ring.borrow_mut();
         loop {
-            // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
-            // until the operation's last completion has been reaped.
-            if unsafe { ring.submission().push(&entry) }.is_ok() {
-                return;
-            }
-            // The queue is full: hand it to the kernel (a plain submission, without GETEVENTS,
-            // so a completion queue that overflowed cannot refuse it) and try again. Operations
-            // that complete inline post their completions now: `reap` looks again.
             self.entered.set(true);
             let queued = ring.submission().len() as u32;
             // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
@@ -277,6 +284,10 @@ impl Uring {
             if submitted.is_err() {
                 // Out of kernel memory, say: nothing else can make room; do not spin hot.
                 std::thread::sleep(Duration::from_millis(1));
+            }
+            // SAFETY: as in `push`.
+            if unsafe { ring.submission().push(entry) }.is_ok() {
+                return;
             }
         }
     }
