@@ -60,6 +60,7 @@ impl Enter {
                  await the future instead, or spawn it with event::spawn"
             );
             core.local.install();
+            core.driver.set_running(true);
             *c = Some(core);
         });
         Enter
@@ -104,6 +105,7 @@ impl Drop for Enter {
     fn drop(&mut self) {
         let core = CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten();
         if let Some(core) = &core {
+            core.driver.set_running(false);
             core.local.park();
         }
         drop(core);

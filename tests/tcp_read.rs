@@ -196,6 +196,9 @@ async fn peer_outcome_after_drop(sent: &'static [u8], read: usize) -> std::io::R
     // Let the rest arrive (on io_uring: into the driver's inbox), then drop the socket.
     event::sleep(Duration::from_millis(100)).await;
     drop(conn);
+    // On io_uring the descriptor is closed by a `Close` that goes with the loop's next wait:
+    // let the loop turn before this thread blocks on the peer.
+    event::yield_now().await;
     peer.join().unwrap()
 }
 
@@ -255,6 +258,8 @@ fn dropping_a_socket_resets_even_when_its_unread_bytes_are_still_on_their_way() 
         std::thread::sleep(Duration::from_millis(300));
         drop(conn_x);
         drop(conn_y);
+        // The closes go with the loop's next wait (io_uring): let it turn before blocking.
+        event::yield_now().await;
         let (y, _x) = (y.join().unwrap(), x.join().unwrap());
         assert_eq!(
             y,

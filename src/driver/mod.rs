@@ -154,6 +154,16 @@ impl Driver {
         self.reactor.poll(timeout)
     }
 
+    /// `block_on` starts (`true`) or returns (`false`: io_uring then submits what is queued,
+    /// closing the descriptors of the sockets dropped in the last turn).
+    pub(crate) fn set_running(&self, running: bool) {
+        #[cfg(target_os = "linux")]
+        if let Some(u) = &self.uring {
+            u.set_running(running);
+        }
+        let _ = running;
+    }
+
     /// Whether the next turn must not block (readiness is left over from this one).
     #[inline]
     pub(crate) fn has_pending(&self) -> bool {

@@ -7,7 +7,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -20,7 +20,7 @@ use crate::event_loop::Core;
 /// one descriptor type it serves (static dispatch: no per-operation match on the socket's
 /// family). The system calls are the same for both (`read`, `send`, `sendmsg`, `shutdown`):
 /// only making and registering the socket differ.
-pub trait StreamIo: mio::event::Source + AsFd + AsRawFd + 'static {
+pub trait StreamIo: mio::event::Source + AsFd + AsRawFd + IntoRawFd + 'static {
     /// `read(2)` into `buf`.
     fn read_bytes(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// `SO_ERROR`, taken.
@@ -64,10 +64,21 @@ stream_io!(mio::net::TcpStream: true, mio::net::UnixStream: false);
 
 /// A connected stream socket's driver side and its descriptor (TCP unless `S` says otherwise).
 pub(crate) struct Stream<S: StreamIo = mio::net::TcpStream> {
-    /// Declared before `io`: the io_uring side cancels its operations before the descriptor
-    /// closes.
     imp: Imp,
-    io: S,
+    /// `None` only once dropped on io_uring, which cancels the socket's operations and then
+    /// takes the descriptor to close it on the ring (epoll's closes with `S`).
+    io: Option<S>,
+}
+
+impl<S: StreamIo> Drop for Stream<S> {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Imp::Uring(u) = &self.imp
+            && let Some(io) = self.io.take()
+        {
+            u.close(io.into_raw_fd());
+        }
+    }
 }
 
 enum Imp {
@@ -79,9 +90,27 @@ enum Imp {
 }
 
 impl Stream {
-    /// Connects to `addr` (non-blocking; the outcome is checked with `SO_ERROR`). The connect
-    /// completes through the readiness reactor on either driver.
+    /// Connects to `addr`: on io_uring by a connect operation on the ring, on epoll by a
+    /// non-blocking `connect` whose outcome is checked with `SO_ERROR` at the writable edge.
     pub(crate) async fn connect(core: &Rc<Core>, addr: SocketAddr) -> io::Result<Stream> {
+        #[cfg(target_os = "linux")]
+        if let Some(uring) = core
+            .driver
+            .uring()
+            .filter(|u| u.connects_on_ring())
+            .cloned()
+        {
+            // One connect operation on the ring (dropping the future cancels it and closes
+            // the socket).
+            let connecting = super::uring::Connecting::start(uring, addr)?;
+            std::future::poll_fn(|cx| connecting.poll(cx)).await?;
+            let (imp, fd) = connecting.finish(core.clone());
+            let io = mio::net::TcpStream::from_std(std::net::TcpStream::from(fd));
+            return Ok(Stream {
+                imp: Imp::Uring(imp),
+                io: Some(io),
+            });
+        }
         Stream::connecting(core, mio::net::TcpStream::connect(addr)?).await
     }
 }
@@ -94,12 +123,12 @@ impl<S: StreamIo> Stream<S> {
         #[cfg(target_os = "linux")]
         if let Some(uring) = core.driver.uring().filter(|_| S::ON_RING).cloned() {
             let imp = Imp::Uring(super::uring::Stream::new(core, uring, io.as_raw_fd()));
-            return Ok(Stream { imp, io });
+            return Ok(Stream { imp, io: Some(io) });
         }
         let reg = Registration::new(core, &mut io)?;
         Ok(Stream {
             imp: Imp::Epoll(reg),
-            io,
+            io: Some(io),
         })
     }
 
@@ -120,13 +149,17 @@ impl<S: StreamIo> Stream<S> {
         }
         Ok(Stream {
             imp: Imp::Epoll(reg),
-            io,
+            io: Some(io),
         })
     }
 
     /// The descriptor (for socket options and addresses).
+    #[inline]
     pub(crate) fn io(&self) -> &S {
-        &self.io
+        match &self.io {
+            Some(io) => io,
+            None => unreachable!("a stream's descriptor is taken only when it is dropped"),
+        }
     }
 
     /// The loop the socket belongs to.
@@ -147,7 +180,7 @@ impl<S: StreamIo> Stream<S> {
         deliver: impl FnOnce(&[u8]) -> R,
     ) -> Poll<io::Result<ReadOutcome<R>>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, &self.io, cx, max, deliver),
+            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, self.io(), cx, max, deliver),
             #[cfg(target_os = "linux")]
             Imp::Uring(u) => u.poll_read(cx, max, deliver),
         }
@@ -161,7 +194,7 @@ impl<S: StreamIo> Stream<S> {
         buf: &mut [u8],
     ) -> Poll<io::Result<ReadOutcome<usize>>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_read_into(reg, &self.io, cx, buf),
+            Imp::Epoll(reg) => epoll::poll_read_into(reg, self.io(), cx, buf),
             #[cfg(target_os = "linux")]
             Imp::Uring(u) => u.poll_read(cx, buf.len(), |bytes| {
                 buf[..bytes.len()].copy_from_slice(bytes);
@@ -180,7 +213,7 @@ impl<S: StreamIo> Stream<S> {
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<ReadOutcome<usize>>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_read_uninit(reg, &self.io, cx, buf),
+            Imp::Epoll(reg) => epoll::poll_read_uninit(reg, self.io(), cx, buf),
             #[cfg(target_os = "linux")]
             Imp::Uring(u) => u.poll_read(cx, buf.len(), |bytes| {
                 // One bulk copy (a byte-at-a-time loop here cost ~1,000 instructions per 4 KiB).
@@ -200,7 +233,7 @@ impl<S: StreamIo> Stream<S> {
         max: usize,
     ) -> Poll<io::Result<ReadOutcome<usize>>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, &self.io, cx, max, |bytes| {
+            Imp::Epoll(reg) => epoll::poll_read_scratch(reg, self.io(), cx, max, |bytes| {
                 dst.extend_from_slice(bytes);
                 bytes.len()
             }),
@@ -214,7 +247,7 @@ impl<S: StreamIo> Stream<S> {
     #[inline]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_write(reg, &self.io, cx, buf),
+            Imp::Epoll(reg) => epoll::poll_write(reg, self.io(), cx, buf),
             #[cfg(target_os = "linux")]
             Imp::Uring(u) => u.poll_write(cx, &[IoSlice::new(buf)]),
         }
@@ -227,7 +260,7 @@ impl<S: StreamIo> Stream<S> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match &self.imp {
-            Imp::Epoll(reg) => epoll::poll_write_vectored(reg, &self.io, cx, bufs),
+            Imp::Epoll(reg) => epoll::poll_write_vectored(reg, self.io(), cx, bufs),
             #[cfg(target_os = "linux")]
             Imp::Uring(u) => u.poll_write(cx, bufs),
         }
@@ -250,7 +283,7 @@ impl<S: StreamIo> Stream<S> {
                 if *written >= bytes.len() {
                     return Poll::Ready(Ok(true));
                 }
-                epoll::poll_write(reg, &self.io, cx, &bytes[*written..]).map_ok(|n| {
+                epoll::poll_write(reg, self.io(), cx, &bytes[*written..]).map_ok(|n| {
                     *written += n;
                     *written >= bytes.len()
                 })
@@ -292,7 +325,7 @@ impl<S: StreamIo> Stream<S> {
         {
             return Ok(());
         }
-        self.io.shutdown_write()
+        self.io().shutdown_write()
     }
 
     /// Withdraws the wait of `direction` (its operation was dropped or timed out).

@@ -121,6 +121,14 @@ impl Waiter {
         let others = self.others.take();
         self.waker.take().into_iter().chain(others)
     }
+
+    /// Drops the stored wakers (a socket's close), both taken before either is dropped.
+    #[inline]
+    pub(crate) fn clear(&self) {
+        self.state.set(IDLE);
+        let wakers = (self.waker.take(), self.others.take());
+        drop(wakers);
+    }
 }
 
 #[cfg(test)]

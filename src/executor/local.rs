@@ -123,6 +123,24 @@ impl Local {
         F: Future + 'static,
         F::Output: 'static,
     {
+        self.spawn_with(shared, future, ())
+    }
+
+    /// `spawn`, with `extra` kept beside the future and dropped right after it (`Shutdown`'s
+    /// guard): one wrapper instead of two, so the future is copied once fewer on its way into
+    /// the task (each copy of a connection's future is ~120 instructions).
+    #[inline]
+    pub(crate) fn spawn_with<F, D>(
+        &self,
+        shared: &Arc<Shared>,
+        future: F,
+        extra: D,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+        D: 'static,
+    {
         let shared = shared.clone();
         let key = self.tasks.borrow().vacant_key();
         let guard = TaskGuard {
@@ -131,6 +149,7 @@ impl Local {
         };
         let future = Tracked {
             inner: CatchUnwind::new(future),
+            _extra: extra,
             _guard: guard,
         };
         let (runnable, task) =
@@ -164,15 +183,16 @@ fn run(queue: &RefCell<VecDeque<Runnable>>) -> bool {
 
 pin_project_lite::pin_project! {
     /// A task's future, with the guard that takes it out of the loop's registry when the future
-    /// is dropped (completed or cancelled).
-    struct Tracked<F> {
+    /// is dropped (completed or cancelled); `_extra` is dropped between the two.
+    struct Tracked<F, D> {
         #[pin]
         inner: F,
+        _extra: D,
         _guard: TaskGuard,
     }
 }
 
-impl<F: Future> Future for Tracked<F> {
+impl<F: Future, D> Future for Tracked<F, D> {
     type Output = F::Output;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {

@@ -136,24 +136,28 @@ pub struct Conn<T: sealed::Kind> {
 
 impl<T: StreamSocket> Conn<T> {
     pub(crate) fn new(stream: Stream<T::Io>, addr: T::Addr) -> Conn<T> {
+        Conn::accepted(stream, addr, None, None)
+    }
+
+    /// An accepted connection: its place under the listener's limit and the idle timeout.
+    /// (Built in one go: a `Conn` returned through a builder method is one more copy.)
+    #[inline]
+    pub(crate) fn accepted(
+        stream: Stream<T::Io>,
+        addr: T::Addr,
+        permit: Option<Permit>,
+        idle: Option<Duration>,
+    ) -> Conn<T> {
         Conn {
             stream,
             addr,
-            read_timeout: Cell::new(None),
-            write_timeout: Cell::new(None),
-            _permit: None,
+            read_timeout: Cell::new(idle),
+            write_timeout: Cell::new(idle),
+            _permit: permit,
             trait_ops: RefCell::new(None),
             reading: Turn::default(),
             writing: Turn::default(),
         }
-    }
-
-    /// An accepted connection: its place under the listener's limit and the idle timeout.
-    pub(crate) fn accepted(mut self, permit: Option<Permit>, idle: Option<Duration>) -> Conn<T> {
-        self._permit = permit;
-        self.read_timeout.set(idle);
-        self.write_timeout.set(idle);
-        self
     }
 
     pub(crate) fn read(&self, max: usize) -> Read<'_, T> {

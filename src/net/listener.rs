@@ -455,9 +455,7 @@ impl<T: StreamSocket> Listener<T> {
         };
         trace::event!(debug, %peer, local = %self.local, "accepted");
         Some(match Stream::accepted(core.clone(), stream) {
-            Ok(s) => Ok(T::wrap(
-                Conn::new(s, peer).accepted(permit, self.idle_timeout),
-            )),
+            Ok(s) => Ok(T::wrap(Conn::accepted(s, peer, permit, self.idle_timeout))),
             Err(source) => Err(SocketError::Io {
                 op: "register connection",
                 source,

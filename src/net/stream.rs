@@ -144,8 +144,9 @@ impl Socket {
     /// Connects to `target`: an address, or a `"host:port"` name (resolved on a helper thread,
     /// each address tried in turn).
     ///
-    /// The connect is non-blocking and its outcome is checked with `SO_ERROR`, so a refused
-    /// connection fails here, not at the first read.
+    /// The connect is non-blocking (on io_uring one connect operation on the ring, on epoll a
+    /// `connect` whose outcome is checked with `SO_ERROR`), and a refused connection fails
+    /// here, not at the first read.
     ///
     /// ```
     /// use event::{Socket, SocketError};

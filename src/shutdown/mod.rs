@@ -154,9 +154,9 @@ impl Shutdown {
     where
         F: Future<Output = ()> + 'static,
     {
-        if crate::event_loop::current().is_none() {
+        let Some(core) = crate::event_loop::current() else {
             crate::executor::no_event_loop_panic("Shutdown::spawn");
-        }
+        };
         let mut tasks = self.inner.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let done = Done {
@@ -164,12 +164,10 @@ impl Shutdown {
             key: entry.key(),
             serial: self.inner.spawned.get(),
         };
-        // A struct, not an `async` block around `future`: the block would hold the future twice
-        // (captured and awaited), doubling every connection task's memory.
-        let handle = crate::spawn(Tracked {
-            future,
-            _done: done,
-        });
+        // The guard goes beside the future in the task's own wrapper (not an `async` block
+        // around `future`, which would hold it twice, nor a wrapper of ours, which would copy
+        // it twice more on its way into the task).
+        let handle = core.local.spawn_with(&core.shared, future, done);
         entry.insert((self.inner.spawned.get(), handle));
         self.inner.spawned.set(self.inner.spawned.get() + 1);
     }
@@ -398,23 +396,6 @@ async fn finish_lingering_sends(until: std::time::Instant) {
         crate::sleep(Duration::from_millis(10)).await;
     }
     core.driver.give_up_lingering_sends();
-}
-
-pin_project_lite::pin_project! {
-    /// A tracked task's future; its guard reports the task done when the future is dropped.
-    struct Tracked<F> {
-        #[pin]
-        future: F,
-        _done: Done,
-    }
-}
-
-impl<F: Future<Output = ()>> Future for Tracked<F> {
-    type Output = ();
-
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        self.project().future.poll(cx)
-    }
 }
 
 /// Takes the task out of the tracker when its future is dropped: after it completed (counted

@@ -4,7 +4,7 @@ use super::*;
 
 impl Uring {
     pub(super) fn complete(&self, ud: u64, res: i32, flags: u32) {
-        if ud == CANCEL_UD {
+        if ud == CANCEL_UD || ud == CLOSE_UD {
             return;
         }
         if ud == EPOLL_UD {
@@ -49,6 +49,10 @@ impl Uring {
             OpKind::Send => {
                 drop(ops);
                 self.complete_send(&conn, index, ud, res);
+            }
+            OpKind::Connect => {
+                drop(ops);
+                self.complete_connect(&conn, index, ud, res);
             }
         }
     }

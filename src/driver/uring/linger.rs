@@ -97,6 +97,8 @@ const TEARDOWN_STALL: Duration = Duration::from_secs(2);
 
 impl Drop for Uring {
     fn drop(&mut self) {
+        // Descriptors of dropped sockets whose `Close` is still queued.
+        self.submit_now();
         // Bytes reported written still on their way: let them leave while the peers take them
         // (a slow reader), but give up on a stall of `min(linger_stall, TEARDOWN_STALL)`; then
         // the cancellations below hand what is left to the kernel, or reset the connections
@@ -160,6 +162,7 @@ impl Drop for Uring {
             for op in self.ops.borrow_mut().drain() {
                 std::mem::forget(op);
             }
+            std::mem::forget(self.connect_addrs.take());
         }
         if self.dgram.len() > 0 {
             // The same for datagram operations (a send's bytes, the datagrams' buffer group).

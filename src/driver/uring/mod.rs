@@ -37,6 +37,7 @@ mod accept;
 mod buf_ring;
 mod complete;
 mod conn;
+mod connect;
 mod datagram;
 mod dgram_ops;
 mod dgram_queue;
@@ -47,6 +48,7 @@ pub(crate) use accept::Acceptor;
 use buf_ring::{BufRing, INC_COUNT, INC_SIZE, PAGE_COUNT, PAGE_SIZE};
 use complete::reset_on_close;
 use conn::*;
+pub(crate) use connect::Connecting;
 pub(crate) use datagram::Datagram;
 use dgram_ops::{DGRAM_TAG, DgramOps};
 pub(crate) use linger::LINGER_STALL;
@@ -61,6 +63,8 @@ const BUF_GROUP: u16 = 0;
 /// Completions that carry no operation of ours.
 const EPOLL_UD: u64 = u64::MAX - 1;
 const CANCEL_UD: u64 = u64::MAX;
+/// A dropped connection's `Close` (its result is nobody's: the descriptor is gone either way).
+const CLOSE_UD: u64 = u64::MAX - 2;
 /// The most one receive completion carries (smaller completions bound how far a multishot
 /// receive overshoots `INBOX_HIGH` before its cancellation lands).
 const RECV_MAX: u32 = 16 * 1024;
@@ -99,6 +103,8 @@ enum OpKind {
     Recv { capped: bool },
     /// The connection's send (its bytes are in `ConnState::send_buf`).
     Send,
+    /// A connect (connect.rs; its address is in `Uring::connect_addrs`).
+    Connect,
 }
 
 struct Op {
@@ -130,6 +136,16 @@ pub(crate) struct Uring {
     accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
     dgram: DgramOps,
+    /// The addresses of the connects in flight, by `user_data` (kept out of `Op`, which stays
+    /// small for the receives and sends; the kernel may read one until its completion).
+    connect_addrs: RefCell<Vec<(u64, Box<socket2::SockAddr>)>>,
+    /// Connects go on the ring: Linux 6.1+, which completes a non-blocking socket's
+    /// `IORING_OP_CONNECT` with the connect's outcome (before, the retry after the poll could
+    /// end with `EALREADY` or `EISCONN`); older kernels connect through the reactor.
+    connect_on_ring: bool,
+    /// The loop runs (`block_on`): a queued `Close` goes with its next wait. Otherwise nothing
+    /// would submit it soon, so it is submitted at once.
+    running: Cell<bool>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -144,6 +160,25 @@ struct Lingering {
 
 fn errno_of(res: i32) -> i32 {
     -res
+}
+
+/// Whether the running kernel's release (`uname`) is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: `utsname` is plain bytes, valid zeroed; uname(2) fills it during the call.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, exclusively borrowed `utsname`.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return false;
+    }
+    let release: String = uts
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let number = |p: Option<&str>| p.and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    (number(parts.next()), number(parts.next())) >= (major, minor)
 }
 
 impl Uring {
@@ -172,6 +207,8 @@ impl Uring {
             opcode::PollAdd::CODE,
             opcode::AsyncCancel::CODE,
             opcode::Accept::CODE,
+            opcode::Close::CODE,
+            opcode::Connect::CODE,
         ] {
             if !probe.is_supported(code) {
                 return Err(format!("io_uring unavailable (opcode {code} unsupported)"));
@@ -206,7 +243,15 @@ impl Uring {
             recv_cap: Cell::new(true),
             accepts: RefCell::new(Slab::new()),
             dgram: DgramOps::default(),
+            connect_addrs: RefCell::new(Vec::new()),
+            connect_on_ring: kernel_at_least(6, 1),
+            running: Cell::new(false),
         })
+    }
+
+    /// Whether a TCP connect goes on the ring (connect.rs) rather than through the reactor.
+    pub(crate) fn connects_on_ring(&self) -> bool {
+        self.connect_on_ring
     }
 
     /// Operations in flight (for `Stats`).
@@ -214,17 +259,24 @@ impl Uring {
         self.ops.borrow().len() + self.accepts.borrow().len() + self.dgram.len()
     }
 
+    /// Queues `entry` (inlined: the entry is written straight into the queue's slot).
+    #[inline]
     fn push(&self, entry: squeue::Entry) {
+        // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
+        // until the operation's last completion has been reaped.
+        if unsafe { self.ring.borrow_mut().submission().push(&entry) }.is_err() {
+            self.push_full(&entry);
+        }
+    }
+
+    /// `push` found the queue full: hand it to the kernel (a plain submission, without
+    /// GETEVENTS, so a completion queue that overflowed cannot refuse it) and try again.
+    /// Operations that complete inline post their completions now: `reap` looks again.
+    #[cold]
+    #[inline(never)]
+    fn push_full(&self, entry: &squeue::Entry) {
         let mut ring = self.ring.borrow_mut();
         loop {
-            // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
-            // until the operation's last completion has been reaped.
-            if unsafe { ring.submission().push(&entry) }.is_ok() {
-                return;
-            }
-            // The queue is full: hand it to the kernel (a plain submission, without GETEVENTS,
-            // so a completion queue that overflowed cannot refuse it) and try again. Operations
-            // that complete inline post their completions now: `reap` looks again.
             self.entered.set(true);
             let queued = ring.submission().len() as u32;
             // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
@@ -232,6 +284,10 @@ impl Uring {
             if submitted.is_err() {
                 // Out of kernel memory, say: nothing else can make room; do not spin hot.
                 std::thread::sleep(Duration::from_millis(1));
+            }
+            // SAFETY: as in `push`.
+            if unsafe { ring.submission().push(entry) }.is_ok() {
+                return;
             }
         }
     }
@@ -338,6 +394,35 @@ impl Uring {
 
     fn cancel(&self, ud: u64) {
         self.push(opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD));
+    }
+
+    /// Closes `fd`, which the caller gives up, by a `Close` entry: submitted with the loop's
+    /// next wait (no system call of its own), or at once when the loop is not running. A
+    /// socket's `Close` completes inline at submission (it has no `flush`, so nothing is left
+    /// for io-wq), and only a failure posts a completion (`SKIP_SUCCESS`, Linux 5.17, older than
+    /// the buffer ring this driver needs), which nobody is left to hear of: the kernel takes
+    /// the number out of the table before it closes the file, so the descriptor is gone
+    /// either way.
+    fn close_fd(&self, fd: RawFd) {
+        let entry = opcode::Close::new(types::Fd(fd))
+            .build()
+            .flags(squeue::Flags::SKIP_SUCCESS)
+            .user_data(CLOSE_UD);
+        self.push(entry);
+        if !self.running.get() {
+            self.submit_now();
+        }
+    }
+
+    /// `block_on` starts (`true`) or returns (`false`); on return what is queued is submitted
+    /// and its completions handled, so the descriptors of sockets dropped in the loop's last
+    /// turn are closed and their cancelled operations are over.
+    pub(crate) fn set_running(&self, running: bool) {
+        self.running.set(running);
+        if !running && !self.ring.borrow_mut().submission().is_empty() {
+            self.submit_and_run();
+            self.reap();
+        }
     }
 
     /// Submits what is queued now (used before a descriptor with queued entries is closed, so
@@ -471,5 +556,14 @@ impl Uring {
             }
         }
         *self.cqes.borrow_mut() = cqes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_kernel_release_compares_by_major_then_minor() {
+        assert!(super::kernel_at_least(2, 6));
+        assert!(!super::kernel_at_least(999, 0));
     }
 }

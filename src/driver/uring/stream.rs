@@ -1,28 +1,24 @@
-//! A connection's socket-facing side on the io_uring self.uring.
+//! A connection's socket-facing side on the io_uring driver.
 
 use super::*;
 
-/// A connection served by the io_uring driver: the socket's side of a `ConnState`. Dropping it
-/// cancels its operations (before the socket's descriptor closes).
+/// A connection served by the io_uring driver: the socket's side of a `ConnState`. The socket
+/// that owns it calls `close` when it is dropped (cancelling its operations, then closing its
+/// descriptor on the ring).
 pub(crate) struct Stream {
     core: Rc<Core>,
     uring: Rc<Uring>,
     state: Rc<ConnState>,
 }
 
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
 impl Stream {
     pub(crate) fn new(core: Rc<Core>, uring: Rc<Uring>, fd: RawFd) -> Stream {
-        Stream {
-            core,
-            uring,
-            state: Rc::new(ConnState::new(fd)),
-        }
+        Stream::with_state(core, uring, Rc::new(ConnState::new(fd)))
+    }
+
+    /// The socket side of a connection whose state exists already (a connect on the ring).
+    pub(super) fn with_state(core: Rc<Core>, uring: Rc<Uring>, state: Rc<ConnState>) -> Stream {
+        Stream { core, uring, state }
     }
 
     pub(crate) fn core(&self) -> &Rc<Core> {
@@ -213,10 +209,11 @@ impl Stream {
         self.state.send_progress.get()
     }
 
-    /// The socket is being closed: cancel its operations. Called before the descriptor is
-    /// closed; anything queued is submitted first, so no queued entry can reach a descriptor
-    /// number that the kernel reuses.
-    fn close(&self) {
+    /// The socket is dropped: cancels its operations, then closes `fd` (the socket's
+    /// descriptor, given up by its owner) by a `Close` entry queued after them. Entries run in
+    /// the order they are queued and every operation holds its socket's file from then on, so
+    /// no entry of this connection can reach the number once the kernel hands it out again.
+    pub(crate) fn close(&self, fd: RawFd) {
         let s = &*self.state;
         let recv = s.recv_op();
         if recv.is_some() {
@@ -235,8 +232,7 @@ impl Stream {
                 self.uring.cancel(ud);
             }
             if let Some(ud) = send {
-                let fd = s.fd.get();
-                // SAFETY: `fd` is the socket's open descriptor (closed by the caller after
+                // SAFETY: `fd` is the socket's open descriptor (closed on the ring after
                 // this); F_DUPFD_CLOEXEC only duplicates it.
                 let dup = if s.has(BEHIND) && !s.has(SEND_CANCELLED) {
                     unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }
@@ -273,8 +269,9 @@ impl Stream {
             reset_on_close(s.fd.get());
         }
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
-        let wakers = (s.reader.take(), s.writer.take());
-        drop(wakers);
+        s.reader.clear();
+        s.writer.clear();
+        self.uring.close_fd(fd);
     }
 }
 
