@@ -1,5 +1,5 @@
-//! One connection of a `Server`: the TLS handshake if any, then hyper's HTTP/1 (with upgrades)
-//! or HTTP/2 until it ends, with a graceful shutdown when the `Shutdown` triggers.
+//! One connection of a `Server`: the TLS handshake if any, then hyper's HTTP/1 (with upgrades
+//! unless they are off) or HTTP/2 until it ends, with a graceful shutdown when the `Shutdown` triggers.
 
 use std::error::Error as StdError;
 use std::future::{Future, poll_fn};
@@ -28,6 +28,8 @@ pub(crate) struct ConnConfig {
     http1: http1::Builder,
     http2: http2::Builder<LocalExec>,
     protocols: Protocols,
+    /// HTTP/1 upgrades on: hyper gets a `Send` ticket to the I/O, else the I/O itself.
+    pub(crate) upgrades: bool,
     /// The TLS handshake's (hyper's builders have their own copy).
     #[cfg(feature = "tls")]
     header_read_timeout: Option<Duration>,
@@ -66,6 +68,7 @@ impl ConnConfig {
             http1,
             http2,
             protocols,
+            upgrades: true,
             #[cfg(feature = "tls")]
             header_read_timeout,
             #[cfg(feature = "tls")]
@@ -125,6 +128,9 @@ pub(crate) async fn connection<S, B>(
     let Some((io, protocols)) = config.open(client, &shutdown).await else {
         return;
     };
+    if !config.upgrades {
+        return serve_plain(&config, io, protocols, service, &shutdown).await;
+    }
     let register = Register::new(io);
     let ticket = register.ticket();
     // The connection's error (a reset, a timeout, a malformed request hyper answered) ends it;
@@ -149,6 +155,36 @@ pub(crate) async fn connection<S, B>(
     // An upgraded connection holds the ticket: the socket stays open (and the task tracked by
     // the shutdown) until it is dropped.
     register.released().await;
+}
+
+/// A connection without upgrades: hyper holds the I/O itself (no ticket, no table).
+async fn serve_plain<S, B>(
+    config: &ConnConfig,
+    io: Box<dyn LocalIo>,
+    protocols: Protocols,
+    service: S,
+    shutdown: &Shutdown,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<ResponseBody<B>>> + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + 'static,
+    B::Error: Into<BoxError>,
+{
+    match protocols {
+        Protocols::Auto => {
+            let conn = config.auto.serve_connection(io, service);
+            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+        }
+        Protocols::Http1 => {
+            let conn = config.http1.serve_connection(io, service);
+            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+        }
+        Protocols::Http2 => {
+            let conn = config.http2.serve_connection(io, service);
+            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+        }
+    }
 }
 
 /// Drives hyper's connection `conn` to its end (and drops it), asking it to shut down

@@ -12,7 +12,8 @@ fn main() -> ExitCode {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals(&[event::signal::SIGINT, event::signal::SIGTERM])?;
         println!("http_event listening on {} (backend: {})", listener.local_address(), event::backend());
-        event_hyper::Server::new(listener).shutdown(&shutdown).serve(service_fn(event_bench::http::handler::handle)).await;
+        // Without upgrades, as hyper_tokio serves (`serve_connection`, not `_with_upgrades`).
+        event_hyper::Server::new(listener).shutdown(&shutdown).upgrades(false).serve(service_fn(event_bench::http::handler::handle)).await;
         Ok::<(), Box<dyn std::error::Error>>(())
     });
     match r {
