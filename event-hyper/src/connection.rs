@@ -110,6 +110,13 @@ async fn within<F: Future>(limit: Option<Duration>, future: F) -> Option<F::Outp
     }
 }
 
+/// Drives a hyper connection to its end, with a graceful shutdown once `shutdown` triggers.
+macro_rules! serve {
+    ($conn:expr, $shutdown:expr) => {
+        until_done($conn, $shutdown, |conn| conn.graceful_shutdown()).await
+    };
+}
+
 /// One connection, from the handshake to the moment hyper and any upgraded connection are
 /// done with its socket (or the shutdown's deadline cuts the task: dropping the registration
 /// closes the socket under the upgraded connection too).
@@ -138,19 +145,13 @@ pub(crate) async fn connection<S, B>(
     match protocols {
         Protocols::Auto => {
             let conn = config.auto.serve_connection_with_upgrades(ticket, service);
-            until_done(conn, &shutdown, |conn| conn.graceful_shutdown()).await;
+            serve!(conn, &shutdown)
         }
         Protocols::Http1 => {
-            let conn = config
-                .http1
-                .serve_connection(ticket, service)
-                .with_upgrades();
-            until_done(conn, &shutdown, |conn| conn.graceful_shutdown()).await;
+            let conn = config.http1.serve_connection(ticket, service);
+            serve!(conn.with_upgrades(), &shutdown)
         }
-        Protocols::Http2 => {
-            let conn = config.http2.serve_connection(ticket, service);
-            until_done(conn, &shutdown, |conn| conn.graceful_shutdown()).await;
-        }
+        Protocols::Http2 => serve!(config.http2.serve_connection(ticket, service), &shutdown),
     }
     // An upgraded connection holds the ticket: the socket stays open (and the task tracked by
     // the shutdown) until it is dropped.
@@ -172,18 +173,9 @@ async fn serve_plain<S, B>(
     B::Error: Into<BoxError>,
 {
     match protocols {
-        Protocols::Auto => {
-            let conn = config.auto.serve_connection(io, service);
-            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
-        }
-        Protocols::Http1 => {
-            let conn = config.http1.serve_connection(io, service);
-            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
-        }
-        Protocols::Http2 => {
-            let conn = config.http2.serve_connection(io, service);
-            until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
-        }
+        Protocols::Auto => serve!(config.auto.serve_connection(io, service), shutdown),
+        Protocols::Http1 => serve!(config.http1.serve_connection(io, service), shutdown),
+        Protocols::Http2 => serve!(config.http2.serve_connection(io, service), shutdown),
     }
 }
 
