@@ -47,6 +47,13 @@ pub(crate) fn current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
+/// Whether `core` is the loop running on this thread (no clone of the current loop).
+pub(crate) fn is_current(core: &Rc<Core>) -> bool {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, core)))
+        .unwrap_or(false)
+}
+
 /// Restores the previous (empty) current loop on drop, also when unwinding.
 struct Enter;
 

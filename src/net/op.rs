@@ -15,7 +15,7 @@ use super::turn::Ticket;
 use crate::driver::{
     Accepted, Datagram, DatagramIo, Direction, ListenSource, Registration, Stream, StreamIo,
 };
-use crate::event_loop::Core;
+use crate::event_loop::{self, Core};
 use crate::time::Deadline;
 
 #[derive(Default)]
@@ -83,11 +83,18 @@ impl OpState {
         dgram: &Datagram<D>,
         direction: Direction,
         cx: &mut Context<'_>,
-        attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,
-    ) -> Poll<Result<T, Duration>> {
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<Result<io::Result<T>, Duration>> {
         if let Poll::Ready(r) = attempt(cx) {
             self.waiting = false;
             return Poll::Ready(Ok(r));
+        }
+        if !event_loop::is_current(dgram.core()) {
+            // Registered with a loop that is not running here (one that ended): waiting there
+            // would never end, and its timers never fire.
+            dgram.cancel_wait(direction);
+            self.waiting = false;
+            return Poll::Ready(Ok(Err(other_loop())));
         }
         match self.wait_registered(dgram.core(), cx) {
             Some(after) => {
@@ -196,4 +203,13 @@ impl OpState {
     pub(crate) fn take_waiting(&mut self) -> bool {
         std::mem::replace(&mut self.waiting, false)
     }
+}
+
+/// A socket registered with another event loop is used where that loop does not run.
+#[cold]
+fn other_loop() -> io::Error {
+    io::Error::other(
+        "the socket belongs to another event loop (one that has ended, or another thread's); \
+         make the socket inside the loop that uses it",
+    )
 }
