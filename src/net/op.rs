@@ -51,11 +51,17 @@ impl OpState {
         stream: &Stream<S>,
         direction: Direction,
         cx: &mut Context<'_>,
-        attempt: impl FnOnce(&mut Context<'_>) -> Poll<T>,
-    ) -> Poll<Result<T, Duration>> {
+        attempt: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<Result<io::Result<T>, Duration>> {
         if let Poll::Ready(r) = attempt(cx) {
             self.waiting = false;
             return Poll::Ready(Ok(r));
+        }
+        if !event_loop::is_current(stream.core()) {
+            // As for datagrams (poll_datagram): its loop is not the one running here.
+            stream.cancel_wait(direction);
+            self.waiting = false;
+            return Poll::Ready(Ok(Err(other_loop())));
         }
         if direction == Direction::Write {
             // Bytes taken earlier still moving (write-behind) restart a write's stall clock.
