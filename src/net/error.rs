@@ -339,7 +339,8 @@ impl SocketError {
 
     /// The raw errno, when the operating system reported the failure.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.io_error().and_then(io::Error::raw_os_error)
+        let error = self.io_error()?;
+        error.raw_os_error().or_else(|| wrapped_os_error(error))
     }
 
     /// Whether this is a timeout (of a read, write, accept or connect).
@@ -374,6 +375,23 @@ impl SocketError {
                 .map_or(io::ErrorKind::Other, io::Error::kind),
         }
     }
+}
+
+/// The errno of an OS error that `error` wraps (io_uring's error of an earlier datagram, which
+/// names that datagram's destination, has it as its source).
+#[cold]
+fn wrapped_os_error(error: &io::Error) -> Option<i32> {
+    let mut source = error.get_ref()?.source();
+    while let Some(e) = source {
+        if let Some(errno) = e
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return Some(errno);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// `"from PATH"`, `"to PATH"`, `"on PATH"` or just `PATH`, as fits the operation.

@@ -248,7 +248,8 @@ impl Drop for Datagram {
 
 /// The error of an earlier send (`errno`, to `failed_to`) as the next send (to `to`) reports
 /// it: the OS error itself where both went to the same place, else an error that names the
-/// earlier datagram's destination (of the same kind).
+/// earlier datagram's destination (of the same kind, the OS error as its source, so
+/// `SocketError::raw_os_error` still gives the errno).
 fn earlier_send_error(
     errno: i32,
     failed_to: Option<SocketAddr>,
@@ -256,10 +257,32 @@ fn earlier_send_error(
 ) -> io::Error {
     let source = io::Error::from_raw_os_error(errno);
     match failed_to {
-        Some(addr) if failed_to != to => io::Error::new(
-            source.kind(),
-            format!("an earlier datagram to {addr} failed: {source}"),
-        ),
+        Some(addr) if failed_to != to => {
+            io::Error::new(source.kind(), EarlierSendFailed { to: addr, source })
+        }
         _ => source,
+    }
+}
+
+/// An earlier datagram, to `to`, failed with `source`.
+#[derive(Debug)]
+struct EarlierSendFailed {
+    to: SocketAddr,
+    source: io::Error,
+}
+
+impl std::fmt::Display for EarlierSendFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an earlier datagram to {} failed: {}",
+            self.to, self.source
+        )
+    }
+}
+
+impl std::error::Error for EarlierSendFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
