@@ -185,6 +185,11 @@ impl Uring {
     /// Sets up a ring with the flags this driver needs; any refusal (no kernel support, a
     /// seccomp filter, a limit) comes back as the error the caller reports.
     pub(crate) fn new(epoll_fd: RawFd, linger_stall: Duration) -> Result<Uring, String> {
+        // Multishot receives (and recvmsg), sends with a destination address: Linux 6.0; the
+        // probe below sees only opcodes, not these forms, so the release is checked too.
+        if !kernel_at_least(6, 1) {
+            return Err("io_uring unavailable (this driver needs Linux 6.1 or later)".to_string());
+        }
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
