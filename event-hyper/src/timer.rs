@@ -8,7 +8,10 @@
 //! makes a header-read sleep per request; a driver task per sleep cost about 1,800
 //! instructions per request). A sleep polled on another thread moves to that thread's table;
 //! one dropped or reset on another thread leaves its entry to its own thread, which removes
-//! it the next time it arms a sleep. No `unsafe impl Send` anywhere.
+//! it the next time it arms a sleep. Until then the entry keeps its loop allocated (and the
+//! loop's descriptors open, its teardown not run) even after that loop's `run` returned: a
+//! known limit, reached only by moving a hyper sleep off its connection's thread, which hyper's
+//! connections never do. No `unsafe impl Send` anywhere.
 
 use std::cell::RefCell;
 use std::future::Future;
