@@ -1,7 +1,7 @@
 //! `EventLoop`: one per thread; it owns the reactor, the timer wheel and the run queue, and
 //! drives them from `block_on`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -27,6 +27,9 @@ pub(crate) struct Core {
     /// How operations reach the kernel: epoll or io_uring.
     pub(crate) driver: Driver,
     pub(crate) timers: RefCell<Wheel>,
+    /// The instant the loop last read the clock: a lower bound of now, so a deadline at or
+    /// before it has certainly passed (see [`Core::clock`]).
+    clock: Cell<Instant>,
     /// The executor's local half: the run queue and the task registry.
     pub(crate) local: Local,
     pub(crate) shared: Arc<Shared>,
@@ -277,9 +280,11 @@ impl EventLoop {
     fn with_backend(backend: Backend, linger_timeout: Option<Duration>) -> io::Result<EventLoop> {
         let (driver, fallback) = Driver::new(backend, linger_timeout)?;
         let shared = Shared::new(driver.reactor().registry())?;
+        let now = Instant::now();
         let core = Rc::new(Core {
             driver,
-            timers: RefCell::new(Wheel::new(Instant::now())),
+            timers: RefCell::new(Wheel::new(now)),
+            clock: Cell::new(now),
             local: Local::new(shared.id),
             shared,
             scratch: RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice()),
@@ -438,6 +443,15 @@ impl Core {
         self.local.spawn(&self.shared, future)
     }
 
+    /// The instant the loop last read the clock (when it fired timers): never after now, so
+    /// "has this deadline passed?" can be answered without reading the clock when the answer is
+    /// yes; when it says no, the caller arms a timer, and one whose deadline has passed since
+    /// fires at the next turn. Never a base to compute a deadline from (it would fire early).
+    #[inline]
+    pub(crate) fn clock(&self) -> Instant {
+        self.clock.get()
+    }
+
     /// One turn: run the queued tasks (up to the budget), then poll I/O, then fire timers.
     fn tick(&self, root_woken: &AtomicBool) {
         let busy = self.local.run_queued();
@@ -449,10 +463,11 @@ impl Core {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
-            self.timers
-                .borrow()
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()))
+            self.timers.borrow().next_deadline().map(|d| {
+                let now = Instant::now();
+                self.clock.set(now);
+                d.saturating_duration_since(now)
+            })
         };
         let polled = self.driver.turn(timeout);
         match polled {
@@ -468,7 +483,9 @@ impl Core {
         if self.timers.borrow().len() > 0 {
             // Wake after the borrow ends: a waker that is not ours may run code that drops timers.
             let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-            self.timers.borrow_mut().process(Instant::now(), &mut fired);
+            let now = Instant::now();
+            self.clock.set(now);
+            self.timers.borrow_mut().process(now, &mut fired);
             for waker in fired.drain(..) {
                 waker.wake();
             }

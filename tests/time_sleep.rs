@@ -32,6 +32,27 @@ fn sleep_until_a_past_instant_is_ready_at_once() {
 }
 
 #[test]
+fn a_deadline_that_passed_while_a_task_ran_completes_at_the_next_turn() {
+    common::run(async {
+        // The deadline passes while the task runs, after the loop last read the clock: the
+        // sleep arms a timer that fires at the next turn.
+        let deadline = Instant::now() + Duration::from_millis(2);
+        while Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        event::sleep_until(deadline).await;
+        let zero = event::timeout(Duration::ZERO, std::future::pending::<()>()).await;
+        assert!(zero.is_err());
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}
+
+#[test]
 fn busy_task_does_not_starve_a_timer() {
     common::run(async {
         let stop = Rc::new(Cell::new(false));

@@ -59,25 +59,22 @@ impl Deadline {
     }
 
     /// Returns `true` once the deadline has passed; otherwise makes sure the task is woken at it.
+    ///
+    /// "Passed" is judged against the loop's clock (`Core::clock`, a lower bound of now), not a
+    /// fresh clock read: a deadline that passed since fires the timer at the next turn.
     pub(crate) fn poll_elapsed(&mut self, core: &Rc<Core>, cx: &mut Context<'_>) -> bool {
         match &self.timer {
-            None => {
-                if Instant::now() >= self.at {
-                    return true;
-                }
-                self.timer = Some(Timer::arm(core, self.at, cx.waker()));
-                false
-            }
-            Some(timer) if timer.is_fired() => {
-                if Instant::now() >= self.at {
-                    return true;
-                }
-                // Only for deadlines beyond the wheel's span: re-arm.
-                self.timer = Some(Timer::arm(core, self.at, cx.waker()));
-                false
-            }
-            Some(timer) => {
+            Some(timer) if !timer.is_fired() => {
                 timer.set_waker(cx.waker());
+                false
+            }
+            // Not armed yet, or fired (the wheel fires an entry only once its deadline is at or
+            // before the loop's clock, except past the wheel's span: then it is armed again).
+            _ => {
+                if self.at <= core.clock() {
+                    return true;
+                }
+                self.timer = Some(Timer::arm(core, self.at, cx.waker()));
                 false
             }
         }
@@ -159,23 +156,34 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if Instant::now() >= this.deadline {
-            this.state = SleepState::Idle;
-            return Poll::Ready(());
-        }
+        // On a loop, "passed?" is judged against the loop's clock (a lower bound of now, see
+        // `Core::clock`): a deadline that passed since fires the timer at the next turn.
         match &this.state {
-            SleepState::Armed(timer) if !timer.is_fired() => timer.set_waker(cx.waker()),
-            SleepState::Detached(waker) => {
+            SleepState::Armed(timer) if this.deadline <= timer.core.clock() => {}
+            SleepState::Armed(timer) if !timer.is_fired() => {
+                timer.set_waker(cx.waker());
+                return Poll::Pending;
+            }
+            SleepState::Detached(waker) if Instant::now() < this.deadline => {
                 *waker.lock().unwrap_or_else(|e| e.into_inner()) = cx.waker().clone();
+                return Poll::Pending;
             }
-            _ => {
-                this.state = match event_loop::current() {
-                    Some(core) => SleepState::Armed(Timer::arm(&core, this.deadline, cx.waker())),
-                    None => SleepState::Detached(park_until(this.deadline, cx.waker())),
-                };
-            }
+            SleepState::Detached(_) => {}
+            // Idle, or fired past the wheel's span (armed again).
+            SleepState::Idle | SleepState::Armed(_) => match event_loop::current() {
+                Some(core) if this.deadline > core.clock() => {
+                    this.state = SleepState::Armed(Timer::arm(&core, this.deadline, cx.waker()));
+                    return Poll::Pending;
+                }
+                None if Instant::now() < this.deadline => {
+                    this.state = SleepState::Detached(park_until(this.deadline, cx.waker()));
+                    return Poll::Pending;
+                }
+                _ => {}
+            },
         }
-        Poll::Pending
+        this.state = SleepState::Idle;
+        Poll::Ready(())
     }
 }
 

@@ -59,17 +59,22 @@ impl Wheel {
     /// The tick at or after `deadline` (rounded up, so firing at it is never early).
     fn tick_for(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.origin);
-        let ms = since.as_millis() as u64;
-        if since > Duration::from_millis(ms) {
-            ms + 1
-        } else {
-            ms
-        }
+        // In u64, without `as_millis`'s u128 (saturating: an `Instant` can be centuries away).
+        let part = since.subsec_nanos().div_ceil(1_000_000);
+        since
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(part.into())
     }
 
     /// The last tick that has fully passed at `now`.
     fn tick_at(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.origin).as_millis() as u64
+        let since = now.saturating_duration_since(self.origin);
+        let part = since.subsec_millis();
+        since
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(part.into())
     }
 
     pub(crate) fn len(&self) -> usize {
