@@ -50,11 +50,11 @@ pub(crate) fn current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
-/// Whether `core` is the loop running on this thread (no clone of the current loop).
+/// Whether `core` is the loop running on this thread: its run queue is installed (a flag on
+/// the core, no thread-local access: this sits on the path of every operation that waits).
+#[inline]
 pub(crate) fn is_current(core: &Rc<Core>) -> bool {
-    CURRENT
-        .try_with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, core)))
-        .unwrap_or(false)
+    core.local.is_installed()
 }
 
 /// Restores the previous (empty) current loop on drop, also when unwinding.

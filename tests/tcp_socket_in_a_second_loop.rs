@@ -25,11 +25,6 @@ fn a_socket_of_an_ended_loop_fails_clearly_instead_of_hanging() {
             .await
             .unwrap_err()
     });
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
-    );
-    assert!(err.to_string().contains("another event loop"), "{err}");
+    common::assert_failed_as_another_loops(&err, start);
     drop(client);
 }

@@ -66,6 +66,8 @@ pub(crate) struct Local {
     id: usize,
     queue: RefCell<VecDeque<Runnable>>,
     tasks: Rc<RefCell<Slab<Waker>>>,
+    /// The run queue is in the thread's slot: the loop is the one running on this thread.
+    installed: Cell<bool>,
 }
 
 impl Local {
@@ -74,7 +76,14 @@ impl Local {
             id,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             tasks: Rc::new(RefCell::new(Slab::new())),
+            installed: Cell::new(false),
         }
+    }
+
+    /// Whether this loop runs on this thread now (between `install` and `park`).
+    #[inline]
+    pub(crate) fn is_installed(&self) -> bool {
+        self.installed.get()
     }
 
     /// Moves the run queue into the thread's slot: wake-ups on this thread now push to it. (If
@@ -84,6 +93,7 @@ impl Local {
         let _ = RUN_QUEUE.try_with(|r| {
             std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
             r.owner.set(self.id);
+            self.installed.set(true);
         });
     }
 
@@ -92,6 +102,7 @@ impl Local {
         let _ = RUN_QUEUE.try_with(|r| {
             if r.owner.get() == self.id {
                 r.owner.set(0);
+                self.installed.set(false);
                 std::mem::swap(&mut *r.queue.borrow_mut(), &mut *self.queue.borrow_mut());
             }
         });

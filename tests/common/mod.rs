@@ -358,3 +358,11 @@ pub fn event_loop(backend: event::Backend) -> event::EventLoop {
         .build()
         .unwrap_or_else(|e| panic!("a loop on {backend:?}: {e}"))
 }
+
+/// A socket of an ended loop used in another: its operation failed (`err`) rather than hang,
+/// saying why, soon after `start`.
+pub fn assert_failed_as_another_loops(err: &dyn std::fmt::Display, start: std::time::Instant) {
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(err.to_string().contains("another event loop"), "{err}");
+}
