@@ -91,14 +91,16 @@ pub struct SendTo<'a, T: DatagramSocket = UdpSocket> {
     /// `None`: the connected peer.
     pub(super) to: Option<Dest<T>>,
     /// A destination that could not be made (a path too long): the first poll fails with it.
-    pub(super) invalid: Option<SocketError>,
+    /// Boxed: a rare error, and an inline `SocketError` would more than double the future
+    /// that every send moves into its task.
+    pub(super) invalid: Option<Box<SocketError>>,
     pub(super) op: OpState,
 }
 
 impl<T: DatagramSocket> SendTo<'_, T> {
     /// A send that fails with `error` when polled.
     pub(super) fn fail_with(mut self, error: SocketError) -> Self {
-        self.invalid = Some(error);
+        self.invalid = Some(Box::new(error));
         self
     }
 }
@@ -119,7 +121,7 @@ impl<T: DatagramSocket> Future for SendTo<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Some(e) = this.invalid.take() {
-            return Poll::Ready(Err(e));
+            return Poll::Ready(Err(*e));
         }
         this.socket
             .poll_send_op(&mut this.op, cx, this.buf, this.to.as_ref())
@@ -317,7 +319,17 @@ impl<T: DatagramSocket> DatagramCore<T> {
     }
 
     /// An operation is dropped: withdraw its waiter if it holds the turn, give the turn on.
+    #[inline]
     fn drop_op(&self, op: &mut OpState, direction: Direction) {
+        if op.is_idle() {
+            // Completed (the common case): it released its turn and waits for nothing.
+            return;
+        }
+        self.drop_pending(op, direction);
+    }
+
+    #[cold]
+    fn drop_pending(&self, op: &mut OpState, direction: Direction) {
         if op.take_waiting() && op.ticket == Ticket::HELD {
             self.dgram.cancel_wait(direction);
         }
