@@ -118,8 +118,8 @@ pub(crate) fn poll_send_to<D: DatagramIo>(
     buf: &[u8],
     to: Option<&D::Addr>,
 ) -> Poll<io::Result<usize>> {
-    let sock = SockRef::from(io);
-    let Some(to) = to.map(D::to_sockaddr) else {
+    let Some(to) = to else {
+        let sock = SockRef::from(io);
         return poll_ready(reg, cx, Direction::Write, || {
             sock.send_with_flags(buf, SEND_FLAGS)
         });
@@ -127,14 +127,12 @@ pub(crate) fn poll_send_to<D: DatagramIo>(
     if D::SEND_TO_EDGES_UNRELIABLE {
         // Try at every poll, whatever the edges say, and leave the waiting to the caller.
         return loop {
-            match sock.send_to_with_flags(buf, &to, SEND_FLAGS) {
+            match io.send_to(buf, to) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Poll::Pending,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => break Poll::Ready(r),
             }
         };
     }
-    poll_ready(reg, cx, Direction::Write, || {
-        sock.send_to_with_flags(buf, &to, SEND_FLAGS)
-    })
+    poll_ready(reg, cx, Direction::Write, || io.send_to(buf, to))
 }

@@ -29,9 +29,9 @@ use super::{Direction, Waiter};
 /// have no `MSG_NOSIGNAL`: their TCP sockets set `SO_NOSIGPIPE` when made, and a UDP send does not
 /// raise SIGPIPE.)
 #[cfg(not(target_vendor = "apple"))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+pub(crate) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(target_vendor = "apple")]
-const SEND_FLAGS: libc::c_int = 0;
+pub(crate) const SEND_FLAGS: libc::c_int = 0;
 
 /// The token of the loop's cross-thread `mio::Waker`.
 pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
