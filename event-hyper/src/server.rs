@@ -12,7 +12,7 @@ use std::time::Duration;
 use event::{ServerSocket, Shutdown, ShutdownReport};
 use http_body_util::{Either, Full, Limited};
 use hyper::body::{Body, Bytes, Incoming};
-use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::service::TowerToHyperService;
 
@@ -397,12 +397,9 @@ where
     type Future = LimitFuture<S::Future>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max as u64) {
+        // hyper parsed `Content-Length` already (the body's exact size; 0 when unknown, as
+        // for chunked bodies, which `Limited` bounds as they arrive).
+        if request.body().size_hint().lower() > self.max as u64 {
             let mut response = Response::new(Full::new(Bytes::from_static(
                 b"request body over the server's limit\n",
             )));

@@ -25,6 +25,8 @@ pub(crate) struct OpState {
     waiting: bool,
     /// The operation's place in its socket's turn for this direction.
     pub(crate) ticket: Ticket,
+    /// The operation made progress since `deadline` was set: it restarts at the next wait.
+    restart: bool,
     /// The stream's write progress count when last seen (io_uring's write-behind send).
     progress_seen: u32,
 }
@@ -178,16 +180,22 @@ impl OpState {
         cx: &mut Context<'_>,
     ) -> Option<Duration> {
         let after = self.timeout?;
+        if std::mem::take(&mut self.restart)
+            && let Some(deadline) = &mut self.deadline
+        {
+            deadline.restart(after);
+        }
         let deadline = self.deadline.get_or_insert_with(|| Deadline::after(after));
         deadline.poll_elapsed(core, cx).then_some(after)
     }
 
     /// The operation made progress: its timeout starts again from the next wait (so a write
-    /// timeout bounds a stall, not the time a large write takes).
+    /// timeout bounds a stall, not the time a large write takes). The armed timer is kept for
+    /// that wait (`Deadline::restart`).
     #[inline]
     pub(crate) fn progress(&mut self) {
         if self.deadline.is_some() {
-            self.deadline = None;
+            self.restart = true;
         }
     }
 

@@ -44,6 +44,10 @@ impl Drop for Timer {
 }
 
 /// A deadline for one operation: armed lazily, only once the operation has to wait.
+///
+/// Its timer is armed at or before `at`, never after: `restart` moves `at` later and keeps the
+/// timer where it is, so it may fire early (once), and `poll_elapsed` then arms it again at
+/// `at`.
 pub(crate) struct Deadline {
     at: Instant,
     timer: Option<Timer>,
@@ -56,6 +60,21 @@ impl Deadline {
 
     pub(crate) fn at(at: Instant) -> Deadline {
         Deadline { at, timer: None }
+    }
+
+    /// Starts the deadline again, `after` from now. A timer already armed stays in the wheel
+    /// when the new deadline is not earlier than the old one (it fires early at most once, and
+    /// `poll_elapsed` arms it again): an operation that completes and waits again many times
+    /// within one timeout (a keep-alive connection's reads, a large write's partial sends)
+    /// touches the wheel about once per timeout instead of an insert and a remove per wait.
+    #[inline]
+    pub(crate) fn restart(&mut self, after: Duration) {
+        let at = instant_after(after);
+        if at < self.at {
+            // A shorter timeout than before: the timer may be armed too late for it.
+            self.timer = None;
+        }
+        self.at = at;
     }
 
     /// Returns `true` once the deadline has passed; otherwise makes sure the task is woken at it.
