@@ -121,8 +121,10 @@ Options:
   --http             the HTTP benchmark instead of the echo load runs (bench/README.md): HTTP/1.1
                      requests in the same interleaved windows, CPU per request, ratio vs hyper_tokio
   --http-servers L   servers for --http (default ours,hyper_tokio; ours = ours_epoll,ours_uring, the
-                     http_event binary with EVENT_BACKEND=epoll / io_uring; hyper_tokio2 = a second
+                     http_event binary with EVENT_BACKEND=epoll / io_uring; base = base_epoll,base_uring,
+                     the http_event of --http-base PATH (a change before); hyper_tokio2 = a second
                      hyper_tokio, for a self-check)
+  --http-base PATH   another build of http_event, run as base_epoll / base_uring (see --http-servers)
   --http-configs L   --http configurations (default get:50,post:50:4096,close:10): get:CONNS (GET
                      /hello, keep-alive), post:CONNS:BYTES (POST /echo, keep-alive), close:CONNS (a
                      new connection per request, Connection: close, CONNS at once)
@@ -177,6 +179,7 @@ pub fn parse_opts() -> Opts {
         "--burst-conns",
         "--http",
         "--http-servers",
+        "--http-base",
         "--http-configs",
         "--wrk",
         "--wrk-seconds",
@@ -461,7 +464,11 @@ fn http_opts(bindir: &Path, seconds: f64, window: Duration) -> http::Opts {
     let list = arg_value("http-servers").unwrap_or_else(|| "ours,hyper_tokio".into());
     let mut servers: Vec<Spec> = Vec::new();
     for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let names: Vec<&str> = if n == "ours" { OURS_VARIANTS.iter().map(|(n, _)| *n).collect() } else { vec![n] };
+        let names: Vec<&str> = match n {
+            "ours" => OURS_VARIANTS.iter().map(|(n, _)| *n).collect(),
+            "base" => BASE_VARIANTS.iter().map(|(n, _)| *n).collect(),
+            _ => vec![n],
+        };
         for name in names {
             let plain = |bin: &str| Spec {
                 name: name.into(),
@@ -477,7 +484,22 @@ fn http_opts(bindir: &Path, seconds: f64, window: Duration) -> http::Opts {
                     Spec { env: vec![("EVENT_BACKEND".into(), backend.into())], backend: Some(backend), ..plain("http_event") }
                 }
                 None if name == "hyper_tokio" || name == "hyper_tokio2" => plain("http_tokio"),
-                None => bad("http-servers", format!("unknown server {name:?} (ours, ours_epoll, ours_uring, hyper_tokio, hyper_tokio2)")),
+                None => match BASE_VARIANTS.iter().find(|(b, _)| *b == name) {
+                    // --http-base: another build of http_event (a change's "before"), in the same windows.
+                    Some(&(_, backend)) => match arg_value("http-base") {
+                        Some(path) => Spec {
+                            path: path.into(),
+                            env: vec![("EVENT_BACKEND".into(), backend.into())],
+                            backend: Some(backend),
+                            ..plain("http_event")
+                        },
+                        None => bad("http-servers", format!("{name} needs --http-base PATH (another build of http_event)")),
+                    },
+                    None => bad(
+                        "http-servers",
+                        format!("unknown server {name:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, hyper_tokio, hyper_tokio2)"),
+                    ),
+                },
             };
             if !servers.iter().any(|s| s.name == spec.name) {
                 servers.push(spec);
