@@ -4,7 +4,7 @@
 # zeroed once it listens, `loadgen` on CPU 1, a dump, instructions / messages (or connections).
 #
 #   bench/callgrind.sh --server PATH [--backend epoll|io_uring] [--conns N | --churn] [--udp]
-#                      [--seconds S] [--out FILE] [-- valgrind options, e.g. --cache-sim=yes]
+#                      [--size BYTES] [--seconds S] [--out FILE] [-- valgrind options, e.g. --cache-sim=yes]
 #
 # --udp: PATH is a UDP echo (the udp_echo example, or a reference server given `--udp` by the
 # caller through a wrapper) and the load is `loadgen --udp` with --conns sockets.
@@ -14,12 +14,13 @@
 # callgrind file stays in --out (default /tmp/callgrind.<server>.<pid>) for callgrind_annotate.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-server="" backend=epoll conns=50 churn=0 udp=0 secs=5 out=""
+server="" backend=epoll conns=50 size=64 churn=0 udp=0 secs=5 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) server="$2"; shift 2 ;;
     --backend) backend="$2"; shift 2 ;;
     --conns) conns="$2"; shift 2 ;;
+    --size) size="$2"; shift 2 ;;
     --churn) churn=1; shift ;;
     --udp) udp=1; shift ;;
     --seconds) secs="$2"; shift 2 ;;
@@ -47,11 +48,11 @@ done
 sleep 0.5
 callgrind_control -z $pid >/dev/null
 if [ $udp = 1 ]; then
-  units=$(taskset -c 1 "$loadgen" --udp --addr "127.0.0.1:$port" --conns "$conns" --size 64 --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')
+  units=$(taskset -c 1 "$loadgen" --udp --addr "127.0.0.1:$port" --conns "$conns" --size "$size" --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')
 elif [ $churn = 1 ]; then
   units=$(taskset -c 1 "$loadgen" --addr "127.0.0.1:$port" --churn --seconds "$secs" | sed -n 's/.*connections=\([0-9]*\).*/\1/p')
 else
-  units=$(taskset -c 1 "$loadgen" --addr "127.0.0.1:$port" --conns "$conns" --size 64 --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')
+  units=$(taskset -c 1 "$loadgen" --addr "127.0.0.1:$port" --conns "$conns" --size "$size" --seconds "$secs" | sed -n 's/.* messages=\([0-9]*\).*/\1/p')
 fi
 sleep 0.3
 callgrind_control -d $pid >/dev/null
