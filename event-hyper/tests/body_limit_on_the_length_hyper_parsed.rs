@@ -3,7 +3,8 @@
 //! (checked on `POST /`, whose handler never reads the body and would answer 200), a declared
 //! length exactly at the limit is served, and a body of unknown length (chunked on HTTP/1,
 //! DATA frames without `content-length` on HTTP/2) that grows past the limit still fails to
-//! read (the handler answers 413).
+//! read (the handler answers 413). With `Expect: 100-continue` the 413 comes instead of the
+//! 100; on HTTP/2 the connection serves on after a 413.
 
 mod common;
 
@@ -32,6 +33,22 @@ fn http1_declared_length_over_the_limit_is_refused_before_the_service() {
     );
     assert_eq!(reply.status, 413);
     assert_eq!(reply.header("connection"), Some("close"));
+}
+
+#[test]
+fn http1_expect_continue_over_the_limit_gets_413_instead_of_100() {
+    let (reply, _) = common::with_server(
+        |server| server.max_body_bytes(LIMIT),
+        |addr| {
+            let mut stream = common::connect(addr);
+            common::exchange(
+                &mut stream,
+                b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\
+                  Expect: 100-continue\r\n\r\n",
+            )
+        },
+    );
+    assert_eq!(reply.status, 413);
 }
 
 #[test]
@@ -168,4 +185,21 @@ fn http2_body_of_unknown_length_over_the_limit_fails_to_read() {
             .unwrap(),
     ]));
     assert_eq!(replies[0].0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[test]
+fn http2_connection_serves_on_after_a_413() {
+    // HTTP/2 multiplexes: the refused stream is reset, the connection goes on (the
+    // `Connection: close` of HTTP/1's 413 has no meaning there).
+    let replies = common::run(h2_exchange(vec![
+        Request::post("http://t/")
+            .body(Full::new(Bytes::from(vec![b'o'; LIMIT + 1])))
+            .unwrap(),
+        Request::post("http://t/echo")
+            .body(Full::new(Bytes::from_static(b"after")))
+            .unwrap(),
+    ]));
+    assert_eq!(replies[0].0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(replies[1].0, StatusCode::OK);
+    assert_eq!(replies[1].1, &b"after"[..]);
 }
