@@ -14,7 +14,7 @@ use super::listener::Permit;
 use super::op::OpState;
 use super::turn::Turn;
 use super::{Read, ReadBuf, ReadInto, Socket, SocketError, UnixSocket, Write, WriteOwned};
-use crate::driver::{Stream, StreamIo};
+use crate::driver::{Direction, Stream, StreamIo};
 
 pub(crate) mod sealed {
     use super::*;
@@ -205,6 +205,9 @@ impl<T: StreamSocket> Conn<T> {
 
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) {
         self.read_timeout.set(timeout);
+        if timeout.is_none() {
+            self.trait_timeout_off(Direction::Read);
+        }
     }
 
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
@@ -213,6 +216,9 @@ impl<T: StreamSocket> Conn<T> {
 
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) {
         self.write_timeout.set(timeout);
+        if timeout.is_none() {
+            self.trait_timeout_off(Direction::Write);
+        }
     }
 
     pub(crate) fn write_timeout(&self) -> Option<Duration> {

@@ -151,6 +151,23 @@ impl<T: StreamSocket> Conn<T> {
         })
     }
 
+    /// The socket's default timeout for `direction` was turned off: the trait-level
+    /// operation's deadline goes with its armed timer (`OpState::drop_deadline`). A trait call
+    /// without a timeout never looks at that state again, so the timer would otherwise stay in
+    /// the wheel and wake the task at the old deadline.
+    pub(crate) fn trait_timeout_off(&self, direction: Direction) {
+        // Never borrowed across an await; a failed borrow (none is possible) only leaves the
+        // timer to fire once.
+        if let Ok(mut ops) = self.trait_ops.try_borrow_mut()
+            && let Some(ops) = ops.as_mut()
+        {
+            match direction {
+                Direction::Read => ops.read.drop_deadline(),
+                Direction::Write => ops.write.drop_deadline(),
+            }
+        }
+    }
+
     /// The traits' close: flush, then shut the write side down.
     fn poll_close_io(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.poll_flush_io(cx) {

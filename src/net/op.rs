@@ -199,6 +199,14 @@ impl OpState {
         }
     }
 
+    /// The timeout was turned off (a socket's default, for its trait-level operations): the
+    /// deadline goes, and with it a timer still armed from an earlier wait (kept there by
+    /// `progress`), so a socket without a timeout holds no timer and wakes nobody later.
+    pub(crate) fn drop_deadline(&mut self) {
+        self.deadline = None;
+        self.restart = false;
+    }
+
     /// Withdraws the readiness waker if this operation registered one.
     pub(crate) fn cancel(&mut self, reg: &Registration, direction: Direction) {
         if self.take_waiting() {
