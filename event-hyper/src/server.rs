@@ -404,7 +404,8 @@ where
                 b"request body over the server's limit\n",
             )));
             *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            // The body is not read: the connection cannot be reused.
+            // The body is not read: an HTTP/1 connection cannot be reused (hyper drops the
+            // header on HTTP/2, where only this stream ends).
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
