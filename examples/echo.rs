@@ -164,7 +164,6 @@ async fn serve(
                 continue;
             }
         };
-        let _ = client.set_nodelay(true);
         shutdown.spawn(async move {
             match echo(client).await {
                 Err(SocketError::ConnectionClosed) | Err(SocketError::Timeout { .. }) => {}
@@ -207,7 +206,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let mut options = ListenOptions::new().max_connections(config.max_connections);
+    // TCP_NODELAY on every connection, set by the listener (on io_uring as a ring command).
+    let mut options = ListenOptions::new()
+        .max_connections(config.max_connections)
+        .nodelay(true);
     if let Some(idle) = config.idle_timeout {
         options = options.idle_timeout(idle);
     }

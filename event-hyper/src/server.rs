@@ -329,6 +329,9 @@ impl Server {
         let shutdown = self.shutdown.clone();
         shutdown.close_on_trigger(&self.listener);
         let mut connections = self.listener.connections();
+        // A listener made with `ListenOptions::nodelay` sets it itself (on io_uring without a
+        // system call per connection).
+        let nodelay_set = self.listener.nodelay();
         while let Some(client) = connections.next().await {
             // Per-connection failures are skipped by the listener; what reaches here (running
             // out of descriptors) it backs off from by itself.
@@ -339,7 +342,9 @@ impl Server {
             if client.write_timeout().is_none() {
                 client.set_write_timeout(self.idle_timeout);
             }
-            let _ = client.set_nodelay(true);
+            if !nodelay_set {
+                let _ = client.set_nodelay(true);
+            }
             let service = BodyLimit {
                 inner: service.clone(),
                 max: self.max_body_bytes,

@@ -132,6 +132,21 @@ impl<S: StreamIo> Stream<S> {
         })
     }
 
+    /// Sets `TCP_NODELAY` on an accepted connection, best effort (`ListenOptions::nodelay`): on
+    /// io_uring a ring command queued ahead of the connection's first send where the kernel has
+    /// one (no system call of its own), else `setsockopt`.
+    pub(crate) fn set_nodelay_accepted(&self) {
+        #[cfg(target_os = "linux")]
+        if let Imp::Uring(u) = &self.imp
+            && u.set_nodelay_on_ring()
+        {
+            return;
+        }
+        if let Some(io) = &self.io {
+            let _ = socket2::SockRef::from(io).set_tcp_nodelay(true);
+        }
+    }
+
     /// Waits for the non-blocking connect of `io` to complete (checked with `SO_ERROR`),
     /// through the readiness reactor on either driver.
     pub(crate) async fn connecting(core: &Rc<Core>, mut io: S) -> io::Result<Stream<S>> {

@@ -100,6 +100,8 @@ pub(crate) struct Listener<T: StreamSocket> {
     exhausted: Cell<bool>,
     limit: Option<Rc<Limit>>,
     idle_timeout: Option<Duration>,
+    /// `ListenOptions::nodelay`: TCP_NODELAY on every accepted connection.
+    nodelay: bool,
 }
 
 /// The connection limit of a listener, shared with the sockets it accepted.
@@ -196,6 +198,19 @@ impl ServerSocket {
         self.inner.local.into()
     }
 
+    /// Whether every connection accepted here gets `TCP_NODELAY`
+    /// ([`ListenOptions::nodelay`](crate::ListenOptions::nodelay)).
+    ///
+    /// ```
+    /// let server = event::ListenOptions::new().nodelay(true).listen_on("127.0.0.1:0")?;
+    /// assert!(server.nodelay());
+    /// assert!(!event::Socket::listen_on("127.0.0.1:0")?.nodelay());
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn nodelay(&self) -> bool {
+        self.inner.nodelay
+    }
+
     /// Stops listening: closes the descriptor (new connections are refused), wakes a pending
     /// `accept` with [`SocketError::Closed`] and ends the `connections` stream. Idempotent, and
     /// callable from any task holding a clone.
@@ -227,6 +242,7 @@ impl<T: StreamSocket> Listener<T> {
                 })
             }),
             idle_timeout: limits.idle_timeout,
+            nodelay: limits.nodelay,
         }
     }
 
@@ -455,7 +471,12 @@ impl<T: StreamSocket> Listener<T> {
         };
         trace::event!(debug, %peer, local = %self.local, "accepted");
         Some(match Stream::accepted(core.clone(), stream) {
-            Ok(s) => Ok(T::wrap(Conn::accepted(s, peer, permit, self.idle_timeout))),
+            Ok(s) => {
+                if self.nodelay {
+                    s.set_nodelay_accepted();
+                }
+                Ok(T::wrap(Conn::accepted(s, peer, permit, self.idle_timeout)))
+            }
             Err(source) => Err(SocketError::Io {
                 op: "register connection",
                 source,

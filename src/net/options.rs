@@ -33,6 +33,8 @@ pub(crate) struct Limits {
     pub(crate) max_connections: Option<usize>,
     pub(crate) at_limit: AtLimit,
     pub(crate) idle_timeout: Option<Duration>,
+    /// `TCP_NODELAY` on every accepted connection (TCP listeners only).
+    pub(crate) nodelay: bool,
 }
 
 /// The builders of [`Limits`] on an options type with a `limits: Limits` field, written once:
@@ -197,6 +199,25 @@ impl ListenOptions {
         /// # drop(serve());
         /// ```
         idle_timeout;
+    }
+
+    /// Sets `TCP_NODELAY` on every connection the listener accepts (default off), as
+    /// [`Socket::set_nodelay`](crate::Socket::set_nodelay) would on each: small writes go out at
+    /// once instead of waiting for the peer's acknowledgement of the last (Nagle's algorithm),
+    /// which is what a request/response server wants. It is set before the connection's first
+    /// write; on io_uring it travels with the loop's next wait as a ring command where the
+    /// kernel has one (Linux 6.7+), so it costs no system call of its own. Best effort, as Go
+    /// sets it on every connection: a connection whose option cannot be set (reset already,
+    /// say) is served without it.
+    ///
+    /// ```
+    /// let server = event::ListenOptions::new().nodelay(true).listen_on("127.0.0.1:0")?;
+    /// # drop(server);
+    /// # Ok::<(), event::SocketError>(())
+    /// ```
+    pub fn nodelay(mut self, nodelay: bool) -> Self {
+        self.limits.nodelay = nodelay;
+        self
     }
 
     /// The length of the queue of connections the kernel completes before `accept`.

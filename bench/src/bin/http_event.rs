@@ -1,14 +1,14 @@
 //! `--http` server "ours": event-hyper's `Server` (HTTP/1.1 + HTTP/2 auto, its default timeouts
 //! and limits) with the bench handler, on one event loop. The driver comes from `EVENT_BACKEND`
 //! (the harness runs it as `ours_epoll` and `ours_uring`).
-use event::{Shutdown, Socket};
+use event::{ListenOptions, Shutdown};
 use hyper::service::service_fn;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let addr = event_bench::server_addr();
     let r = event::run(async move {
-        let listener = Socket::listen_on(addr)?;
+        let listener = ListenOptions::new().nodelay(true).listen_on(addr)?;
         let shutdown = Shutdown::new();
         shutdown.trigger_on_signals(&[event::signal::SIGINT, event::signal::SIGTERM])?;
         println!("http_event listening on {} (backend: {})", listener.local_address(), event::backend());

@@ -7,6 +7,12 @@ impl Uring {
         if ud == CANCEL_UD || ud == CLOSE_UD {
             return;
         }
+        if ud == SOCKOPT_UD {
+            // The command failed (a kernel or a socket without it): later connections use
+            // `setsockopt`; this one goes without (best effort).
+            self.sockopt_on_ring.set(false);
+            return;
+        }
         if ud == EPOLL_UD {
             self.epoll_ready.set(true);
             if !cqueue::more(flags) {

@@ -65,6 +65,8 @@ const EPOLL_UD: u64 = u64::MAX - 1;
 const CANCEL_UD: u64 = u64::MAX;
 /// A dropped connection's `Close` (its result is nobody's: the descriptor is gone either way).
 const CLOSE_UD: u64 = u64::MAX - 2;
+/// An accepted connection's `SetSockOpt` (`TCP_NODELAY`, best effort): only a failure completes.
+const SOCKOPT_UD: u64 = u64::MAX - 3;
 /// The most one receive completion carries (smaller completions bound how far a multishot
 /// receive overshoots `INBOX_HIGH` before its cancellation lands).
 const RECV_MAX: u32 = 16 * 1024;
@@ -143,6 +145,8 @@ pub(crate) struct Uring {
     /// `IORING_OP_CONNECT` with the connect's outcome (before, the retry after the poll could
     /// end with `EALREADY` or `EISCONN`); older kernels connect through the reactor.
     connect_on_ring: bool,
+    /// `SetSockOpt` ring commands work (Linux 6.7+; cleared at the first failure).
+    sockopt_on_ring: Cell<bool>,
     /// The loop runs (`block_on`): a queued `Close` goes with its next wait. Otherwise nothing
     /// would submit it soon, so it is submitted at once.
     running: Cell<bool>,
@@ -250,6 +254,7 @@ impl Uring {
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),
             connect_on_ring: kernel_at_least(6, 1),
+            sockopt_on_ring: Cell::new(kernel_at_least(6, 7)),
             running: Cell::new(false),
         })
     }
@@ -268,7 +273,7 @@ impl Uring {
     #[inline]
     fn push(&self, entry: squeue::Entry) {
         // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
-        // until the operation's last completion has been reaped.
+        // until the operation's last completion has been reaped, or is a static.
         if unsafe { self.ring.borrow_mut().submission().push(&entry) }.is_err() {
             self.push_full(&entry);
         }

@@ -122,6 +122,30 @@ impl Stream {
         Poll::Pending
     }
 
+    /// Queues `TCP_NODELAY` for the connection as a ring command (`SetSockOpt`), ahead of any
+    /// send of it, so it applies from the first; `false` where the kernel has no such command
+    /// (before Linux 6.7, or after a refusal). Its success completion is skipped; a failure
+    /// turns the command off for later connections (the listener's option is best effort).
+    pub(crate) fn set_nodelay_on_ring(&self) -> bool {
+        /// The option's value; static, so it outlives the entry that points at it.
+        static ON: libc::c_int = 1;
+        if !self.uring.sockopt_on_ring.get() {
+            return false;
+        }
+        let entry = opcode::SetSockOpt::new(
+            types::Fd(self.state.fd.get()),
+            libc::IPPROTO_TCP as u32,
+            libc::TCP_NODELAY as u32,
+            (&raw const ON).cast(),
+            size_of::<libc::c_int>() as u32,
+        )
+        .build()
+        .flags(squeue::Flags::SKIP_SUCCESS)
+        .user_data(SOCKOPT_UD);
+        self.uring.push(entry);
+        true
+    }
+
     /// Withdraws the waker of `direction` (its operation is gone or timed out).
     pub(crate) fn cancel_wait(&self, direction: Direction) {
         match direction {
