@@ -17,14 +17,23 @@ use std::task::{Context, Poll, Waker};
 pub(crate) struct Turn {
     /// An operation holds the turn (or it was handed to `granted`, which has not polled yet).
     held: Cell<bool>,
-    /// How many waiters `queue` holds (checked on every hand-on without borrowing the queue).
+    /// How many waiters the queue holds (checked on every hand-on without borrowing it).
     queued: Cell<u32>,
+    /// The waiters, made at the socket's first contention: an uncontended socket (nearly every
+    /// one) carries a pointer here, not the queue, which keeps `Socket`, and every future and
+    /// task that holds one, smaller.
+    waiting: RefCell<Option<Box<Waiting>>>,
+}
+
+/// A contended turn's waiters.
+#[derive(Default)]
+struct Waiting {
     /// Operations waiting for the turn, oldest first.
-    queue: RefCell<VecDeque<Queued>>,
+    queue: VecDeque<Queued>,
     /// The waiter the turn was handed to (0: none).
-    granted: Cell<u64>,
+    granted: u64,
     /// The id of the last waiter queued (ids start at 1).
-    last_id: Cell<u64>,
+    last_id: u64,
 }
 
 struct Queued {
@@ -84,13 +93,14 @@ impl Turn {
             *ticket = Ticket(self.enqueue(cx.waker(), true));
             return Poll::Pending;
         }
-        if self.granted.get() == id {
-            self.granted.set(0);
+        let mut waiting = self.waiting.borrow_mut();
+        let waiting = waiting.get_or_insert_with(Box::default);
+        if waiting.granted == id {
+            waiting.granted = 0;
             *ticket = Ticket::HELD;
             return Poll::Ready(());
         }
-        let mut queue = self.queue.borrow_mut();
-        if let Some(q) = queue.iter_mut().find(|q| q.id == id)
+        if let Some(q) = waiting.queue.iter_mut().find(|q| q.id == id)
             && !q.waker.will_wake(cx.waker())
         {
             q.waker = cx.waker().clone();
@@ -99,15 +109,17 @@ impl Turn {
     }
 
     fn enqueue(&self, waker: &Waker, takes_turn: bool) -> u64 {
+        let mut waiting = self.waiting.borrow_mut();
+        let waiting = waiting.get_or_insert_with(Box::default);
         // Never 0 (none) nor u64::MAX (held): 2^64 - 2 waiters are not going to happen.
-        let id = self.last_id.get() + 1;
-        self.last_id.set(id);
-        self.queue.borrow_mut().push_back(Queued {
+        let id = waiting.last_id + 1;
+        waiting.last_id = id;
+        waiting.queue.push_back(Queued {
             id,
             waker: waker.clone(),
             takes_turn,
         });
-        self.queued.set(self.queued.get() + 1);
+        self.queued.set(waiting.queue.len() as u32);
         id
     }
 
@@ -125,14 +137,21 @@ impl Turn {
 
     #[cold]
     fn leave(&self, id: u64) {
-        if self.granted.get() == id {
+        let granted = {
+            let mut waiting = self.waiting.borrow_mut();
+            let waiting = waiting.get_or_insert_with(Box::default);
+            if waiting.granted == id {
+                waiting.granted = 0;
+                true
+            } else {
+                waiting.queue.retain(|q| q.id != id);
+                self.queued.set(waiting.queue.len() as u32);
+                false
+            }
+        };
+        if granted {
             // Handed the turn but dropped before it polled: pass it on.
-            self.granted.set(0);
             self.hand_on();
-        } else {
-            let mut queue = self.queue.borrow_mut();
-            queue.retain(|q| q.id != id);
-            self.queued.set(queue.len() as u32);
         }
     }
 
@@ -150,26 +169,25 @@ impl Turn {
     #[cold]
     fn hand_on_queued(&self) {
         let mut wake = Vec::new();
-        let next = {
-            let mut queue = self.queue.borrow_mut();
-            let next = loop {
-                match queue.pop_front() {
-                    Some(q) if q.takes_turn => break Some(q),
-                    Some(q) => wake.push(q.waker),
-                    None => break None,
-                }
-            };
-            self.queued.set(queue.len() as u32);
-            next
+        let mut guard = self.waiting.borrow_mut();
+        let waiting = guard.get_or_insert_with(Box::default);
+        let next = loop {
+            match waiting.queue.pop_front() {
+                Some(q) if q.takes_turn => break Some(q),
+                Some(q) => wake.push(q.waker),
+                None => break None,
+            }
         };
+        self.queued.set(waiting.queue.len() as u32);
         match next {
             Some(q) => {
-                self.granted.set(q.id);
+                waiting.granted = q.id;
                 wake.push(q.waker);
             }
             None => self.held.set(false),
         }
         // Wake after the borrow ends: waking only queues tasks, but keep the queue free anyway.
+        drop(guard);
         for w in wake {
             w.wake();
         }
@@ -189,11 +207,11 @@ impl Turn {
 
     #[cold]
     fn wait_free(&self, cx: &mut Context<'_>) {
-        let queued = self
-            .queue
-            .borrow()
-            .iter()
-            .any(|q| !q.takes_turn && q.waker.will_wake(cx.waker()));
+        let queued = self.waiting.borrow().as_ref().is_some_and(|w| {
+            w.queue
+                .iter()
+                .any(|q| !q.takes_turn && q.waker.will_wake(cx.waker()))
+        });
         if !queued {
             self.enqueue(cx.waker(), false);
         }
