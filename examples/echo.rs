@@ -113,7 +113,10 @@ mod count_allocs {
     }
 }
 
-async fn echo(client: Socket) -> Result<(), SocketError> {
+/// Takes the socket by reference: an `async fn` keeps a by-value argument twice in its future
+/// (rust-lang/rust#62958), and the task's future is copied on its way into the task, so a
+/// borrowed socket makes each connection's task smaller and cheaper to start.
+async fn echo(client: &Socket) -> Result<(), SocketError> {
     // One buffer per connection, grown to the largest message and reused: no allocation per
     // message, and none at all while the connection is idle. On io_uring no byte is copied in
     // user space: `read_buf` into an empty vector trades it for the received bytes, and
@@ -165,7 +168,7 @@ async fn serve(
             }
         };
         shutdown.spawn(async move {
-            match echo(client).await {
+            match echo(&client).await {
                 Err(SocketError::ConnectionClosed) | Err(SocketError::Timeout { .. }) => {}
                 Err(e) => eprintln!("{e}"),
                 Ok(()) => {}
