@@ -147,6 +147,17 @@ impl<S: StreamIo> Stream<S> {
         }
     }
 
+    /// Runs the socket options queued for the connection before the caller sets one itself
+    /// (`Socket::set_nodelay`): on io_uring the listener's `TCP_NODELAY` is a ring command that
+    /// would otherwise run at the loop's next wait, after the caller's `setsockopt`, and undo
+    /// it. Nothing to do on epoll, or when nothing is queued.
+    pub(crate) fn settle_queued_options(&self) {
+        #[cfg(target_os = "linux")]
+        if let Imp::Uring(u) = &self.imp {
+            u.submit_queued();
+        }
+    }
+
     /// Waits for the non-blocking connect of `io` to complete (checked with `SO_ERROR`),
     /// through the readiness reactor on either driver.
     pub(crate) async fn connecting(core: &Rc<Core>, mut io: S) -> io::Result<Stream<S>> {

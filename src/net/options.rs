@@ -208,7 +208,10 @@ impl ListenOptions {
     /// write; on io_uring it travels with the loop's next wait as a ring command where the
     /// kernel has one (Linux 6.7+), so it costs no system call of its own. Best effort, as Go
     /// sets it on every connection: a connection whose option cannot be set (reset already,
-    /// say) is served without it.
+    /// say) is served without it. A connection's own [`Socket::set_nodelay`](crate::Socket::set_nodelay)
+    /// overrides it (the queued command runs first). On io_uring, until the loop next waits,
+    /// `getsockopt` on the descriptor still reads the kernel's default, and a `setsockopt` of
+    /// your own on it (through `AsFd`) is overridden: use `set_nodelay`.
     ///
     /// ```
     /// let server = event::ListenOptions::new().nodelay(true).listen_on("127.0.0.1:0")?;

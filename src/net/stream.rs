@@ -397,6 +397,9 @@ impl Socket {
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> Result<(), SocketError> {
+        // The listener's `ListenOptions::nodelay` may still be queued on the ring: it runs
+        // first, so this call's value is the one that stays.
+        self.conn.stream.settle_queued_options();
         self.conn
             .stream
             .io()

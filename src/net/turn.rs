@@ -93,18 +93,23 @@ impl Turn {
             *ticket = Ticket(self.enqueue(cx.waker(), true));
             return Poll::Pending;
         }
-        let mut waiting = self.waiting.borrow_mut();
-        let waiting = waiting.get_or_insert_with(Box::default);
-        if waiting.granted == id {
-            waiting.granted = 0;
-            *ticket = Ticket::HELD;
-            return Poll::Ready(());
-        }
-        if let Some(q) = waiting.queue.iter_mut().find(|q| q.id == id)
-            && !q.waker.will_wake(cx.waker())
-        {
-            q.waker = cx.waker().clone();
-        }
+        // A waker replaced here is dropped after the borrow ends: its drop may run any code,
+        // this turn's included (a waker can own a future that holds a ticket here).
+        let _replaced = {
+            let mut waiting = self.waiting.borrow_mut();
+            let waiting = waiting.get_or_insert_with(Box::default);
+            if waiting.granted == id {
+                waiting.granted = 0;
+                *ticket = Ticket::HELD;
+                return Poll::Ready(());
+            }
+            match waiting.queue.iter_mut().find(|q| q.id == id) {
+                Some(q) if !q.waker.will_wake(cx.waker()) => {
+                    Some(std::mem::replace(&mut q.waker, cx.waker().clone()))
+                }
+                _ => None,
+            }
+        };
         Poll::Pending
     }
 
@@ -137,16 +142,22 @@ impl Turn {
 
     #[cold]
     fn leave(&self, id: u64) {
-        let granted = {
+        // The waiter leaving is dropped (its waker with it) only after the borrow ends: a
+        // waker's drop may run any code, this turn's `release` included.
+        let (granted, _left) = {
             let mut waiting = self.waiting.borrow_mut();
             let waiting = waiting.get_or_insert_with(Box::default);
             if waiting.granted == id {
                 waiting.granted = 0;
-                true
+                (true, None)
             } else {
-                waiting.queue.retain(|q| q.id != id);
+                let left = waiting
+                    .queue
+                    .iter()
+                    .position(|q| q.id == id)
+                    .and_then(|i| waiting.queue.remove(i));
                 self.queued.set(waiting.queue.len() as u32);
-                false
+                (false, left)
             }
         };
         if granted {

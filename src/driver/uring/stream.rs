@@ -146,6 +146,12 @@ impl Stream {
         true
     }
 
+    /// Submits what the ring has queued (the listener's `SetSockOpt` among it), so that a
+    /// socket option the caller sets next is not overridden by a queued command.
+    pub(crate) fn submit_queued(&self) {
+        self.uring.submit_now();
+    }
+
     /// Withdraws the waker of `direction` (its operation is gone or timed out).
     pub(crate) fn cancel_wait(&self, direction: Direction) {
         match direction {
