@@ -54,6 +54,8 @@ pub(super) const PAUSED: Flags = Flags(256);
 /// A receive completion brought bytes after the socket was dropped: they were discarded unread
 /// (so the close must reset the connection, see `Conn::close`).
 pub(super) const DISCARDED: Flags = Flags(512);
+/// The listener's `TCP_NODELAY` was queued as a ring command and may not have run yet.
+pub(super) const SOCKOPT_QUEUED: Flags = Flags(1024);
 
 /// A set of the connection's flags (the constants above).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]

@@ -143,13 +143,18 @@ impl Stream {
         .flags(squeue::Flags::SKIP_SUCCESS)
         .user_data(SOCKOPT_UD);
         self.uring.push(entry);
+        self.state.set(SOCKOPT_QUEUED, true);
         true
     }
 
-    /// Submits what the ring has queued (the listener's `SetSockOpt` among it), so that a
-    /// socket option the caller sets next is not overridden by a queued command.
+    /// Submits what the ring has queued if the listener's `SetSockOpt` for this connection may
+    /// be among it, so that a socket option the caller sets next is not overridden by it. Only
+    /// the first call after accept can pay a system call (and only for a listener with
+    /// `nodelay`): a server that calls `set_nodelay` on every connection pays none.
     pub(crate) fn submit_queued(&self) {
-        self.uring.submit_now();
+        if self.state.set(SOCKOPT_QUEUED, false) {
+            self.uring.submit_now();
+        }
     }
 
     /// Withdraws the waker of `direction` (its operation is gone or timed out).
