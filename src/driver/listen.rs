@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -31,10 +32,11 @@ enum Imp {
 }
 
 /// How an accept comes back: a descriptor `accept4` gave on readiness, or one the ring
-/// accepted (its caller still has to make it a socket and learn its peer's address).
+/// accepted (its caller still has to make it a socket, and learn its peer's address when the
+/// ring did not give it).
 pub(crate) enum Accepted<R> {
     Ready(R),
-    Adopt(OwnedFd),
+    Adopt(OwnedFd, Option<SocketAddr>),
 }
 
 impl ListenSource {
@@ -75,14 +77,16 @@ impl ListenSource {
         mut attempt: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<Accepted<R>>> {
         if let Some(fd) = self.carried.borrow_mut().pop_front() {
-            return Poll::Ready(Ok(Accepted::Adopt(fd)));
+            return Poll::Ready(Ok(Accepted::Adopt(fd, None)));
         }
         match &self.imp {
             Imp::Epoll(reg) => reg
                 .poll_io(cx, Direction::Read, || attempt().map(|r| (r, false)))
                 .map_ok(Accepted::Ready),
             #[cfg(target_os = "linux")]
-            Imp::Uring(a) => a.poll_accept(cx).map_ok(Accepted::Adopt),
+            Imp::Uring(a) => a
+                .poll_accept(cx)
+                .map_ok(|(fd, peer)| Accepted::Adopt(fd, peer)),
         }
     }
 

@@ -31,8 +31,13 @@ pub(crate) mod sealed {
         /// Accepts one connection; the second value is what its errors name.
         fn accept(listen: &Self::Listen, local: &Self::Addr) -> io::Result<(Self::Io, Self::Addr)>;
         /// A connection the driver accepted (io_uring's multishot accept): the socket around
-        /// `fd` and what its errors name (TCP asks `getpeername`).
-        fn adopt(fd: OwnedFd, local: &Self::Addr) -> io::Result<(Self::Io, Self::Addr)>;
+        /// `fd` and what its errors name (TCP: `peer`, the address the ring gave, or else
+        /// `getpeername`).
+        fn adopt(
+            fd: OwnedFd,
+            local: &Self::Addr,
+            peer: Option<std::net::SocketAddr>,
+        ) -> io::Result<(Self::Io, Self::Addr)>;
         /// The socket type around a connection.
         fn wrap(conn: Conn<Self>) -> Self;
         /// A read failed.

@@ -366,8 +366,8 @@ impl<T: StreamSocket> Listener<T> {
                 None => Err(io::ErrorKind::NotConnected.into()),
             });
             let accepted = accepted.map(|polled| match polled {
-                OpPoll::Done(Ok(Accepted::Adopt(fd))) => {
-                    OpPoll::Done(T::adopt(fd, &self.local).map(Accepted::Ready))
+                OpPoll::Done(Ok(Accepted::Adopt(fd, peer))) => {
+                    OpPoll::Done(T::adopt(fd, &self.local, peer).map(Accepted::Ready))
                 }
                 other => other,
             });
@@ -401,7 +401,7 @@ impl<T: StreamSocket> Listener<T> {
                     continue;
                 }
                 Poll::Ready(OpPoll::Done(Err(source))) => self.accept_failed(op, cx, source),
-                Poll::Ready(OpPoll::Done(Ok(Accepted::Adopt(_)))) => unreachable!("adopted above"),
+                Poll::Ready(OpPoll::Done(Ok(Accepted::Adopt(..)))) => unreachable!("adopted above"),
             };
         }
     }

@@ -63,8 +63,15 @@ impl Kind for Socket {
         listen.accept()
     }
 
-    fn adopt(fd: std::os::fd::OwnedFd, _: &SocketAddr) -> io::Result<(Self::Io, SocketAddr)> {
+    fn adopt(
+        fd: std::os::fd::OwnedFd,
+        _: &SocketAddr,
+        peer: Option<SocketAddr>,
+    ) -> io::Result<(Self::Io, SocketAddr)> {
         let std = std::net::TcpStream::from(fd);
+        if let Some(peer) = peer {
+            return Ok((mio::net::TcpStream::from_std(std), peer));
+        }
         match std.peer_addr() {
             Ok(peer) => Ok((mio::net::TcpStream::from_std(std), peer)),
             // Reset before it was taken: skipped, as `accept4` skips it.

@@ -68,7 +68,11 @@ impl Kind for UnixSocket {
         listen.io.accept().map(|(io, _)| (io, local.clone()))
     }
 
-    fn adopt(fd: std::os::fd::OwnedFd, local: &Self::Addr) -> io::Result<(Self::Io, Self::Addr)> {
+    fn adopt(
+        fd: std::os::fd::OwnedFd,
+        local: &Self::Addr,
+        _: Option<std::net::SocketAddr>,
+    ) -> io::Result<(Self::Io, Self::Addr)> {
         let std = std::os::unix::net::UnixStream::from(fd);
         Ok((mio::net::UnixStream::from_std(std), local.clone()))
     }

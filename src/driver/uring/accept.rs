@@ -2,9 +2,14 @@
 //! `IORING_ACCEPT_MULTISHOT`) instead of the listener's readiness through the nested epoll.
 //!
 //! Each completion carries a new descriptor (`SOCK_NONBLOCK | SOCK_CLOEXEC`), queued in the
-//! listener's `AcceptState` until the accepting task takes it; the accept's address buffer is
-//! not used (one buffer would be overwritten by every completion of a batch), so the peer's
-//! address comes from `getpeername` when the connection is taken. The multishot accept is
+//! listener's `AcceptState` until the accepting task takes it. The accept has one address
+//! buffer, which the kernel overwrites at every connection it accepts, and it accepts only
+//! inside this thread's own `io_uring_enter`s (the ring is `SINGLE_ISSUER | DEFER_TASKRUN`):
+//! after a reap that took every completion and entered nothing, the buffer holds the peer of
+//! the last connection of that batch, which takes its address from there. The others of a
+//! batch (and every connection after a completion-queue overflow) learn it from `getpeername`
+//! when they are taken. So a connection a time, the common case, costs no system call of its
+//! own beyond the accept. The multishot accept is
 //! armed at the first accept that finds the queue empty and stays armed; it is cancelled
 //! (paused) when the queue holds `QUEUE_HIGH` connections nobody took (a task that stops
 //! accepting leaves further clients in the kernel's backlog, as on epoll) and when the listener
@@ -17,15 +22,25 @@
 //! which no operation of the table has (their generation is never 0). The slot is freed only at
 //! the operation's last completion, so no completion can reach a slot's next owner.
 
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use super::dgram_ops::socket_addr;
 use super::*;
 
 /// The most connections accepted and not yet taken before the multishot accept is paused (each
 /// holds a descriptor of the process: few enough to stay far below a descriptor limit, enough
 /// to take a burst in one turn).
 const QUEUE_HIGH: usize = 128;
+
+/// The accept's address buffer: room for a `sockaddr_in6` (a longer address, of a Unix-domain
+/// listener, is cut short by the kernel and not used).
+const ADDR_LEN: usize = size_of::<libc::sockaddr_in6>();
+
+/// A connection the ring accepted, with its peer's address when the accept's buffer gave it.
+pub(crate) type AcceptedFd = (OwnedFd, Option<SocketAddr>);
 
 /// One listener's accepted connections and its multishot accept.
 #[derive(Default)]
@@ -39,8 +54,12 @@ pub(crate) struct AcceptState {
     /// The listener stopped: later connections are closed as they arrive.
     stopped: Cell<bool>,
     /// Accepted connections and errors, in the order the kernel reported them.
-    queue: RefCell<VecDeque<io::Result<OwnedFd>>>,
+    queue: RefCell<VecDeque<io::Result<AcceptedFd>>>,
     waiter: Waiter,
+    /// The multishot accept's address buffer and its length, written by the kernel at each
+    /// connection it accepts, inside our `io_uring_enter`s only (see the module docs).
+    addr: UnsafeCell<[u8; ADDR_LEN]>,
+    addr_len: UnsafeCell<libc::socklen_t>,
 }
 
 /// A listener served by the ring (see the module docs). Dropping it stops the multishot
@@ -66,7 +85,7 @@ impl Acceptor {
 
     /// The next accepted connection (or the error that ended the multishot accept), or waits,
     /// arming the multishot accept if it is not armed.
-    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<AcceptedFd>> {
         let s = &*self.state;
         if let Some(next) = s.queue.borrow_mut().pop_front() {
             return Poll::Ready(next);
@@ -115,7 +134,7 @@ impl Acceptor {
         // state, which may outlive the listener until its last completion, keeps no waker.
         s.waiter.wake();
         drop(s.waiter.take());
-        queued.into_iter().filter_map(Result::ok).collect()
+        queued.into_iter().filter_map(|a| Some(a.ok()?.0)).collect()
     }
 }
 
@@ -134,11 +153,12 @@ impl Uring {
         let ud = index as u64 + 1;
         state.ud.set(ud);
         state.cancelling.set(false);
-        let entry = opcode::AcceptMulti::new(types::Fd(state.fd))
-            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(ud);
-        self.push(entry);
+        // SAFETY: no accept of this state is in flight (`ud` was 0), so the kernel does not
+        // write the length now; the buffer lives in the `Rc`'d state, which `accepts` holds
+        // until the accept's last completion, so it outlives every write the kernel makes.
+        unsafe { *state.addr_len.get() = ADDR_LEN as libc::socklen_t };
+        let entry = multishot_accept(state.fd, state.addr.get().cast(), state.addr_len.get());
+        self.push(entry.user_data(ud));
     }
 
     /// Cancels the multishot accept of `state` if it is armed (its last completion frees it).
@@ -178,7 +198,10 @@ impl Uring {
         let queued = {
             let mut queue = state.queue.borrow_mut();
             match fd {
-                Some(fd) => queue.push_back(Ok(fd)),
+                Some(fd) => {
+                    let peer = self.accept_addressed.take().then(|| state.written_peer());
+                    queue.push_back(Ok((fd, peer.flatten())))
+                }
                 None if res == -libc::ECANCELED => {}
                 None => queue.push_back(Err(io::Error::from_raw_os_error(errno_of(res)))),
             }
@@ -189,6 +212,45 @@ impl Uring {
             self.pause_accept(&state);
         }
         state.waiter.wake();
+    }
+}
+
+/// `IORING_ACCEPT_MULTISHOT`, in the entry's `ioprio`.
+const ACCEPT_MULTISHOT: u16 = 1 << 0;
+
+/// A multishot accept of `fd` (`SOCK_NONBLOCK | SOCK_CLOEXEC`) that writes each peer's address
+/// to `addr`. The io-uring crate's `AcceptMulti` passes no address buffer: this is its
+/// single-shot `Accept` with the multishot flag set in `ioprio`, as liburing's
+/// `io_uring_prep_multishot_accept` builds it.
+fn multishot_accept(
+    fd: RawFd,
+    addr: *mut libc::sockaddr,
+    addr_len: *mut libc::socklen_t,
+) -> squeue::Entry {
+    let entry = opcode::Accept::new(types::Fd(fd), addr, addr_len)
+        .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+        .build();
+    // SAFETY: `squeue::Entry` is `#[repr(C)]` around the kernel's 64-byte `io_uring_sqe` (its
+    // only field), a struct of integers in which every bit pattern is valid; `ioprio` is the
+    // `u16` at byte offset 2 of that ABI (the test below checks it against `AcceptMulti`).
+    unsafe {
+        let mut sqe = std::mem::transmute::<squeue::Entry, [u8; 64]>(entry);
+        sqe[2..4].copy_from_slice(&ACCEPT_MULTISHOT.to_ne_bytes());
+        std::mem::transmute::<[u8; 64], squeue::Entry>(sqe)
+    }
+}
+
+impl AcceptState {
+    /// The peer address the kernel wrote at its latest accept (`None` for one not of TCP), and
+    /// the whole buffer for the next one.
+    fn written_peer(&self) -> Option<SocketAddr> {
+        // SAFETY: the kernel writes the buffer and its length only inside our own
+        // `io_uring_enter`s, and none is running (this thread is here, reaping).
+        let (bytes, len) = unsafe {
+            let len = std::mem::replace(&mut *self.addr_len.get(), ADDR_LEN as libc::socklen_t);
+            (*self.addr.get(), len as usize)
+        };
+        bytes.get(..len).and_then(socket_addr)
     }
 }
 
@@ -237,5 +299,69 @@ mod tests {
         let last = state.queue.borrow_mut().pop_back().unwrap();
         assert_eq!(last.unwrap_err().raw_os_error(), Some(libc::EMFILE));
         assert_eq!(state.ud.get(), 0);
+    }
+
+    #[test]
+    fn the_address_entry_is_accept_multi_with_an_address_buffer() {
+        let (mut addr, mut len) = ([0u8; ADDR_LEN], ADDR_LEN as libc::socklen_t);
+        let ours = multishot_accept(7, addr.as_mut_ptr().cast(), &mut len);
+        let theirs = opcode::AcceptMulti::new(types::Fd(7))
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build();
+        // SAFETY: as in `multishot_accept`: 64 bytes of integers either way.
+        let [ours, theirs] =
+            [ours, theirs].map(|e| unsafe { std::mem::transmute::<squeue::Entry, [u8; 64]>(e) });
+        // `addr2` (bytes 8..16) and `addr` (16..24) carry the buffer; the rest is the same.
+        assert_eq!(ours[..8], theirs[..8], "opcode, flags, ioprio, fd");
+        assert_eq!(ours[24..], theirs[24..]);
+        assert_eq!(ours[8..16], (&raw mut len as u64).to_ne_bytes());
+        assert_eq!(ours[16..24], (addr.as_mut_ptr() as u64).to_ne_bytes());
+    }
+
+    #[test]
+    fn a_connection_takes_the_buffers_address_only_when_the_batch_allows() {
+        let Some((_reactor, uring)) = ring() else {
+            return;
+        };
+        let state = Rc::new(AcceptState {
+            fd: -1,
+            ..AcceptState::default()
+        });
+        uring.arm_accept(&state);
+        // What the kernel writes for a connection from 127.0.0.1:4242: a `sockaddr_in`.
+        // SAFETY: no accept is in flight (the ring was never entered).
+        let write = || unsafe {
+            let buf = &mut *state.addr.get();
+            buf[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
+            buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
+            *state.addr_len.get() = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        };
+        for addressed in [false, true, true] {
+            write();
+            uring.accept_addressed.set(addressed);
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
+            assert!(!uring.accept_addressed.get(), "used once");
+        }
+        // A Unix-domain peer's longer address is cut short: no address.
+        uring.accept_addressed.set(true);
+        // SAFETY: as above.
+        unsafe { *state.addr_len.get() = 110 };
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
+        let peers: Vec<_> = state
+            .queue
+            .take()
+            .into_iter()
+            .map(|a| a.unwrap().1)
+            .collect();
+        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        assert_eq!(peers, [None, Some(peer), Some(peer), None]);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { *state.addr_len.get() },
+            ADDR_LEN as libc::socklen_t
+        );
     }
 }

@@ -280,7 +280,7 @@ fn queue_datagram(state: &DgramState, bytes: &[u8]) {
 
 /// The address in a `sockaddr_in` or `sockaddr_in6` as the kernel wrote it (`None` for any
 /// other family, or too few bytes).
-fn socket_addr(name: &[u8]) -> Option<SocketAddr> {
+pub(super) fn socket_addr(name: &[u8]) -> Option<SocketAddr> {
     let family = i32::from(u16::from_ne_bytes(name.get(0..2)?.try_into().ok()?));
     let port = u16::from_be_bytes(name.get(2..4)?.try_into().ok()?);
     if family == libc::AF_INET {

@@ -136,6 +136,9 @@ pub(crate) struct Uring {
     recv_cap: Cell<bool>,
     /// The listeners' multishot accepts (accept.rs).
     accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
+    /// The completion being handled is its accept's last in a batch taken whole, with
+    /// nothing entered since: the accept's address buffer is its connection's (accept.rs).
+    accept_addressed: Cell<bool>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
     dgram: DgramOps,
     /// The addresses of the connects in flight, by `user_data` (kept out of `Op`, which stays
@@ -251,6 +254,7 @@ impl Uring {
             linger_stall,
             recv_cap: Cell::new(true),
             accepts: RefCell::new(Slab::new()),
+            accept_addressed: Cell::new(false),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),
             connect_on_ring: kernel_at_least(6, 1),
@@ -547,17 +551,23 @@ impl Uring {
         loop {
             self.entered.set(false);
             cqes.clear();
-            {
+            let overflow = {
                 let mut ring = self.ring.borrow_mut();
                 cqes.extend(
                     ring.completion()
                         .map(|c| (c.user_data(), c.result(), c.flags())),
                 );
-            }
+                ring.submission().cq_overflow()
+            };
             if cqes.is_empty() {
                 break;
             }
-            for &(ud, res, flags) in &cqes {
+            for (i, &(ud, res, flags)) in cqes.iter().enumerate() {
+                if ud >> 32 == 0 {
+                    let last = !cqes[i + 1..].iter().any(|&(later, ..)| later == ud);
+                    self.accept_addressed
+                        .set(last && !overflow && !self.entered.get());
+                }
                 self.complete(ud, res, flags);
             }
             self.bufs.publish();
