@@ -5,10 +5,10 @@
 //! listener's `AcceptState` until the accepting task takes it. The accept has one address
 //! buffer, which the kernel overwrites at every connection it accepts, and it accepts only
 //! inside this thread's own `io_uring_enter`s (the ring is `SINGLE_ISSUER | DEFER_TASKRUN`):
-//! after a reap that took every completion and entered nothing, the buffer holds the peer of
-//! the last connection of that batch, which takes its address from there. The others of a
-//! batch (and every connection after a completion-queue overflow) learn it from `getpeername`
-//! when they are taken. So a connection a time, the common case, costs no system call of its
+//! in a batch of completions taken whole (no overflow), the buffer holds the peer of the
+//! accept's last connection of the batch until the ring is entered again, and that connection
+//! takes its address from there. The others of a batch (and every connection after an overflow
+//! or an enter in the middle of a batch) learn it from `getpeername` when they are taken. So a connection a time, the common case, costs no system call of its
 //! own beyond the accept. The multishot accept is
 //! armed at the first accept that finds the queue empty and stays armed; it is cancelled
 //! (paused) when the queue holds `QUEUE_HIGH` connections nobody took (a task that stops
@@ -173,6 +173,7 @@ impl Uring {
     /// listener stopped), or the error that ended it.
     pub(super) fn complete_accept(&self, ud: u64, res: i32, flags: u32) {
         let index = (ud - 1) as usize;
+        let addressed = self.accept_addressed.take();
         let state = self.accepts.borrow().get(index).cloned();
         let more = cqueue::more(flags);
         let fd = (res >= 0).then(|| {
@@ -199,7 +200,7 @@ impl Uring {
             let mut queue = state.queue.borrow_mut();
             match fd {
                 Some(fd) => {
-                    let peer = self.accept_addressed.take().then(|| state.written_peer());
+                    let peer = addressed.then(|| state.written_peer());
                     queue.push_back(Ok((fd, peer.flatten())))
                 }
                 None if res == -libc::ECANCELED => {}
