@@ -1,0 +1,150 @@
+//! The ring's side of the loop's wait: a turn submits what the tasks queued, waits for
+//! completions (or the reactor's descriptor, or the timeout), and reaps them; a few paths
+//! submit at once.
+
+use super::*;
+
+impl Uring {
+    /// Submits what is queued now (used before a descriptor with queued entries is closed, so
+    /// that no entry can reach a descriptor number the kernel hands out again).
+    pub(super) fn submit_now(&self) {
+        // Whatever completes inline is posted now: a reap under way looks again, and does not
+        // take an accept's address buffer as its batch's (accept.rs).
+        self.entered.set(true);
+        let mut ring = self.ring.borrow_mut();
+        for _ in 0..100 {
+            let queued = ring.submission().len() as u32;
+            if queued == 0 {
+                return;
+            }
+            // SAFETY: no argument is passed; `queued` entries are initialised in the queue. A
+            // plain submission (no GETEVENTS) is not refused for an overflowed completion queue.
+            if unsafe { ring.submitter().enter::<libc::sigset_t>(queued, 0, 0, None) }.is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Submits what is queued and runs the deferred completion work now, without waiting:
+    /// cancellations finish here and let go of their descriptors' files (their completions are
+    /// handled at the next turn).
+    pub(super) fn submit_and_run(&self) {
+        self.entered.set(true);
+        let mut ring = self.ring.borrow_mut();
+        let queued = ring.submission().len() as u32;
+        let flags = io_uring::EnterFlags::GETEVENTS.bits();
+        // SAFETY: no argument is passed; `queued` entries are initialised in the queue.
+        let _ = unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(queued, 0, flags, None)
+        };
+    }
+
+    /// One turn of the loop's wait: submits everything queued, waits for at least one completion
+    /// (or `timeout`; zero means do not wait), handles the completions, and polls the readiness
+    /// reactor when its descriptor fired. Returns whether the cross-thread waker fired.
+    pub(crate) fn turn(&self, timeout: Option<Duration>, reactor: &Reactor) -> io::Result<bool> {
+        let timeout = if self.lingering.borrow().is_empty() {
+            timeout
+        } else {
+            self.expire_lingering(self.linger_stall);
+            let check =
+                (self.linger_stall / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+            Some(timeout.map_or(check, |t| t.min(check)))
+        };
+        if !self.epoll_armed.get() {
+            self.epoll_armed.set(true);
+            let entry = opcode::PollAdd::new(types::Fd(self.epoll_fd), libc::POLLIN as u32)
+                .multi(true)
+                .build()
+                .user_data(EPOLL_UD);
+            self.push(entry);
+        }
+        let result = {
+            let mut ring = self.ring.borrow_mut();
+            let (pending, taskrun, overflow) = {
+                let sq = ring.submission();
+                (sq.len(), sq.taskrun(), sq.cq_overflow())
+            };
+            let ready = !ring.completion().is_empty();
+            let ring = &*ring;
+            // Something to handle already (or no time to wait): submit, without waiting, and
+            // only if there is anything to submit or deferred completion work to run.
+            let no_wait = self.epoll_ready.get() || ready || timeout == Some(Duration::ZERO);
+            match timeout {
+                _ if no_wait => {
+                    if pending > 0 || taskrun || overflow {
+                        ring.submit()
+                    } else {
+                        Ok(0)
+                    }
+                }
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    ring.submitter().submit_with_args(1, &args)
+                }
+                None => ring.submit_and_wait(1),
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        let mut woken = false;
+        if self.epoll_ready.replace(false) {
+            woken = reactor.poll(Some(Duration::ZERO))?;
+            if reactor.was_full() {
+                // More readiness waits in epoll than one call returned: look again next turn.
+                self.epoll_ready.set(true);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Whether the next turn must not block (readiness is left over from this one).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.epoll_ready.get()
+    }
+
+    /// Handles every completion in the queue. Completions are posted only inside our own
+    /// `io_uring_enter`s, so one pass takes them all unless handling one entered the ring (a
+    /// full submission queue in `push`, a submission before a close): then it looks again.
+    pub(super) fn reap(&self) {
+        let mut cqes = std::mem::take(&mut *self.cqes.borrow_mut());
+        loop {
+            self.entered.set(false);
+            cqes.clear();
+            let overflow = {
+                let mut ring = self.ring.borrow_mut();
+                cqes.extend(
+                    ring.completion()
+                        .map(|c| (c.user_data(), c.result(), c.flags())),
+                );
+                ring.submission().cq_overflow()
+            };
+            if cqes.is_empty() {
+                break;
+            }
+            for (i, &(ud, res, flags)) in cqes.iter().enumerate() {
+                if ud >> 32 == 0 {
+                    let last = !cqes[i + 1..].iter().any(|&(later, ..)| later == ud);
+                    self.accept_addressed
+                        .set(last && !overflow && !self.entered.get());
+                }
+                self.complete(ud, res, flags);
+            }
+            self.bufs.publish();
+            if !self.entered.get() {
+                break;
+            }
+        }
+        *self.cqes.borrow_mut() = cqes;
+    }
+}
