@@ -212,7 +212,8 @@ mod loop_never_starves_or_spins {
 mod loop_two_on_one_thread {
     //! Two `EventLoop`s on one thread (one running at a time): each loop's tasks run on it alone,
     //! whatever the other does; `block_on` entered again, after a panic, and wake-ups from another
-    //! thread. (While a loop runs, its run queue lives in a thread-local; these pin down the hand-over.)
+    //! thread. (While a loop runs, its run queue lives in a thread-local; these pin down the
+    //! hand-over.)
 
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
@@ -434,9 +435,9 @@ mod loop_two_on_one_thread {
 
 mod listener_reused_in_a_second_loop {
     //! A listener outlives the loop it accepted on: made once, it accepts in one `event::run`, then
-    //! in the next (it used to wait forever on the first loop's reactor, so the second loop's accept
-    //! ended in `Elapsed`), and back on the first loop if that one runs again; on either driver and
-    //! from one to the other.
+    //! in the next (it used to wait forever on the first loop's reactor, so the second loop's
+    //! accept ended in `Elapsed`), and back on the first loop if that one runs again; on either
+    //! driver and from one to the other.
     use crate::common;
 
     use std::io::{Read, Write};
@@ -621,7 +622,8 @@ mod backend_inside_a_loop {
 
     use event::{Backend, EventLoop, PerCore};
 
-    /// What `event::backend()` says in the root future and in a task of a loop built with `backend`.
+    /// What `event::backend()` says in the root future and in a task of a loop built with
+    /// `backend`.
     fn seen_inside(lp: &EventLoop) -> (&'static str, &'static str) {
         lp.block_on(async {
             let task = event::spawn(async { event::backend() }).await.unwrap();

@@ -32,7 +32,8 @@ mod tcp_cancel_and_teardown {
     }
 
     /// Whether `stream` is p(0) ++ p(1) ++ ... ++ p(n-1) where p(i) is a prefix of `writes[i].0`,
-    /// and the whole of it if `writes[i].1` (the write completed). Backtracks over the split points.
+    /// and the whole of it if `writes[i].1` (the write completed). Backtracks over the split
+    /// points.
     fn is_prefix_concatenation(stream: &[u8], writes: &[(Vec<u8>, bool)]) -> bool {
         fn go(stream: &[u8], writes: &[(Vec<u8>, bool)]) -> bool {
             let Some(((data, complete), rest)) = writes.split_first() else {
@@ -418,9 +419,9 @@ mod tcp_close_delivery {
         }
     }
 
-    /// A server that writes until it stalls and drops the socket (linger timeout `linger`, loop kept
-    /// `keep` after), and a client that starts reading after `wait`: how its stream ended, and how
-    /// many bytes the server counted as written.
+    /// A server that writes until it stalls and drops the socket (linger timeout `linger`, loop
+    /// kept `keep` after), and a client that starts reading after `wait`: how its stream ended, and
+    /// how many bytes the server counted as written.
     fn late_reader(linger: Duration, keep: Duration, wait: Duration) -> (Ending, usize) {
         let (addr, done) = serve_then_drop(linger, keep);
         let client = slow_client(addr);

@@ -278,9 +278,9 @@ mod tcp_read {
 }
 
 mod tcp_read_uninit {
-    //! `Socket::poll_read_uninit`: reads into uninitialised memory honour the buffer's length, add up
-    //! to what the peer sent, end with `Ok(0)` at end of stream and time out like the trait reads.
-    //! (The bytes themselves are checked through hyper's `ReadBuf` in event-hyper's
+    //! `Socket::poll_read_uninit`: reads into uninitialised memory honour the buffer's length, add
+    //! up to what the peer sent, end with `Ok(0)` at end of stream and time out like the trait
+    //! reads. (The bytes themselves are checked through hyper's `ReadBuf` in event-hyper's
     //! `tests/server.rs` (`io_reads_into_uninit`), which can look at them without `unsafe`.)
 
     use crate::common;
@@ -777,9 +777,9 @@ mod tcp_trait_write_delivery {
         });
     }
 
-    /// Dropping the socket right after trait writes, while the peer is slow: the peer must get every
-    /// byte `poll_write` accepted, then end of stream (on epoll those bytes are in the kernel's send
-    /// buffer and the close sends them before its FIN).
+    /// Dropping the socket right after trait writes, while the peer is slow: the peer must get
+    /// every byte `poll_write` accepted, then end of stream (on epoll those bytes are in the
+    /// kernel's send buffer and the close sends them before its FIN).
     #[test]
     fn trait_write_then_drop_delivers_every_accepted_byte() {
         common::run(async {
@@ -813,8 +813,9 @@ mod tcp_trait_write_delivery {
     }
 
     /// A write that times out (the socket's default write timeout, through the trait) and a later
-    /// write that succeeds: the stream the peer reads must be every accepted byte in order, then the
-    /// later bytes. A gap (accepted bytes silently dropped, later bytes delivered) is corruption.
+    /// write that succeeds: the stream the peer reads must be every accepted byte in order, then
+    /// the later bytes. A gap (accepted bytes silently dropped, later bytes delivered) is
+    /// corruption.
     #[test]
     fn trait_write_timeout_then_more_writes_leave_no_gap() {
         common::run(async {
@@ -1094,8 +1095,8 @@ mod tcp_trait_write_waits_for_a_native_write {
 mod tcp_stream_edges {
     //! Edges of a stream that both drivers must handle alike (the io_uring driver implements them
     //! its own way): reads larger than the buffered bytes, small messages of many connections
-    //! interleaved (they share the receive buffers on io_uring), end of stream and reset after data,
-    //! a write with a zero timeout.
+    //! interleaved (they share the receive buffers on io_uring), end of stream and reset after
+    //! data, a write with a zero timeout.
     use crate::common;
 
     use std::io::Write as _;
@@ -1267,9 +1268,9 @@ mod tcp_stream_edges {
     /// A write whose timeout has already run out at its first poll (a zero timeout) still ends at
     /// once, with `WriteTimeout` saying how many bytes went out, and exactly those bytes reach the
     /// peer. On io_uring the write's send may go out in part at submission, just before its
-    /// cancellation is processed; the rest must not then be sent regardless, nor the write hang. The
-    /// socket's buffers are filled first, then the (blocking, std) peer reads a little, so that there
-    /// is room for part of a send only.
+    /// cancellation is processed; the rest must not then be sent regardless, nor the write hang.
+    /// The socket's buffers are filled first, then the (blocking, std) peer reads a little, so that
+    /// there is room for part of a send only.
     #[test]
     fn write_with_a_zero_timeout_ends_and_reports_what_went_out() {
         use std::io::Read as _;

@@ -234,10 +234,11 @@ mod tcp_listen_nodelay {
     }
 
     mod yields_to_set_nodelay {
-        //! A listener's `ListenOptions::nodelay` is the default of each connection it accepts, not a
-        //! value forced on it later: a connection's own `set_nodelay(false)`, made as soon as `accept`
-        //! returns, stays in force once the loop has turned (on io_uring the listener's option travels
-        //! as a ring command, which must not run after the socket's own setting and undo it).
+        //! A listener's `ListenOptions::nodelay` is the default of each connection it accepts, not
+        //! a value forced on it later: a connection's own `set_nodelay(false)`, made as soon as
+        //! `accept` returns, stays in force once the loop has turned (on io_uring the listener's
+        //! option travels as a ring command, which must not run after the socket's own setting and
+        //! undo it).
         use super::{common, nodelay};
 
         use event::{ListenOptions, Socket};
@@ -254,7 +255,8 @@ mod tcp_listen_nodelay {
                     let accepted = server.accept().await.unwrap();
                     accepted.set_nodelay(false).unwrap();
                     assert!(!nodelay(&accepted), "connection {i}: just set");
-                    // Turns of the loop: whatever the listener queued has run by the end of the trip.
+                    // Turns of the loop: whatever the listener queued has run by the end of the
+                    // trip.
                     accepted.write(b"ping").await.unwrap();
                     assert_eq!(client.read(16).await.unwrap(), b"ping");
                     client.write(b"pong").await.unwrap();
@@ -288,10 +290,10 @@ mod tcp_listen_nodelay {
 
     mod on_accept {
         //! `ListenOptions::nodelay` on a connection that has not written yet: the option is on once
-        //! the loop has waited once (on io_uring the listener's ring command travels with the loop's
-        //! next wait, as its docs say; on epoll it is on when `accept` returns), and a connection
-        //! accepted and dropped at once leaves no option behind for the next socket to get the
-        //! descriptor number.
+        //! the loop has waited once (on io_uring the listener's ring command travels with the
+        //! loop's next wait, as its docs say; on epoll it is on when `accept` returns), and a
+        //! connection accepted and dropped at once leaves no option behind for the next socket to
+        //! get the descriptor number.
         use super::{common, nodelay};
 
         use std::time::Duration;
@@ -325,8 +327,8 @@ mod tcp_listen_nodelay {
                     let _client = Socket::connect(server.local_address()).await.unwrap();
                     let accepted = server.accept().await.unwrap();
                     drop(accepted);
-                    // A socket made in the same turn, then one after the loop has waited (the dropped
-                    // connection's number free again by then, so likely this one's).
+                    // A socket made in the same turn, then one after the loop has waited (the
+                    // dropped connection's number free again by then, so likely this one's).
                     let same_turn = Socket::connect(plain.local_address()).await.unwrap();
                     let other = plain.accept().await.unwrap();
                     event::sleep(Duration::from_millis(1)).await;
@@ -347,10 +349,11 @@ mod tcp_listen_nodelay {
     }
 
     mod write_and_drop_in_one_turn {
-        //! A connection from a `ListenOptions::nodelay` listener that is accepted, written and dropped
-        //! without the loop waiting in between (on io_uring its `SetSockOpt`, its send and its `Close`
-        //! all queued in that one turn, in that order) still delivers its bytes whole, then end of
-        //! stream, and the listener goes on setting the option on the connections after it.
+        //! A connection from a `ListenOptions::nodelay` listener that is accepted, written and
+        //! dropped without the loop waiting in between (on io_uring its `SetSockOpt`, its send and
+        //! its `Close` all queued in that one turn, in that order) still delivers its bytes whole,
+        //! then end of stream, and the listener goes on setting the option on the connections after
+        //! it.
         use super::common;
 
         use std::io::Read;
@@ -392,10 +395,11 @@ mod tcp_listen_nodelay {
     }
 
     mod every_listener_kind {
-        //! `ListenOptions::nodelay` holds wherever the listener accepts: a listener served by one loop
-        //! and then by another (each loop's driver sets the option for the connections it accepts),
-        //! every loop of `PerCore` (each has its own listener, made from the same options), and an
-        //! IPv6 listener (bound to the IPv4-mapped loopback, so traffic stays on 127.0.0.1).
+        //! `ListenOptions::nodelay` holds wherever the listener accepts: a listener served by one
+        //! loop and then by another (each loop's driver sets the option for the connections it
+        //! accepts), every loop of `PerCore` (each has its own listener, made from the same
+        //! options), and an IPv6 listener (bound to the IPv4-mapped loopback, so traffic stays on
+        //! 127.0.0.1).
         use super::{common, nodelay};
 
         use std::io::{Read, Write};
@@ -406,8 +410,8 @@ mod tcp_listen_nodelay {
 
         const LIMIT: Duration = Duration::from_secs(5);
 
-        /// Accepts one connection on the running loop, answers its byte and reports the option (read
-        /// once the answer has gone out, and at once after accept on epoll).
+        /// Accepts one connection on the running loop, answers its byte and reports the option
+        /// (read once the answer has gone out, and at once after accept on epoll).
         async fn accept_answer(server: &ServerSocket) -> bool {
             let peer = server.accept().await.unwrap();
             let bytes = peer.read(16).await.unwrap();
@@ -1489,9 +1493,9 @@ mod tcp_address {
 mod address_fuzz {
     //! A bounded fuzz of address parsing: random texts from an alphabet rich in the characters
     //! addresses use. Properties: parsing never panics; it accepts exactly what the standard
-    //! library's `SocketAddr` parser accepts; accepted addresses print and parse back to themselves;
-    //! rejected ones are `InvalidAddress` naming the input. Runs for a fixed number of cases (set
-    //! `EVENT_FUZZ_CASES` to run longer).
+    //! library's `SocketAddr` parser accepts; accepted addresses print and parse back to
+    //! themselves; rejected ones are `InvalidAddress` naming the input. Runs for a fixed number of
+    //! cases (set `EVENT_FUZZ_CASES` to run longer).
 
     use std::net::SocketAddr;
 

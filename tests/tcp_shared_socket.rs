@@ -386,8 +386,8 @@ mod tcp_shared_socket_waker_drop_reenters {
         static OWNED: RefCell<Option<Boxed>> = const { RefCell::new(None) };
     }
 
-    /// A waker whose clones (non-null data) drop `OWNED` when they are dropped; the original (null data)
-    /// owns nothing.
+    /// A waker whose clones (non-null data) drop `OWNED` when they are dropped; the original (null
+    /// data) owns nothing.
     fn owning_waker() -> Waker {
         fn clone(_: *const ()) -> RawWaker {
             RawWaker::new(std::ptr::dangling::<()>(), &VTABLE)

@@ -54,11 +54,11 @@ mod codec_lines {
 }
 
 mod sync_crates {
-    //! The runtime-independent channels and locks of well-kept crates work on our loop, as the crate
-    //! docs say: tokio::sync (with only its `sync` feature, no tokio runtime), futures-channel and
-    //! async-channel. For each: a task sends and another task of the same loop receives, and a
-    //! plain thread sends into a task that is already waiting (so the wake-up has to cross threads
-    //! and reach the loop).
+    //! The runtime-independent channels and locks of well-kept crates work on our loop, as the
+    //! crate docs say: tokio::sync (with only its `sync` feature, no tokio runtime),
+    //! futures-channel and async-channel. For each: a task sends and another task of the same loop
+    //! receives, and a plain thread sends into a task that is already waiting (so the wake-up has
+    //! to cross threads and reach the loop).
     use crate::common;
 
     use std::time::Duration;

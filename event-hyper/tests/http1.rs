@@ -231,7 +231,8 @@ mod http1_slow_header_is_cut {
 
 mod http1_body_over_limit_gets_413 {
     //! A request body over `max_body_bytes` gets `413 Payload Too Large`: at once for a declared
-    //! `Content-Length` (the service is not called), and through the limited body for a chunked one.
+    //! `Content-Length` (the service is not called), and through the limited body for a chunked
+    //! one.
 
     use crate::common;
 

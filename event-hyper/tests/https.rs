@@ -8,8 +8,8 @@ mod common;
 
 mod https_alpn_chooses_the_protocol {
     //! HTTPS through `Server::tls`: ALPN picks HTTP/2 for a client offering `h2` and HTTP/1.1 for
-    //! one offering `http/1.1` (hyper's clients over futures-rustls on the same loop); a client that
-    //! offers nothing is served by detection, and an ALPN list of the user's own is kept.
+    //! one offering `http/1.1` (hyper's clients over futures-rustls on the same loop); a client
+    //! that offers nothing is served by detection, and an ALPN list of the user's own is kept.
 
     use crate::common;
 
@@ -130,7 +130,8 @@ mod https_graceful_shutdown {
     use event::Shutdown;
     use event_hyper::Server;
 
-    /// Whether `stream` ends (cleanly, by a reset, or without close_notify) before its read timeout.
+    /// Whether `stream` ends (cleanly, by a reset, or without close_notify) before its read
+    /// timeout.
     fn ends(stream: &mut impl Read) -> bool {
         let mut rest = Vec::new();
         match stream.read_to_end(&mut rest) {

@@ -152,8 +152,8 @@ mod axum_router {
 
 mod server_graceful_shutdown {
     //! Graceful shutdown through `Shutdown`: the listener closes, an idle keep-alive connection is
-    //! closed at once, an in-flight request finishes (with `Connection: close`), and a request still
-    //! running at the drain deadline is cut.
+    //! closed at once, an in-flight request finishes (with `Connection: close`), and a request
+    //! still running at the drain deadline is cut.
 
     use crate::common;
 
