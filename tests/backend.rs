@@ -108,7 +108,7 @@ fn explicit_io_uring_uses_io_uring() {
 #[cfg(target_os = "linux")]
 fn free_backend_names_the_readiness_multiplexer() {
     // Outside a loop `event::backend()` names the compiled-in multiplexer (inside one, that
-    // loop's driver: tests/backend_inside_a_loop.rs).
+    // loop's driver: tests/event_loop.rs, backend_inside_a_loop).
     assert_eq!(event::backend(), "epoll");
 }
 
