@@ -119,7 +119,8 @@
 //! ## Channels and shared state
 //! The library has no channels of its own: the well-kept runtime-independent ones work on this
 //! loop as they are, because they only use the standard `Waker`, which the loop provides (and
-//! which reaches the loop from any thread). Tested here (`ecosystem/tests/sync_crates.rs`):
+//! which reaches the loop from any thread). Tested here (`ecosystem/tests/crates.rs`, module
+//! `sync_crates`):
 //! - [`tokio::sync`](https://docs.rs/tokio/latest/tokio/sync/) (`mpsc`, `oneshot`, `broadcast`,
 //!   `Notify`, `Mutex`, ...) with tokio's `sync` feature alone: they need no tokio runtime;
 //! - [`futures-channel`](https://docs.rs/futures-channel) (`mpsc`, `oneshot`);
