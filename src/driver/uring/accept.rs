@@ -60,6 +60,8 @@ pub(crate) struct AcceptState {
     /// connection it accepts, inside our `io_uring_enter`s only (see the module docs).
     addr: UnsafeCell<[u8; ADDR_LEN]>,
     addr_len: UnsafeCell<libc::socklen_t>,
+    /// The reap batch whose last connection so far took its address from `addr` (0: none).
+    addressed_in: Cell<u64>,
 }
 
 /// A listener served by the ring (see the module docs). Dropping it stops the multishot
@@ -173,7 +175,6 @@ impl Uring {
     /// listener stopped), or the error that ended it.
     pub(super) fn complete_accept(&self, ud: u64, res: i32, flags: u32) {
         let index = (ud - 1) as usize;
-        let addressed = self.accept_addressed.take();
         let state = self.accepts.borrow().get(index).cloned();
         let more = cqueue::more(flags);
         let fd = (res >= 0).then(|| {
@@ -200,8 +201,8 @@ impl Uring {
             let mut queue = state.queue.borrow_mut();
             match fd {
                 Some(fd) => {
-                    let peer = addressed.then(|| state.written_peer());
-                    queue.push_back(Ok((fd, peer.flatten())))
+                    let peer = self.batch_address(&state, &mut queue);
+                    queue.push_back(Ok((fd, peer)))
                 }
                 None if res == -libc::ECANCELED => {}
                 None => queue.push_back(Err(io::Error::from_raw_os_error(errno_of(res)))),
@@ -238,6 +239,31 @@ fn multishot_accept(
         let mut sqe = std::mem::transmute::<squeue::Entry, [u8; 64]>(entry);
         sqe[2..4].copy_from_slice(&ACCEPT_MULTISHOT.to_ne_bytes());
         std::mem::transmute::<[u8; 64], squeue::Entry>(sqe)
+    }
+}
+
+impl Uring {
+    /// The peer of a connection the accept of `state` took in the batch being reaped, as the
+    /// accept's buffer has it, when it can be trusted: no overflow, nothing entered since the
+    /// batch was taken. The buffer holds the peer of the accept's last connection in the batch,
+    /// so the connection before this one in the same batch, which took the same address, gives
+    /// it up (it asks `getpeername`).
+    fn batch_address(
+        &self,
+        state: &AcceptState,
+        queue: &mut VecDeque<io::Result<AcceptedFd>>,
+    ) -> Option<SocketAddr> {
+        let batch = self.reap_batch.get();
+        if batch != 0 && state.addressed_in.get() == batch {
+            // The queue's last entry is that connection: an accept's error ends it, and a new
+            // accept is armed only after the reap.
+            if let Some(Ok((_, peer))) = queue.back_mut() {
+                *peer = None;
+            }
+        }
+        let trusted = batch != 0 && !self.reap_overflow.get() && !self.entered.get();
+        state.addressed_in.set(if trusted { batch } else { 0 });
+        trusted.then(|| state.written_peer()).flatten()
     }
 }
 
@@ -320,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_takes_the_buffers_address_only_when_the_batch_allows() {
+    fn only_the_last_connection_of_a_batch_keeps_the_buffers_address() {
         let Some((_reactor, uring)) = ring() else {
             return;
         };
@@ -331,38 +357,38 @@ mod tests {
         uring.arm_accept(&state);
         // What the kernel writes for a connection from 127.0.0.1:4242: a `sockaddr_in`.
         // SAFETY: no accept is in flight (the ring was never entered).
-        let write = || unsafe {
+        let write = |len: usize| unsafe {
             let buf = &mut *state.addr.get();
             buf[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
             buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
             buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
-            *state.addr_len.get() = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            *state.addr_len.get() = len as libc::socklen_t;
         };
-        for addressed in [false, true, true] {
-            write();
-            uring.accept_addressed.set(addressed);
+        let accept = |batch: u64, len: usize| {
+            write(len);
+            uring.reap_batch.set(batch);
             let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
             uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
-            assert!(!uring.accept_addressed.get(), "used once");
-        }
-        // A Unix-domain peer's longer address is cut short: no address.
-        uring.accept_addressed.set(true);
-        // SAFETY: as above.
-        unsafe { *state.addr_len.get() = 110 };
-        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
+        };
+        let sin = size_of::<libc::sockaddr_in>();
+        accept(0, sin); // outside a reap: never trusted
+        accept(1, sin); // batch 1: gives it up to the next ...
+        accept(1, sin); // ... which keeps it
+        accept(2, sin); // batch 2, alone: keeps it
+        uring.reap_overflow.set(true);
+        accept(3, sin); // an overflow: not trusted
+        uring.reap_overflow.set(false);
+        accept(4, 110); // a Unix-domain peer's longer address, cut short: none
         let peers: Vec<_> = state
             .queue
             .take()
             .into_iter()
             .map(|a| a.unwrap().1)
             .collect();
-        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
-        assert_eq!(peers, [None, Some(peer), Some(peer), None]);
+        let peer = Some("127.0.0.1:4242".parse::<SocketAddr>().unwrap());
+        assert_eq!(peers, [None, None, peer, peer, None, None]);
         // SAFETY: as above.
-        assert_eq!(
-            unsafe { *state.addr_len.get() },
-            ADDR_LEN as libc::socklen_t
-        );
+        let len = unsafe { *state.addr_len.get() };
+        assert_eq!(len, ADDR_LEN as libc::socklen_t, "the whole buffer again");
     }
 }

@@ -137,9 +137,13 @@ pub(crate) struct Uring {
     recv_cap: Cell<bool>,
     /// The listeners' multishot accepts (accept.rs).
     accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
-    /// The completion being handled is its accept's last in a batch taken whole, with
-    /// nothing entered since: the accept's address buffer is its connection's (accept.rs).
-    accept_addressed: Cell<bool>,
+    /// The batch of completions being reaped, numbered from 1 (0: no reap is under way), and
+    /// whether completions overflowed when it was taken (accept.rs: an accept's address buffer
+    /// is its last connection's in the batch, if none overflowed and nothing entered since).
+    reap_batch: Cell<u64>,
+    reap_overflow: Cell<bool>,
+    /// Batches taken so far.
+    batches: Cell<u64>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
     dgram: DgramOps,
     /// The addresses of the connects in flight, by `user_data` (kept out of `Op`, which stays
@@ -255,7 +259,9 @@ impl Uring {
             linger_stall,
             recv_cap: Cell::new(true),
             accepts: RefCell::new(Slab::new()),
-            accept_addressed: Cell::new(false),
+            reap_batch: Cell::new(0),
+            reap_overflow: Cell::new(false),
+            batches: Cell::new(0),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),
             connect_on_ring: kernel_at_least(6, 1),

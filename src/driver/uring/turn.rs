@@ -132,14 +132,13 @@ impl Uring {
             if cqes.is_empty() {
                 break;
             }
-            for (i, &(ud, res, flags)) in cqes.iter().enumerate() {
-                if ud >> 32 == 0 {
-                    let last = !cqes[i + 1..].iter().any(|&(later, ..)| later == ud);
-                    self.accept_addressed
-                        .set(last && !overflow && !self.entered.get());
-                }
+            self.batches.set(self.batches.get() + 1);
+            self.reap_batch.set(self.batches.get());
+            self.reap_overflow.set(overflow);
+            for &(ud, res, flags) in &cqes {
                 self.complete(ud, res, flags);
             }
+            self.reap_batch.set(0);
             self.bufs.publish();
             if !self.entered.get() {
                 break;
