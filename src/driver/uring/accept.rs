@@ -346,6 +346,54 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_writes_no_address_past_the_buffer() {
+        // The length is in and out: before each connection the kernel reads the room from it,
+        // and leaves there the full length of that peer's address. After a Unix-domain peer
+        // with a long name, the next connection of the same multishot accept is given that
+        // much room. The kernel writes at most a `sockaddr_storage`, so the buffer must have
+        // room for one.
+        let dir = std::env::temp_dir().join(format!("event-accept-addr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = |i: usize| dir.join(format!("{i}{}", "c".repeat(70)));
+        let path = dir.join("listener");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Clients bound to long names, in the backlog before the accept is armed: it accepts
+        // them one after the other inside one enter.
+        let clients: Vec<_> = (0..4)
+            .map(|i| {
+                let _ = std::fs::remove_file(name(i));
+                let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+                    .unwrap();
+                s.bind(&socket2::SockAddr::unix(name(i)).unwrap()).unwrap();
+                s.connect(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+                s
+            })
+            .collect();
+        // The buffer, then bytes the kernel must not touch; declared before the ring, so that
+        // it outlives it (and the accept, which the ring's end cancels).
+        let mut buf = [0xa5u8; ADDR_LEN + 128];
+        let mut len = ADDR_LEN as libc::socklen_t;
+        let Some((_reactor, uring)) = ring() else {
+            return;
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        // `user_data` 1 is slot 0 of `accepts`, which is empty: each connection is closed as
+        // it completes.
+        uring.push(multishot_accept(fd, buf.as_mut_ptr().cast(), &mut len).user_data(1));
+        uring.submit_and_run();
+        uring.reap();
+        let past = buf[ADDR_LEN..].iter().filter(|&&b| b != 0xa5).count();
+        assert_eq!(past, 0, "bytes written past the buffer's {ADDR_LEN}");
+        drop(uring);
+        drop(clients);
+        for i in 0..4 {
+            let _ = std::fs::remove_file(name(i));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn only_the_last_connection_of_a_batch_keeps_the_buffers_address() {
         let Some((_reactor, uring)) = ring() else {
             return;
