@@ -342,3 +342,52 @@ mod unix_peer_credentials {
         assert!(child.wait().unwrap().success());
     }
 }
+
+mod unix_accept_burst_of_named_clients {
+    //! Clients bound to long names connect at once: on io_uring one multishot accept takes them
+    //! in one enter, and each peer's address (longer than any IP address) must stay inside the
+    //! accept's address buffer. Each accepted socket names its own client.
+
+    use crate::common;
+
+    use event::{UnixAddress, UnixSocket};
+    use socket2::{Domain, SockAddr, Socket, Type};
+
+    #[test]
+    fn each_accepted_socket_names_its_client() {
+        let n = 32;
+        let dir = std::env::temp_dir().join(format!("event-uburst-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listen = dir.join("l");
+        let _ = std::fs::remove_file(&listen);
+        // 100-byte addresses, near the longest a path can be.
+        let names: Vec<_> = (0..n)
+            .map(|i| dir.join(format!("{i:02}{}", "n".repeat(60))))
+            .collect();
+        let server = UnixSocket::listen(UnixAddress::path(&listen)).unwrap();
+        let clients: Vec<Socket> = names
+            .iter()
+            .map(|name| {
+                let _ = std::fs::remove_file(name);
+                let s = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+                s.bind(&SockAddr::unix(name).unwrap()).unwrap();
+                s.connect(&SockAddr::unix(&listen).unwrap()).unwrap();
+                s
+            })
+            .collect();
+        common::run(async {
+            let mut seen = Vec::new();
+            let mut accepted = Vec::new();
+            for _ in 0..n {
+                let peer = server.accept().await.unwrap();
+                seen.push(peer.peer_address().unwrap());
+                accepted.push(peer);
+            }
+            let want: Vec<_> = names.iter().map(UnixAddress::path).collect();
+            seen.sort_by_key(|a| a.to_string());
+            assert_eq!(seen, want);
+        });
+        drop(clients);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
