@@ -35,9 +35,21 @@ use super::*;
 /// to take a burst in one turn).
 const QUEUE_HIGH: usize = 128;
 
-/// The accept's address buffer: room for a `sockaddr_in6` (a longer address, of a Unix-domain
-/// listener, is cut short by the kernel and not used).
-const ADDR_LEN: usize = size_of::<libc::sockaddr_in6>();
+/// The accept's address buffer: room for a `sockaddr_storage`, the most the kernel writes. Not
+/// a `sockaddr_in6`, though that is the longest address used (a Unix-domain peer's is not): the
+/// length is in and out, and the kernel takes the room for each connection from what it left
+/// there at the one before, the full length of that peer's address.
+const ADDR_LEN: usize = size_of::<libc::sockaddr_storage>();
+
+/// The accept's address buffer (arrays this long have no `Default`).
+#[repr(transparent)]
+struct AddrBuf([u8; ADDR_LEN]);
+
+impl Default for AddrBuf {
+    fn default() -> AddrBuf {
+        AddrBuf([0; ADDR_LEN])
+    }
+}
 
 /// A connection the ring accepted, with its peer's address when the accept's buffer gave it.
 pub(crate) type AcceptedFd = (OwnedFd, Option<SocketAddr>);
@@ -58,7 +70,7 @@ pub(crate) struct AcceptState {
     waiter: Waiter,
     /// The multishot accept's address buffer and its length, written by the kernel at each
     /// connection it accepts, inside our `io_uring_enter`s only (see the module docs).
-    addr: UnsafeCell<[u8; ADDR_LEN]>,
+    addr: UnsafeCell<AddrBuf>,
     addr_len: UnsafeCell<libc::socklen_t>,
     /// The reap batch whose last connection so far took its address from `addr` (0: none).
     addressed_in: Cell<u64>,
@@ -157,7 +169,9 @@ impl Uring {
         state.cancelling.set(false);
         // SAFETY: no accept of this state is in flight (`ud` was 0), so the kernel does not
         // write the length now; the buffer lives in the `Rc`'d state, which `accepts` holds
-        // until the accept's last completion, so it outlives every write the kernel makes.
+        // until the accept's last completion, so it outlives every write the kernel makes; and
+        // it has room for the most the kernel writes (`ADDR_LEN`), whatever room the length
+        // claims by then.
         unsafe { *state.addr_len.get() = ADDR_LEN as libc::socklen_t };
         let entry = multishot_accept(state.fd, state.addr.get().cast(), state.addr_len.get());
         self.push(entry.user_data(ud));
@@ -275,7 +289,7 @@ impl AcceptState {
         // `io_uring_enter`s, and none is running (this thread is here, reaping).
         let (bytes, len) = unsafe {
             let len = std::mem::replace(&mut *self.addr_len.get(), ADDR_LEN as libc::socklen_t);
-            (*self.addr.get(), len as usize)
+            ((*self.addr.get()).0, len as usize)
         };
         bytes.get(..len).and_then(socket_addr)
     }
@@ -405,28 +419,30 @@ mod tests {
         uring.arm_accept(&state);
         // What the kernel writes for a connection from 127.0.0.1:4242: a `sockaddr_in`.
         // SAFETY: no accept is in flight (the ring was never entered).
-        let write = |len: usize| unsafe {
-            let buf = &mut *state.addr.get();
-            buf[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        let write = |family: i32, len: usize| unsafe {
+            let buf = &mut (*state.addr.get()).0;
+            buf[..2].copy_from_slice(&(family as u16).to_ne_bytes());
             buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
             buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
             *state.addr_len.get() = len as libc::socklen_t;
         };
-        let accept = |batch: u64, len: usize| {
-            write(len);
+        let accept = |batch: u64, family: i32, len: usize| {
+            write(family, len);
             uring.reap_batch.set(batch);
             let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
             uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
         };
         let sin = size_of::<libc::sockaddr_in>();
-        accept(0, sin); // outside a reap: never trusted
-        accept(1, sin); // batch 1: gives it up to the next ...
-        accept(1, sin); // ... which keeps it
-        accept(2, sin); // batch 2, alone: keeps it
+        let inet = libc::AF_INET;
+        accept(0, inet, sin); // outside a reap: never trusted
+        accept(1, inet, sin); // batch 1: gives it up to the next ...
+        accept(1, inet, sin); // ... which keeps it
+        accept(2, inet, sin); // batch 2, alone: keeps it
         uring.reap_overflow.set(true);
-        accept(3, sin); // an overflow: not trusted
+        accept(3, inet, sin); // an overflow: not trusted
         uring.reap_overflow.set(false);
-        accept(4, 110); // a Unix-domain peer's longer address, cut short: none
+        accept(4, libc::AF_UNIX, 110); // a Unix-domain peer's longer address: none
+        accept(5, inet, ADDR_LEN + 1); // longer than the buffer (never from the kernel): none
         let peers: Vec<_> = state
             .queue
             .take()
@@ -434,7 +450,7 @@ mod tests {
             .map(|a| a.unwrap().1)
             .collect();
         let peer = Some("127.0.0.1:4242".parse::<SocketAddr>().unwrap());
-        assert_eq!(peers, [None, None, peer, peer, None, None]);
+        assert_eq!(peers, [None, None, peer, peer, None, None, None]);
         // SAFETY: as above.
         let len = unsafe { *state.addr_len.get() };
         assert_eq!(len, ADDR_LEN as libc::socklen_t, "the whole buffer again");
