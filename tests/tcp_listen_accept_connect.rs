@@ -1631,6 +1631,75 @@ mod tcp_accept_peer_addresses {
     }
 
     #[test]
+    fn two_listeners_on_one_loop_name_their_own_peers() {
+        // Both accepts are armed by one poll, so their connections come in the same batches:
+        // each listener's buffer must name its own connections only.
+        common::run(async {
+            let n = 32;
+            let a = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+            let b = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+            let ca = connect_all(a.local_address().to_std(), n);
+            let cb = connect_all(b.local_address().to_std(), n);
+            while !(ca.is_finished() && cb.is_finished()) {
+                event::sleep(Duration::from_millis(5)).await;
+            }
+            let (ca, cb) = (ca.join().unwrap(), cb.join().unwrap());
+            let (mut seen_a, mut seen_b) = (BTreeSet::new(), BTreeSet::new());
+            let mut accepted = Vec::new();
+            for _ in 0..n {
+                let (x, y) = common::join(a.accept(), b.accept()).await;
+                let (x, y) = (x.unwrap(), y.unwrap());
+                seen_a.insert(x.peer_address().to_std());
+                seen_b.insert(y.peer_address().to_std());
+                accepted.extend([x, y]);
+            }
+            let local = |c: &Vec<TcpStream>| -> BTreeSet<SocketAddr> {
+                c.iter().map(|c| c.local_addr().unwrap()).collect()
+            };
+            assert_eq!(seen_a, local(&ca), "the first listener's peers");
+            assert_eq!(seen_b, local(&cb), "the second listener's peers");
+        });
+    }
+
+    #[test]
+    fn a_burst_of_ipv4_clients_on_a_dual_stack_listener_names_each_peer() {
+        common::run(async {
+            let n = 32;
+            let listen = SocketAddress::ipv6("::", 0).unwrap();
+            let Ok(server) = event::ListenOptions::new()
+                .ipv6_only(false)
+                .listen_on(listen)
+            else {
+                return; // no IPv6 here
+            };
+            let port = server.local_address().to_std().port();
+            let clients = connect_all(SocketAddr::from(([127, 0, 0, 1], port)), n);
+            while !clients.is_finished() {
+                event::sleep(Duration::from_millis(5)).await;
+            }
+            let clients = clients.join().unwrap();
+            let mut seen = BTreeSet::new();
+            let mut accepted = Vec::new();
+            for _ in 0..n {
+                let peer = server.accept().await.unwrap();
+                seen.insert(peer.peer_address().to_std());
+                accepted.push(peer);
+            }
+            // Both drivers name an IPv4 client of an IPv6 socket by its v4-mapped address.
+            let want: BTreeSet<SocketAddr> = clients
+                .iter()
+                .map(|c| match c.local_addr().unwrap() {
+                    SocketAddr::V4(v4) => {
+                        SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+                    }
+                    v6 => v6,
+                })
+                .collect();
+            assert_eq!(seen, want);
+        });
+    }
+
+    #[test]
     fn connections_one_at_a_time_name_their_peers() {
         common::run(async {
             let server = common::listen_local();
