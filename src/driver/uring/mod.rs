@@ -144,6 +144,8 @@ pub(crate) struct Uring {
     reap_overflow: Cell<bool>,
     /// Batches taken so far.
     batches: Cell<u64>,
+    /// The completion queue's count of completions the kernel dropped, as last seen.
+    cq_dropped: Cell<u32>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
     dgram: DgramOps,
     /// The addresses of the connects in flight, by `user_data` (kept out of `Op`, which stays
@@ -262,6 +264,7 @@ impl Uring {
             reap_batch: Cell::new(0),
             reap_overflow: Cell::new(false),
             batches: Cell::new(0),
+            cq_dropped: Cell::new(0),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),
             connect_on_ring: kernel_at_least(6, 1),

@@ -123,11 +123,14 @@ impl Uring {
             cqes.clear();
             let overflow = {
                 let mut ring = self.ring.borrow_mut();
-                cqes.extend(
-                    ring.completion()
-                        .map(|c| (c.user_data(), c.result(), c.flags())),
-                );
-                ring.submission().cq_overflow()
+                let mut cq = ring.completion();
+                // Completions the kernel could not even keep in its overflow list (out of
+                // memory) are counted, not flagged: any change also distrusts this batch.
+                let dropped = cq.overflow();
+                cqes.extend(cq.by_ref().map(|c| (c.user_data(), c.result(), c.flags())));
+                drop(cq);
+                let lost = dropped != self.cq_dropped.replace(dropped);
+                ring.submission().cq_overflow() || lost
             };
             if cqes.is_empty() {
                 break;
