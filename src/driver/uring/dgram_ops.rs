@@ -288,7 +288,8 @@ pub(super) fn socket_addr(name: &[u8]) -> Option<SocketAddr> {
         return Some(SocketAddrV4::new(ip.into(), port).into());
     }
     if family == libc::AF_INET6 {
-        let flowinfo = u32::from_be_bytes(name.get(4..8)?.try_into().ok()?);
+        // As the kernel's `sin6_flowinfo` holds it, as std and socket2 give it back.
+        let flowinfo = u32::from_ne_bytes(name.get(4..8)?.try_into().ok()?);
         let ip: [u8; 16] = name.get(8..24)?.try_into().ok()?;
         let scope = u32::from_ne_bytes(name.get(24..28)?.try_into().ok()?);
         return Some(SocketAddrV6::new(Ipv6Addr::from(ip), port, flowinfo, scope).into());
@@ -446,7 +447,9 @@ mod tests {
     fn sender_addresses_are_parsed_from_the_kernels_sockaddr_and_garbage_is_none() {
         let v4: SocketAddr = "192.0.2.7:4242".parse().unwrap();
         let v6: SocketAddr = "[2001:db8::1%3]:53".parse().unwrap();
-        for addr in [v4, v6] {
+        let labelled: SocketAddr =
+            SocketAddrV6::new("2001:db8::2".parse().unwrap(), 53, 0x12345, 3).into();
+        for addr in [v4, v6, labelled] {
             let raw = socket2::SockAddr::from(addr);
             // SAFETY: `as_ptr` points at `len` initialised bytes of the address.
             let bytes = unsafe {
