@@ -2,21 +2,24 @@
 //! `IORING_ACCEPT_MULTISHOT`) instead of the listener's readiness through the nested epoll.
 //!
 //! Each completion carries a new descriptor (`SOCK_NONBLOCK | SOCK_CLOEXEC`), queued in the
-//! listener's `AcceptState` until the accepting task takes it. The accept has one address
-//! buffer, which the kernel overwrites at every connection it accepts, and it accepts only
-//! inside this thread's own `io_uring_enter`s (the ring is `SINGLE_ISSUER | DEFER_TASKRUN`):
-//! in a batch of completions taken whole (no overflow), the buffer holds the peer of the
-//! accept's last connection of the batch until the ring is entered again, and that connection
-//! takes its address from there. The others of a batch (and every connection after an overflow
-//! or an enter in the middle of a batch) learn it from `getpeername` when they are taken. So a connection a time, the common case, costs no system call of its
-//! own beyond the accept. The multishot accept is
-//! armed at the first accept that finds the queue empty and stays armed; it is cancelled
-//! (paused) when the queue holds `QUEUE_HIGH` connections nobody took (a task that stops
-//! accepting leaves further clients in the kernel's backlog, as on epoll) and when the listener
-//! reaches its connection limit with `AtLimit::Wait` (as the last place is taken), and is armed again by the next accept that
-//! finds the queue empty. Any error ends a multishot accept: the error is queued after the
-//! connections before it, and the accept after it arms again (after the listener's backoff,
-//! for running out of descriptors).
+//! listener's `AcceptState` until the accepting task takes it.
+//!
+//! The accept has one address buffer, which the kernel overwrites at every connection it
+//! accepts, and it accepts only inside this thread's own `io_uring_enter`s (the ring is
+//! `SINGLE_ISSUER | DEFER_TASKRUN`). So in a batch of completions taken whole (none overflowed
+//! or dropped), the buffer holds the peer of the accept's last connection of the batch until
+//! the ring is entered again, and that connection takes its address from there. The others of
+//! a batch (and every connection after an overflow, or after an enter in the middle of a
+//! batch) learn it from `getpeername` when they are taken. Connections that come one at a
+//! time, the common case, cost no system call of their own beyond the accept.
+//!
+//! The multishot accept is armed at the first accept that finds the queue empty and stays
+//! armed. It is cancelled (paused) when the queue holds `QUEUE_HIGH` connections nobody took (a
+//! task that stops accepting leaves further clients in the kernel's backlog, as on epoll) and
+//! when the listener reaches its connection limit with `AtLimit::Wait` (as the last place is
+//! taken); the next accept that finds the queue empty arms it again. Any error ends a multishot
+//! accept: the error is queued after the connections before it, and the accept after it arms
+//! again (after the listener's backoff, for running out of descriptors).
 //!
 //! `user_data` of an accept is its slot in `Uring::accepts` plus one: the upper 32 bits are 0,
 //! which no operation of the table has (their generation is never 0). The slot is freed only at

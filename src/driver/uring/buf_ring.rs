@@ -28,7 +28,8 @@ pub(super) struct BufRing {
 pub(super) const IOU_PBUF_RING_INC: u16 = 2;
 
 /// Incremental layout: 32 buffers of 64 KiB (the ring also bounds how far a receive overshoots
-/// the inbox limit before its cancellation lands: at most the whole ring, 2 MiB). Fallback: 1024 buffers of 4 KiB.
+/// the inbox limit before its cancellation lands: at most the whole ring, 2 MiB). Fallback:
+/// 1024 buffers of 4 KiB.
 pub(super) const INC_COUNT: u16 = 32;
 pub(super) const INC_SIZE: usize = 64 * 1024;
 pub(super) const PAGE_COUNT: u16 = 1024;

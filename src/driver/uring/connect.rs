@@ -5,10 +5,10 @@
 //! The socket's `ConnState` is made here and becomes the connection's: the connect is its
 //! "send" operation while it runs (`ConnState::send`, its errno in `send_error`, the task
 //! waiting as its writer), and the destination address is the driver's (`connect_addrs`)
-//! until the operation's completion, so a connect dropped or timed out before the kernel has read it
-//! frees nothing the kernel may still use. Dropping `Connecting` before the connect succeeded
-//! cancels the operation and closes the socket (on the ring, after the cancellation), so it
-//! consumed nothing.
+//! until the operation's completion, so a connect dropped or timed out before the kernel has
+//! read it frees nothing the kernel may still use. Dropping `Connecting` before the connect
+//! succeeded cancels the operation and closes the socket (on the ring, after the
+//! cancellation), so it consumed nothing.
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
