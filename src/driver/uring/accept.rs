@@ -271,14 +271,14 @@ impl Uring {
         queue: &mut VecDeque<io::Result<AcceptedFd>>,
     ) -> Option<SocketAddr> {
         let batch = self.reap_batch.get();
-        if batch != 0 && state.addressed_in.get() == batch {
+        if state.addressed_in.get() == batch {
             // The queue's last entry is that connection: an accept's error ends it, and a new
             // accept is armed only after the reap.
             if let Some(Ok((_, peer))) = queue.back_mut() {
                 *peer = None;
             }
         }
-        let trusted = batch != 0 && !self.reap_overflow.get() && !self.entered.get();
+        let trusted = !self.reap_overflow.get() && !self.entered.get();
         state.addressed_in.set(if trusted { batch } else { 0 });
         trusted.then(|| state.written_peer()).flatten()
     }
@@ -290,11 +290,13 @@ impl AcceptState {
     fn written_peer(&self) -> Option<SocketAddr> {
         // SAFETY: the kernel writes the buffer and its length only inside our own
         // `io_uring_enter`s, and none is running (this thread is here, reaping).
-        let (bytes, len) = unsafe {
+        unsafe {
             let len = std::mem::replace(&mut *self.addr_len.get(), ADDR_LEN as libc::socklen_t);
-            ((*self.addr.get()).0, len as usize)
-        };
-        bytes.get(..len).and_then(socket_addr)
+            (*self.addr.get())
+                .0
+                .get(..len as usize)
+                .and_then(socket_addr)
+        }
     }
 }
 
@@ -437,15 +439,17 @@ mod tests {
         };
         let sin = size_of::<libc::sockaddr_in>();
         let inet = libc::AF_INET;
-        accept(0, inet, sin); // outside a reap: never trusted
-        accept(1, inet, sin); // batch 1: gives it up to the next ...
-        accept(1, inet, sin); // ... which keeps it
-        accept(2, inet, sin); // batch 2, alone: keeps it
+        uring.entered.set(true);
+        accept(1, inet, sin); // the ring was entered since the batch was taken: not trusted
+        uring.entered.set(false);
+        accept(2, inet, sin); // batch 2: gives it up to the next ...
+        accept(2, inet, sin); // ... which keeps it
+        accept(3, inet, sin); // batch 3, alone: keeps it
         uring.reap_overflow.set(true);
-        accept(3, inet, sin); // an overflow: not trusted
+        accept(4, inet, sin); // an overflow: not trusted
         uring.reap_overflow.set(false);
-        accept(4, libc::AF_UNIX, 110); // a Unix-domain peer's longer address: none
-        accept(5, inet, ADDR_LEN + 1); // longer than the buffer (never from the kernel): none
+        accept(5, libc::AF_UNIX, 110); // a Unix-domain peer's longer address: none
+        accept(6, inet, ADDR_LEN + 1); // longer than the buffer (never from the kernel): none
         let peers: Vec<_> = state
             .queue
             .take()

@@ -137,13 +137,11 @@ pub(crate) struct Uring {
     recv_cap: Cell<bool>,
     /// The listeners' multishot accepts (accept.rs).
     accepts: RefCell<Slab<Rc<accept::AcceptState>>>,
-    /// The batch of completions being reaped, numbered from 1 (0: no reap is under way), and
-    /// whether completions overflowed when it was taken (accept.rs: an accept's address buffer
-    /// is its last connection's in the batch, if none overflowed and nothing entered since).
+    /// The batch of completions being (or last) reaped, numbered from 1, and whether
+    /// completions overflowed when it was taken (accept.rs: an accept's address buffer is its
+    /// last connection's in the batch, if none overflowed and nothing entered since).
     reap_batch: Cell<u64>,
     reap_overflow: Cell<bool>,
-    /// Batches taken so far.
-    batches: Cell<u64>,
     /// The completion queue's count of completions the kernel dropped, as last seen.
     cq_dropped: Cell<u32>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
@@ -263,7 +261,6 @@ impl Uring {
             accepts: RefCell::new(Slab::new()),
             reap_batch: Cell::new(0),
             reap_overflow: Cell::new(false),
-            batches: Cell::new(0),
             cq_dropped: Cell::new(0),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),

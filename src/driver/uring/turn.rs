@@ -135,13 +135,11 @@ impl Uring {
             if cqes.is_empty() {
                 break;
             }
-            self.batches.set(self.batches.get() + 1);
-            self.reap_batch.set(self.batches.get());
+            self.reap_batch.set(self.reap_batch.get() + 1);
             self.reap_overflow.set(overflow);
             for &(ud, res, flags) in &cqes {
                 self.complete(ud, res, flags);
             }
-            self.reap_batch.set(0);
             self.bufs.publish();
             if !self.entered.get() {
                 break;
