@@ -249,14 +249,9 @@ fn multishot_accept(
     let entry = opcode::Accept::new(types::Fd(fd), addr, addr_len)
         .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
         .build();
-    // SAFETY: `squeue::Entry` is `#[repr(C)]` around the kernel's 64-byte `io_uring_sqe` (its
-    // only field), a struct of integers in which every bit pattern is valid; `ioprio` is the
-    // `u16` at byte offset 2 of that ABI (the test below checks it against `AcceptMulti`).
-    unsafe {
-        let mut sqe = std::mem::transmute::<squeue::Entry, [u8; 64]>(entry);
-        sqe[2..4].copy_from_slice(&ACCEPT_MULTISHOT.to_ne_bytes());
-        std::mem::transmute::<[u8; 64], squeue::Entry>(sqe)
-    }
+    // `ioprio` is the `u16` at byte offset 2 of the kernel's `io_uring_sqe` (the test below
+    // checks the entry against `AcceptMulti`).
+    with_sqe_bytes(entry, 2, &ACCEPT_MULTISHOT.to_ne_bytes())
 }
 
 impl Uring {

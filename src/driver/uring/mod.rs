@@ -86,12 +86,18 @@ const SEND_KEEP: usize = 64 * 1024;
 /// receives. The receive then ends (without `IORING_CQE_F_MORE`) once it has brought `cap`
 /// bytes; kernels before 6.17 refuse the entry with `EINVAL`.
 fn with_total_cap(entry: squeue::Entry, cap: u32) -> squeue::Entry {
+    with_sqe_bytes(entry, 44, &cap.to_ne_bytes())
+}
+
+/// `entry` with `bytes` written at byte `offset` of its `io_uring_sqe`: for the fields of the
+/// kernel's ABI that the io-uring crate does not expose for an opcode.
+fn with_sqe_bytes(entry: squeue::Entry, offset: usize, bytes: &[u8]) -> squeue::Entry {
     const _: () = assert!(size_of::<squeue::Entry>() == 64);
-    // SAFETY: `squeue::Entry` is `repr(C)` around the kernel's 64-byte `io_uring_sqe`, whose
-    // fields tile it without padding, so every byte is initialised and any bytes are a valid
-    // entry; only the 4 bytes of `optlen` change.
-    let mut raw: [u8; 64] = unsafe { std::mem::transmute(entry) };
-    raw[44..48].copy_from_slice(&cap.to_ne_bytes());
+    // SAFETY: `squeue::Entry` is `repr(C)` around the kernel's 64-byte `io_uring_sqe` (its only
+    // field), whose integer fields tile it without padding, so every byte is initialised and
+    // any bytes are a valid entry.
+    let mut raw = unsafe { std::mem::transmute::<squeue::Entry, [u8; 64]>(entry) };
+    raw[offset..offset + bytes.len()].copy_from_slice(bytes);
     // SAFETY: as above.
     unsafe { std::mem::transmute::<[u8; 64], squeue::Entry>(raw) }
 }
