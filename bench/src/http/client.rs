@@ -10,8 +10,10 @@
 //! to exactly one of them.
 
 use super::handler::HELLO;
+use super::pace::PaceTimer;
 use crate::hist::Hist;
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -67,7 +69,15 @@ pub struct HttpLoad {
     kind: Kind,
     rbuf: Vec<u8>,
     next_conn_id: u64,
+    /// Paced: each connection starts a request every `period` (the target's rate spread over
+    /// its connections), latency counted from the scheduled start; None: closed loop.
+    period: Option<Duration>,
+    /// Paced: wakes the poll when the next request is due (registered as `TIMER`).
+    timer: Option<PaceTimer>,
 }
+
+/// The paced load's timer in the poll (no target has this many connections).
+const TIMER: Token = Token(usize::MAX);
 
 fn token(t: usize, i: usize) -> Token {
     Token((t << 32) | i)
@@ -86,14 +96,27 @@ fn splitmix(x: &mut u64) -> u64 {
 }
 
 impl HttpLoad {
-    pub fn new(kind: Kind) -> io::Result<Self> {
+    /// A closed-loop load (each connection sends its next request as soon as the response is
+    /// in) or, with `rate` (requests/s per target), a paced one.
+    pub fn new(kind: Kind, rate: Option<u32>, conns: usize) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let timer = match rate {
+            Some(_) => {
+                let t = PaceTimer::new()?;
+                poll.registry().register(&mut SourceFd(&t.raw_fd()), TIMER, Interest::READABLE)?;
+                Some(t)
+            }
+            None => None,
+        };
         Ok(HttpLoad {
-            poll: Poll::new()?,
+            poll,
             events: Events::with_capacity(1024),
             targets: Vec::new(),
             kind,
             rbuf: vec![0; 64 * 1024],
             next_conn_id: 1,
+            period: rate.map(|r| Duration::from_secs_f64(conns as f64 / r as f64)),
+            timer,
         })
     }
 
@@ -153,13 +176,25 @@ impl HttpLoad {
         let deadline = start + dur;
         let mut w = Window { dur, ..Default::default() };
         let nconns = self.targets[t].conns.len();
-        for ci in 0..nconns {
-            self.start(t, ci, start)?;
+        // Paced: when each idle connection's next request is due (evenly spread at first).
+        let mut due: Vec<Option<Instant>> = vec![None; nconns];
+        for (ci, slot) in due.iter_mut().enumerate() {
+            match self.period {
+                None => self.start(t, ci, start)?,
+                Some(p) => *slot = Some(start + p.mul_f64(ci as f64 / nconns as f64)),
+            }
         }
         let mut outstanding = nconns;
         let mut last_progress = start;
         while outstanding > 0 {
-            let now = Instant::now();
+            let mut now = Instant::now();
+            let next_due = self.start_due(t, &mut due, now)?;
+            if next_due.is_some() {
+                now = Instant::now();
+            }
+            if let (Some(at), Some(timer)) = (next_due, &self.timer) {
+                timer.fire_at(at)?;
+            }
             let timeout = if now < deadline {
                 deadline - now
             } else {
@@ -175,6 +210,9 @@ impl HttpLoad {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 r => r?,
             }
+            if let Some(timer) = self.events.iter().any(|e| e.token() == TIMER).then_some(()).and(self.timer.as_ref()) {
+                timer.clear();
+            }
             let ready: Vec<usize> = self.events.iter().map(|e| untoken(e.token())).filter(|&(et, _)| et == t).map(|(_, ci)| ci).collect();
             for ci in ready {
                 match self.drive(t, ci) {
@@ -188,7 +226,12 @@ impl HttpLoad {
                 last_progress = now;
                 if now < deadline {
                     w.in_window += 1;
-                    self.start(t, ci, now)?;
+                    match self.period {
+                        None => self.start(t, ci, now)?,
+                        // Due one period after this one was due (at once if that is past).
+                        Some(p) if self.targets[t].conns[ci].t0 + p < deadline => due[ci] = Some(self.targets[t].conns[ci].t0 + p),
+                        Some(_) => outstanding -= 1,
+                    }
                 } else {
                     outstanding -= 1;
                 }
@@ -196,6 +239,23 @@ impl HttpLoad {
         }
         w.drain = Instant::now().saturating_duration_since(deadline);
         Ok(w)
+    }
+
+    /// Paced: starts the requests that are due by `now` (each timed from when it was due, so a
+    /// late start counts in its latency); returns when the next one is due.
+    fn start_due(&mut self, t: usize, due: &mut [Option<Instant>], now: Instant) -> io::Result<Option<Instant>> {
+        let mut next: Option<Instant> = None;
+        for (ci, slot) in due.iter_mut().enumerate() {
+            match *slot {
+                Some(at) if at <= now => {
+                    *slot = None;
+                    self.start(t, ci, at)?;
+                }
+                Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                None => {}
+            }
+        }
+        Ok(next)
     }
 
     /// Starts the next request on connection `ci` of target `t` (a new connection in Close mode).

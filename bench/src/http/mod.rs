@@ -12,6 +12,7 @@
 pub mod client;
 pub mod h2load;
 pub mod handler;
+pub mod pace;
 pub mod wrk;
 
 use crate::hist::Hist;
@@ -28,11 +29,23 @@ pub const REFERENCE: &str = "hyper_tokio";
 pub struct Config {
     pub kind: Kind,
     pub conns: usize,
+    /// `@RATE`: requests/s offered to each server (paced); None: closed loop.
+    pub rate: Option<u32>,
 }
 
 impl Config {
-    /// `get:N`, `post:N:BYTES` or `close:N`.
+    /// `get:N`, `post:N:BYTES` or `close:N`, each with an optional `@RATE` (paced).
     pub fn parse(s: &str) -> Result<Config, String> {
+        let (s, rate) = match s.trim().split_once('@') {
+            Some((c, r)) => {
+                let r: u32 = r.parse().map_err(|e| format!("{s:?}: rate: {e}"))?;
+                if r == 0 {
+                    return Err(format!("{s:?}: the rate must be > 0"));
+                }
+                (c, Some(r))
+            }
+            None => (s, None),
+        };
         let f: Vec<&str> = s.trim().split(':').collect();
         let num = |i: usize| -> Result<usize, String> {
             f.get(i).ok_or(format!("{s:?}: missing field {}", i + 1))?.parse().map_err(|e| format!("{s:?}: {e}"))
@@ -47,7 +60,7 @@ impl Config {
         if conns == 0 || kind == Kind::Post(0) {
             return Err(format!("{s:?}: connections and body size must be > 0"));
         }
-        Ok(Config { kind, conns })
+        Ok(Config { kind, conns, rate })
     }
 
     /// A comma-separated list of configurations.
@@ -56,10 +69,14 @@ impl Config {
     }
 
     pub fn title(&self) -> String {
-        match self.kind {
+        let what = match self.kind {
             Kind::Get => format!("{} keep-alive connections x GET /hello", self.conns),
             Kind::Post(n) => format!("{} keep-alive connections x POST /echo of {n} B", self.conns),
             Kind::Close => format!("{} at once x new connection per request (GET /hello, Connection: close)", self.conns),
+        };
+        match self.rate {
+            Some(r) => format!("{what}, paced at {r} requests/s (latency from each request's scheduled start)"),
+            None => what,
         }
     }
 }
@@ -137,7 +154,7 @@ fn run_config(opts: &Opts, config: &Config, rng: &mut Rng) -> bool {
         println!("drivers (from the servers' open fds): {}", drivers.join(", "));
     }
     let mut accs: Vec<Acc> = servers.iter().map(|_| Acc::default()).collect();
-    let mut lg = HttpLoad::new(config.kind).expect("mio poll");
+    let mut lg = HttpLoad::new(config.kind, config.rate, config.conns).expect("mio poll");
     let mut tidx = Vec::new();
     for (i, s) in servers.iter().enumerate() {
         match lg.add_target(&s.name, s.addr, config.conns) {
@@ -313,10 +330,13 @@ mod tests {
 
     #[test]
     fn configs() {
-        let v = Config::parse_list("get:50, post:50:4096,close:8").unwrap();
-        assert_eq!(v[0], Config { kind: Kind::Get, conns: 50 });
-        assert_eq!(v[1], Config { kind: Kind::Post(4096), conns: 50 });
-        assert_eq!(v[2], Config { kind: Kind::Close, conns: 8 });
+        let v = Config::parse_list("get:50, post:50:4096,close:8,get:50@60000").unwrap();
+        assert_eq!(v[0], Config { kind: Kind::Get, conns: 50, rate: None });
+        assert_eq!(v[1], Config { kind: Kind::Post(4096), conns: 50, rate: None });
+        assert_eq!(v[2], Config { kind: Kind::Close, conns: 8, rate: None });
+        assert_eq!(v[3], Config { kind: Kind::Get, conns: 50, rate: Some(60000) });
+        assert!(Config::parse("get:50@0").is_err());
+        assert!(Config::parse("get:50@fast").is_err());
         assert!(Config::parse("post:50").is_err());
         assert!(Config::parse("get:0").is_err());
         assert!(Config::parse("put:5").is_err());

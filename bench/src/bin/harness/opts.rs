@@ -127,7 +127,8 @@ Options:
   --http-base PATH   another build of http_event, run as base_epoll / base_uring (see --http-servers)
   --http-configs L   --http configurations (default get:50,post:50:4096,close:10): get:CONNS (GET
                      /hello, keep-alive), post:CONNS:BYTES (POST /echo, keep-alive), close:CONNS (a
-                     new connection per request, Connection: close, CONNS at once)
+                     new connection per request, Connection: close, CONNS at once); any with @RATE
+                     (get:50@60000): paced at RATE requests/s, latency from each scheduled start
   --wrk              --http: also one wrk run per server after the windows (cross-check of req/s)
   --wrk-seconds F    length of each wrk run (default 3)
   --h2load           --http: also one HTTP/2 (h2c) h2load run per server, get and post configs
