@@ -9,6 +9,7 @@ pub mod hist;
 pub mod hostile;
 pub mod http;
 pub mod load;
+pub mod pace;
 pub mod procfs;
 pub mod server;
 pub mod stats;

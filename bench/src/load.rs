@@ -12,9 +12,11 @@
 //! ([`crate::udp_load::UdpLoad`]) behind the same [`Load`] trait.
 
 use crate::hist::Hist;
+use crate::pace::PaceTimer;
 use crate::server::{Endpoint, Transport};
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
@@ -34,10 +36,12 @@ pub trait Load {
 }
 
 /// The load generator for `transport`, sending `size`-byte messages.
-pub fn new_load(transport: Transport, size: usize) -> io::Result<Box<dyn Load>> {
-    Ok(match transport {
-        Transport::Udp => Box::new(crate::udp_load::UdpLoad::new(size)?),
-        Transport::Tcp | Transport::Unix => Box::new(LoadGen::new(size)?),
+/// With `rate`, each target is offered that many messages/s (paced) instead of a closed loop.
+pub fn new_load(transport: Transport, size: usize, rate: Option<u32>) -> io::Result<Box<dyn Load>> {
+    Ok(match (transport, rate) {
+        (Transport::Udp, Some(_)) => return Err(io::Error::new(ErrorKind::Unsupported, "--rate: the UDP load is not paced")),
+        (Transport::Udp, None) => Box::new(crate::udp_load::UdpLoad::new(size)?),
+        (Transport::Tcp | Transport::Unix, _) => Box::new(LoadGen::new(size, rate)?),
     })
 }
 
@@ -147,7 +151,14 @@ pub struct LoadGen {
     size: usize,
     rbuf: Vec<u8>,
     next_conn_id: u64,
+    /// Paced: messages/s offered to each target, and the timer that wakes the poll when the
+    /// next is due (latency from each message's scheduled start); None: closed loop.
+    rate: Option<u32>,
+    timer: Option<PaceTimer>,
 }
+
+/// The paced load's timer in the poll (no target has this many connections).
+const TIMER: Token = Token(usize::MAX);
 
 pub(crate) fn splitmix(x: &mut u64) -> u64 {
     *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -158,15 +169,26 @@ pub(crate) fn splitmix(x: &mut u64) -> u64 {
 }
 
 impl LoadGen {
-    pub fn new(size: usize) -> io::Result<Self> {
+    pub fn new(size: usize, rate: Option<u32>) -> io::Result<Self> {
         assert!(size > 0);
+        let poll = Poll::new()?;
+        let timer = match rate {
+            Some(_) => {
+                let t = PaceTimer::new()?;
+                poll.registry().register(&mut SourceFd(&t.raw_fd()), TIMER, Interest::READABLE)?;
+                Some(t)
+            }
+            None => None,
+        };
         Ok(LoadGen {
-            poll: Poll::new()?,
+            poll,
             events: Events::with_capacity(1024),
             targets: Vec::new(),
             size,
             rbuf: vec![0; size],
             next_conn_id: 1,
+            rate,
+            timer,
         })
     }
 }
@@ -209,12 +231,25 @@ impl Load for LoadGen {
         let deadline = start + dur;
         let mut w = Window { dur, ..Default::default() };
         let nconns = self.targets[t].conns.len();
-        for c in self.targets[t].conns.iter_mut() {
-            start_msg(c, start, size)?;
+        // Paced: each connection sends every `period`, the first ones spread evenly; `due` is
+        // when an idle connection's next message is.
+        let period = self.rate.map(|r| Duration::from_secs_f64(nconns as f64 / r as f64));
+        let mut due: Vec<Option<Instant>> = vec![None; nconns];
+        for (ci, c) in self.targets[t].conns.iter_mut().enumerate() {
+            match period {
+                None => start_msg(c, start, size)?,
+                Some(p) => due[ci] = Some(start + p.mul_f64(ci as f64 / nconns as f64)),
+            }
         }
         let mut outstanding = nconns;
         let mut last_progress = Instant::now();
         while outstanding > 0 {
+            if period.is_some() {
+                let next_due = start_due(&mut self.targets[t].conns, &mut due, Instant::now(), size)?;
+                if let (Some(at), Some(timer)) = (next_due, &self.timer) {
+                    timer.fire_at(at)?;
+                }
+            }
             let now = Instant::now();
             let timeout = if now < deadline {
                 deadline - now
@@ -238,6 +273,10 @@ impl Load for LoadGen {
                 return Err(e);
             }
             for ev in self.events.iter() {
+                if ev.token() == TIMER {
+                    self.timer.as_ref().expect("paced").clear();
+                    continue;
+                }
                 let (et, ci) = untoken(ev.token());
                 if et != t {
                     continue; // stray edge on an inactive target (e.g. initial writable)
@@ -262,7 +301,12 @@ impl Load for LoadGen {
                     last_progress = now;
                     if now < deadline {
                         w.in_window += 1;
-                        start_msg(c, now, size)?;
+                        match period {
+                            None => start_msg(c, now, size)?,
+                            // Due one period after this one was (at once if that is past).
+                            Some(p) if c.t0 + p < deadline => due[ci] = Some(c.t0 + p),
+                            Some(_) => outstanding -= 1,
+                        }
                     } else {
                         outstanding -= 1;
                     }
@@ -287,6 +331,23 @@ pub(crate) fn token(t: usize, i: usize) -> Token {
 
 pub(crate) fn untoken(tok: Token) -> (usize, usize) {
     (tok.0 >> 32, tok.0 & 0xFFFF_FFFF)
+}
+
+/// Paced: starts the messages due by `now`, each timed from when it was due; returns when the
+/// next one is due.
+fn start_due(conns: &mut [Conn], due: &mut [Option<Instant>], now: Instant, size: usize) -> io::Result<Option<Instant>> {
+    let mut next: Option<Instant> = None;
+    for (c, slot) in conns.iter_mut().zip(due.iter_mut()) {
+        match *slot {
+            Some(at) if at <= now => {
+                *slot = None;
+                start_msg(c, at, size)?;
+            }
+            Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+            None => {}
+        }
+    }
+    Ok(next)
 }
 
 fn start_msg(c: &mut Conn, now: Instant, size: usize) -> io::Result<()> {

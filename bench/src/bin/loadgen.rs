@@ -31,7 +31,7 @@ fn main() {
     if std::env::args().any(|a| a == "--churn") {
         return churn(event_bench::server_addr(), secs);
     }
-    let mut lg = new_load(transport, size).unwrap_or_else(|e| fail(&e));
+    let mut lg = new_load(transport, size, None).unwrap_or_else(|e| fail(&e));
     let t = lg.add_target("server", &at, conns).unwrap_or_else(|e| fail(&e));
     let mut hist = Hist::new();
     let (mut msgs, mut total, mut lost, mut busy) = (0u64, 0u64, 0u64, Duration::ZERO);

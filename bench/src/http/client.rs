@@ -10,8 +10,8 @@
 //! to exactly one of them.
 
 use super::handler::HELLO;
-use super::pace::PaceTimer;
 use crate::hist::Hist;
+use crate::pace::PaceTimer;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};

@@ -12,7 +12,6 @@
 pub mod client;
 pub mod h2load;
 pub mod handler;
-pub mod pace;
 pub mod wrk;
 
 use crate::hist::Hist;

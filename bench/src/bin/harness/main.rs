@@ -79,7 +79,8 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
         Transport::Unix => "Unix stream connection(s)",
         Transport::Udp => "UDP socket(s)",
     };
-    println!("\n=== {conns} {what} x {size} B  ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
+    let paced = opts.rate.map_or(String::new(), |r| format!(", paced at {r} messages/s (latency from each scheduled start)"));
+    println!("\n=== {conns} {what} x {size} B{paced}  ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
     let mut servers: Vec<Server> = Vec::new();
     let mut accs: Vec<Acc> = Vec::new();
     let mut startup_failures = Vec::new();
@@ -99,7 +100,7 @@ fn run_config(opts: &Opts, conns: usize, size: usize, rng: &mut Rng) -> bool {
     if !backends.is_empty() {
         println!("drivers (from the servers' open fds): {}", backends.join(", "));
     }
-    let mut lg = new_load(opts.transport, size).unwrap_or_else(|e| {
+    let mut lg = new_load(opts.transport, size, opts.rate).unwrap_or_else(|e| {
         eprintln!("harness: load generator: {e}");
         std::process::exit(2)
     });

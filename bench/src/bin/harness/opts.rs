@@ -46,6 +46,8 @@ pub struct Opts {
     pub transport: Transport,
     pub seconds: f64,
     pub window: Duration,
+    /// `--rate R`: each server is offered R messages/s (paced); None: closed loop.
+    pub rate: Option<u32>,
     pub configs: Vec<(usize, usize)>,
     pub servers: Vec<Spec>,
     pub syscalls: bool,
@@ -79,6 +81,8 @@ fn usage() -> ! {
 Options:
   --seconds F        measured seconds per configuration (default 25)
   --window-ms N      window length per server (default 100)
+  --rate R           TCP/Unix: offer each server R messages/s, paced (each connection every
+                     CONNS/R s, latency from each message's scheduled start) instead of a closed loop
   --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
   --servers LIST     subset/order of: ours_epoll,ours_uring,tokio_ct,tokio_mt,smol_local,monoio,
                      mio_loop,uring_loop,uring_loop_plain,tokio_ct2; `ours` = ours_epoll,ours_uring
@@ -160,6 +164,7 @@ pub fn parse_opts() -> Opts {
     let known = [
         "--seconds",
         "--window-ms",
+        "--rate",
         "--configs",
         "--servers",
         "--ours",
@@ -408,6 +413,7 @@ pub fn parse_opts() -> Opts {
         refs,
         seconds,
         window,
+        rate: arg_value("rate").map(|v| v.parse().ok().filter(|&r| r > 0).expect("--rate: a positive number of messages/s")),
         configs,
         servers,
         syscalls: has_flag("syscalls"),

@@ -1,4 +1,4 @@
-//! The paced load's timer: a `timerfd` in the client's mio poll, so a request due in 300 us
+//! The paced loads' timer (`--rate`, HTTP `@RATE`): a `timerfd` in the client's mio poll, so a request due in 300 us
 //! starts then. A mio wait rounds its timeout up to whole milliseconds, and spinning on
 //! zero-timeout waits instead slowed the client below the rates it paces (bench/LOG.md).
 
