@@ -57,7 +57,10 @@ mod http1_pipelined_requests_all_answered_in_order {
     use std::io::Write;
     use std::net::Shutdown;
 
-    fn pipeline() -> (Vec<u8>, Vec<(u16, Vec<u8>)>) {
+    /// Statuses and bodies, in order.
+    type Replies = Vec<(u16, Vec<u8>)>;
+
+    fn pipeline() -> (Vec<u8>, Replies) {
         let body = common::pattern(50_000, 3);
         let mut requests = Vec::new();
         let mut expected = Vec::new();
@@ -81,7 +84,7 @@ mod http1_pipelined_requests_all_answered_in_order {
         (requests, expected)
     }
 
-    fn replies(half_close: bool) -> (Vec<(u16, Vec<u8>)>, Vec<(u16, Vec<u8>)>) {
+    fn replies(half_close: bool) -> (Replies, Replies) {
         let (requests, expected) = pipeline();
         let count = expected.len();
         let (got, _) = common::with_server(
@@ -233,7 +236,10 @@ mod http1_reset_mid_request_leaves_the_server_serving {
                 let mut other = common::connect(addr);
                 let get = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
                 let first = common::exchange(&mut other, get).status;
-                reset(common::connect(addr), b"GET / HTTP/1.1\r\nHost: t\r\nX-Half: ");
+                reset(
+                    common::connect(addr),
+                    b"GET / HTTP/1.1\r\nHost: t\r\nX-Half: ",
+                );
                 reset(
                     common::connect(addr),
                     b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\nabc",
