@@ -38,7 +38,7 @@ pub fn std_addr(listener: &ServerSocket) -> SocketAddr {
 
 /// The test service: `GET /` hello, `POST /echo` the body back, `GET /sleep/MS` answers after
 /// MS milliseconds, `GET /upgrade` with `Upgrade: echo` switches to a raw echo of every byte
-/// ([`echo_upgraded`]), anything else 404.
+/// ([`echo_upgraded`]), `GET /big/N` N bytes of [`pattern`], anything else 404.
 pub async fn handler(request: Request<RequestBody>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
     if path == "/upgrade" {
@@ -56,6 +56,10 @@ pub async fn handler(request: Request<RequestBody>) -> Result<Response<Full<Byte
             Ok(body) => Response::new(Full::new(body.to_bytes())),
             Err(_) => status(StatusCode::PAYLOAD_TOO_LARGE),
         });
+    }
+    if let Some(len) = path.strip_prefix("/big/") {
+        let body = pattern(len.parse().unwrap(), 7);
+        return Ok(Response::new(Full::new(Bytes::from(body))));
     }
     if let Some(ms) = path.strip_prefix("/sleep/") {
         event::sleep(Duration::from_millis(ms.parse().unwrap())).await;
