@@ -3,6 +3,8 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -119,6 +121,38 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// A client socket to the Unix stream socket at `path`, with the suite's timeouts.
+pub fn connect_unix(path: &Path) -> UnixStream {
+    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+/// A connected stream the clients below run over: TCP or Unix.
+pub trait Conn: Read + Write + Send + Sized + 'static {
+    fn try_clone_conn(&self) -> io::Result<Self>;
+    fn shutdown_conn(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl Conn for TcpStream {
+    fn try_clone_conn(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn shutdown_conn(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
+impl Conn for UnixStream {
+    fn try_clone_conn(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn shutdown_conn(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
 pub fn set_timeouts(s: &TcpStream, t: Duration) {
     s.set_read_timeout(Some(t)).unwrap();
     s.set_write_timeout(Some(t)).unwrap();
@@ -137,7 +171,7 @@ pub fn is_reset(e: &io::Error) -> bool {
 /// `chunk` bytes per `write` (counting exactly what each call took), sleeping `pause` between
 /// chunks. A write that takes nothing within the socket's timeout ends it with that error.
 pub fn send_pattern(
-    s: &mut TcpStream,
+    s: &mut impl Write,
     pattern: &Pattern,
     sent: &AtomicU64,
     limit: u64,
@@ -184,7 +218,7 @@ pub enum ReadEnd {
 }
 
 /// Reads the echo of `pattern` until end of stream, checking every byte; counts into `echoed`.
-pub fn read_and_check(s: &mut TcpStream, pattern: Pattern, echoed: &AtomicU64) -> ReadEnd {
+pub fn read_and_check(s: &mut impl Read, pattern: Pattern, echoed: &AtomicU64) -> ReadEnd {
     let mut checker = Checker::new(pattern);
     let mut buf = vec![0; 64 * 1024];
     loop {
@@ -268,8 +302,12 @@ impl StreamOutcome {
 
 impl Streamer {
     pub fn start(addr: SocketAddr, seed: u64, plan: StreamPlan) -> Streamer {
-        let s = connect(addr);
-        let mut w = s.try_clone().unwrap();
+        Streamer::over(connect(addr), seed, plan)
+    }
+
+    /// The same over a connected stream of any kind.
+    pub fn over(s: impl Conn, seed: u64, plan: StreamPlan) -> Streamer {
+        let mut w = s.try_clone_conn().unwrap();
         let mut r = s;
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
@@ -281,7 +319,7 @@ impl Streamer {
                 let r = send_pattern(
                     &mut w, &pattern, &sent, plan.limit, plan.chunk, plan.pause, &stop,
                 );
-                let _ = w.shutdown(Shutdown::Write);
+                let _ = w.shutdown_conn(Shutdown::Write);
                 r
             })
         };
@@ -347,8 +385,8 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// One ping-pong client: `size`-byte messages of its pattern, each echo checked.
-pub struct PingPong {
-    s: TcpStream,
+pub struct PingPong<S = TcpStream> {
+    s: S,
     pattern: Pattern,
     offset: u64,
     size: usize,
@@ -358,8 +396,15 @@ pub struct PingPong {
 
 impl PingPong {
     pub fn new(addr: SocketAddr, seed: u64, size: usize) -> PingPong {
+        PingPong::over(connect(addr), seed, size)
+    }
+}
+
+impl<S: Conn> PingPong<S> {
+    /// A ping-pong client over a connected stream of any kind.
+    pub fn over(s: S, seed: u64, size: usize) -> PingPong<S> {
         PingPong {
-            s: connect(addr),
+            s,
             pattern: Pattern::new(seed),
             offset: 0,
             size,
@@ -394,7 +439,7 @@ impl PingPong {
     /// Half-closes and expects a clean end of stream with nothing more.
     pub fn close(mut self) -> Result<(), String> {
         self.s
-            .shutdown(Shutdown::Write)
+            .shutdown_conn(Shutdown::Write)
             .map_err(|e| e.to_string())?;
         let mut rest = Vec::new();
         self.s

@@ -1,19 +1,22 @@
-//! The echo example as the hostile clients' target: the binary `EVENT_ECHO` names (CI points it
-//! at the release build), on `127.0.0.1:0`, with the driver `EVENT_BACKEND` names, watched
-//! through `/proc` (resident memory, open descriptors, state) and killed when dropped.
+//! The echo examples as the hostile clients' target: the binary `EVENT_ECHO` names (CI points it
+//! at the release build) on `127.0.0.1:0`, or its siblings `udp_echo` (`127.0.0.1:0`) and
+//! `unix_echo` (a socket path), with the driver `EVENT_BACKEND` names, watched through `/proc`
+//! (resident memory, open descriptors, state) and killed when dropped.
 
 use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::sys;
 
-/// A running echo server.
-pub struct EchoServer {
+/// A running echo server; `A` is where it serves (an IP address, or a Unix socket's path).
+pub struct EchoServer<A = SocketAddr> {
     child: Child,
-    /// The address from the first line the server printed.
-    pub addr: std::net::SocketAddr,
+    /// The address from the first line the server printed (the path it was given, for Unix).
+    pub addr: A,
     /// That first line.
     pub banner: String,
     /// The driver the tests asked for (`EVENT_BACKEND`), or "auto".
@@ -27,59 +30,137 @@ impl EchoServer {
     /// `None` after printing why the test `name` is skipped when `EVENT_ECHO` is not set (the
     /// hostile clients need the release build: `cargo build --release --example echo`).
     pub fn start(name: &str, flags: &[&str]) -> Option<EchoServer> {
-        let Some(bin) = std::env::var_os("EVENT_ECHO") else {
-            println!(
-                "{name}: skipped: EVENT_ECHO is not set (cargo build --release --example echo; \
-                 EVENT_ECHO=target/release/examples/echo)"
-            );
-            return None;
-        };
-        let backend = std::env::var("EVENT_BACKEND").unwrap_or_else(|_| "auto".into());
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--addr", "127.0.0.1:0"]);
-        if backend != "auto" {
-            cmd.args(["--backend", &backend]);
-        }
-        let mut child = cmd
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.to_string_lossy()));
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        let _ = out.read_line(&mut banner);
-        let stderr = drain_lines(child.stderr.take().unwrap());
-        let addr = banner
-            .split_whitespace()
-            .find_map(|w| w.parse::<std::net::SocketAddr>().ok());
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(50));
-            panic!(
-                "echo printed no address: {banner:?}; stderr: {}",
-                stderr.lock().unwrap()
-            );
-        };
-        if backend != "auto" {
-            assert!(
-                banner.contains(&format!("backend: {backend}")),
-                "asked for {backend}, the server says {banner:?}"
-            );
-        }
-        let stdout = drain_lines(out);
-        Some(EchoServer {
-            child,
-            addr,
-            banner: banner.trim_end().to_string(),
-            backend,
-            stdout,
-            stderr,
-        })
+        EchoServer::start_inet(name, "echo", flags)
     }
 
+    /// The same with the UDP echo example (`udp_echo`, beside `$EVENT_ECHO`).
+    pub fn start_udp(name: &str, flags: &[&str]) -> Option<EchoServer> {
+        EchoServer::start_inet(name, "udp_echo", flags)
+    }
+
+    fn start_inet(name: &str, example: &str, flags: &[&str]) -> Option<EchoServer> {
+        let server = launch(name, example, &["--addr", "127.0.0.1:0"], flags)?;
+        let addr = server
+            .banner
+            .split_whitespace()
+            .find_map(|w| w.trim_end_matches(',').parse::<SocketAddr>().ok());
+        match addr {
+            Some(addr) => Some(server.serving(addr)),
+            None => {
+                let why = format!("{example} printed no address: {:?}", server.banner);
+                server.fail(why)
+            }
+        }
+    }
+}
+
+impl EchoServer<PathBuf> {
+    /// Starts the Unix-domain echo example (`unix_echo`, beside `$EVENT_ECHO`) listening on the
+    /// socket file `path`, as [`EchoServer::start`] does.
+    pub fn start_unix(name: &str, path: &Path, flags: &[&str]) -> Option<EchoServer<PathBuf>> {
+        let path_arg = path.to_str().expect("a UTF-8 socket path");
+        let server = launch(name, "unix_echo", &["--path", path_arg], flags)?;
+        if !server.banner.contains(path_arg) {
+            let why = format!(
+                "unix_echo does not say it listens on {path_arg}: {:?}",
+                server.banner
+            );
+            server.fail(why)
+        }
+        Some(server.serving(path.to_path_buf()))
+    }
+}
+
+/// The example binary `example`: `$EVENT_ECHO` itself for "echo", else the file of that name
+/// beside it (`.ci/run` builds them together); `None` when `EVENT_ECHO` is not set.
+fn example_binary(example: &str) -> Option<PathBuf> {
+    let echo = PathBuf::from(std::env::var_os("EVENT_ECHO")?);
+    if example == "echo" {
+        return Some(echo);
+    }
+    let bin = echo.with_file_name(example);
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build --release --example {example}",
+        bin.display()
+    );
+    Some(bin)
+}
+
+/// Starts `BIN ADDR_ARGS [--backend $EVENT_BACKEND] FLAGS` and reads its first line (checking
+/// it names the driver asked for); `None` (the test `name` skipped) when `EVENT_ECHO` is unset.
+fn launch(name: &str, example: &str, addr_args: &[&str], flags: &[&str]) -> Option<Launched> {
+    let Some(bin) = example_binary(example) else {
+        println!(
+            "{name}: skipped: EVENT_ECHO is not set (cargo build --release --example {example}; \
+             EVENT_ECHO=target/release/examples/echo)"
+        );
+        return None;
+    };
+    let backend = std::env::var("EVENT_BACKEND").unwrap_or_else(|_| "auto".into());
+    let mut cmd = Command::new(&bin);
+    cmd.args(addr_args);
+    if backend != "auto" {
+        cmd.args(["--backend", &backend]);
+    }
+    let mut child = cmd
+        .args(flags)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    let _ = out.read_line(&mut banner);
+    let stderr = drain_lines(child.stderr.take().unwrap());
+    let launched = Launched {
+        child,
+        banner: banner.trim_end().to_string(),
+        backend,
+        stdout: drain_lines(out),
+        stderr,
+    };
+    if launched.backend != "auto" && !banner.contains(&format!("backend: {}", launched.backend)) {
+        let why = format!(
+            "asked {example} for {}, it says {banner:?}",
+            launched.backend
+        );
+        launched.fail(why)
+    }
+    Some(launched)
+}
+
+/// A started server whose address is still to be checked (a failed check kills it).
+struct Launched {
+    child: Child,
+    banner: String,
+    backend: String,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Launched {
+    fn fail(mut self, why: String) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        panic!("{why}; stderr: {}", self.stderr.lock().unwrap());
+    }
+
+    fn serving<A>(self, addr: A) -> EchoServer<A> {
+        EchoServer {
+            child: self.child,
+            addr,
+            banner: self.banner,
+            backend: self.backend,
+            stdout: self.stdout,
+            stderr: self.stderr,
+        }
+    }
+}
+
+impl<A> EchoServer<A> {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -191,7 +272,7 @@ impl EchoServer {
     }
 }
 
-impl Drop for EchoServer {
+impl<A> Drop for EchoServer<A> {
     fn drop(&mut self) {
         // SIGKILL also ends a stopped process.
         let _ = self.child.kill();
