@@ -30,8 +30,8 @@ pub(crate) struct ConnConfig {
     protocols: Protocols,
     /// HTTP/1 upgrades on: hyper gets a `Send` ticket to the I/O, else the I/O itself.
     pub(crate) upgrades: bool,
-    /// The TLS handshake's (hyper's builders have their own copy).
-    #[cfg(feature = "tls")]
+    /// The TLS handshake's, and the first byte's on plain connections (hyper's builders have
+    /// their own copy, which starts at a request's first bytes).
     header_read_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<futures_rustls::TlsAcceptor>,
@@ -69,7 +69,6 @@ impl ConnConfig {
             http2,
             protocols,
             upgrades: true,
-            #[cfg(feature = "tls")]
             header_read_timeout,
             #[cfg(feature = "tls")]
             tls: None,
@@ -97,7 +96,11 @@ impl ConnConfig {
             .await;
         }
         let _ = shutdown;
-        Some((Box::new(HyperIo::new(client)), self.protocols))
+        let io = match self.header_read_timeout {
+            Some(limit) => HyperIo::with_first_byte_limit(client, limit),
+            None => HyperIo::new(client),
+        };
+        Some((Box::new(io), self.protocols))
     }
 }
 

@@ -2,9 +2,11 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use event::Socket;
 use futures_io::AsyncWrite;
@@ -34,12 +36,30 @@ use hyper::rt::ReadBufCursor;
 /// ```
 pub struct HyperIo<S = Socket> {
     socket: S,
+    /// The time the first byte may take from the first read, and its deadline once armed;
+    /// `None` once a byte has come (or without such a limit).
+    first_byte: Option<(Duration, Option<event::Sleep>)>,
 }
 
 impl<S> HyperIo<S> {
     /// Wraps `socket`.
     pub fn new(socket: S) -> HyperIo<S> {
-        HyperIo { socket }
+        HyperIo {
+            socket,
+            first_byte: None,
+        }
+    }
+
+    /// Wraps `socket`, whose reads fail with `TimedOut` if no byte arrives within `limit` of
+    /// the first read. hyper's header-read timer starts at a request's first bytes, and with
+    /// `Protocols::Auto` hyper-util reads those itself (to tell HTTP/1 from HTTP/2): without
+    /// this, a client that connects and sends nothing would hold its place until the idle
+    /// timeout.
+    pub(crate) fn with_first_byte_limit(socket: S, limit: Duration) -> HyperIo<S> {
+        HyperIo {
+            socket,
+            first_byte: Some((limit, None)),
+        }
     }
 
     /// The socket (or what lends it).
@@ -59,22 +79,46 @@ impl<S> fmt::Debug for HyperIo<S> {
     }
 }
 
-impl<S: Borrow<Socket>> hyper::rt::Read for HyperIo<S> {
+impl<S: Borrow<Socket> + Unpin> hyper::rt::Read for HyperIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let socket: &Socket = self.socket.borrow();
+        let this = self.get_mut();
+        let socket: &Socket = this.socket.borrow();
         // SAFETY: `poll_read_uninit` only ever writes initialised bytes into the slice; it never
         // de-initialises an element, which is what `ReadBufCursor::as_mut` asks of its callers.
         let unfilled = unsafe { buf.as_mut() };
-        let n = ready!(socket.poll_read_uninit(cx, unfilled))?;
+        let n = match socket.poll_read_uninit(cx, unfilled) {
+            Poll::Pending => return poll_first_byte(&mut this.first_byte, cx),
+            Poll::Ready(r) => r?,
+        };
+        if n > 0 {
+            this.first_byte = None;
+        }
         // SAFETY: `poll_read_uninit` returned `Ok(n)`: its contract is that the first `n`
         // elements of the slice (`n <= len`) are now initialised.
         unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }
+}
+
+/// A read is pending: `Pending`, or `TimedOut` once the first byte's deadline has passed.
+fn poll_first_byte(
+    first_byte: &mut Option<(Duration, Option<event::Sleep>)>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let Some((limit, deadline)) = first_byte else {
+        return Poll::Pending;
+    };
+    let limit = *limit;
+    let deadline = deadline.get_or_insert_with(|| event::sleep(limit));
+    ready!(Pin::new(deadline).poll(cx));
+    Poll::Ready(Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no request within the header-read timeout",
+    )))
 }
 
 impl<S: Borrow<Socket>> hyper::rt::Write for HyperIo<S> {

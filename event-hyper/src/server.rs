@@ -45,13 +45,13 @@ pub enum Protocols {
 ///
 /// On by default (each configurable):
 /// - a header-read timeout of 10 s ([`header_read_timeout`](Server::header_read_timeout)): a
-///   client that has not sent a whole request head by then is cut. hyper counts the wait for
+///   client that has not sent a whole request head by then is cut, and so is one that has sent
+///   no byte at all since it connected. hyper counts the wait for
 ///   the next request on a kept-alive HTTP/1 connection too, so an idle keep-alive connection is
 ///   closed after it;
 /// - an idle timeout of 60 s ([`idle_timeout`](Server::idle_timeout)): the socket's read and
 ///   write timeout, so any single wait for the peer (a body that stops arriving, a client that
-///   stops reading, a silent HTTP/2 connection, a client that connects and sends nothing)
-///   longer than that ends the connection. Sockets that already have a timeout (from
+///   stops reading, a silent HTTP/2 connection) longer than that ends the connection. Sockets that already have a timeout (from
 ///   [`ListenOptions::idle_timeout`](event::ListenOptions::idle_timeout)) keep theirs;
 /// - at most 64 KiB of request head ([`max_header_bytes`](Server::max_header_bytes)): more is
 ///   answered `431 Request Header Fields Too Large`; a malformed request gets `400 Bad Request`

@@ -254,3 +254,40 @@ mod http1_reset_mid_request_leaves_the_server_serving {
         assert_eq!(report.cut, 0, "{report}");
     }
 }
+
+mod silent_client_is_cut_at_the_header_read_timeout {
+    //! A client that connects and sends nothing is cut at the header-read timeout, not the idle
+    //! timeout: with the default `Protocols::Auto`, hyper's own header timer starts only at the
+    //! first bytes, which hyper-util reads to tell HTTP/1 from HTTP/2.
+
+    use crate::common;
+
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_connection_that_sends_nothing_is_closed_at_the_header_read_timeout() {
+        let (waited, _) = common::with_server(
+            |server| {
+                server
+                    .header_read_timeout(Some(Duration::from_millis(300)))
+                    .idle_timeout(Some(Duration::from_secs(30)))
+            },
+            move |addr| {
+                let mut stream = common::connect(addr);
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let start = Instant::now();
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+                start.elapsed()
+            },
+        );
+        // Closed at 300 ms; the idle timeout (30 s) or the client's own 10 s would be far later.
+        assert!(
+            waited < Duration::from_secs(5),
+            "the silent connection stayed open {waited:?}"
+        );
+    }
+}
