@@ -12,11 +12,10 @@
 //! ([`crate::udp_load::UdpLoad`]) behind the same [`Load`] trait.
 
 use crate::hist::Hist;
-use crate::pace::PaceTimer;
+use crate::pace::{PaceTimer, TIMER};
 use crate::server::{Endpoint, Transport};
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
@@ -157,9 +156,6 @@ pub struct LoadGen {
     timer: Option<PaceTimer>,
 }
 
-/// The paced load's timer in the poll (no target has this many connections).
-const TIMER: Token = Token(usize::MAX);
-
 pub(crate) fn splitmix(x: &mut u64) -> u64 {
     *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *x;
@@ -172,14 +168,7 @@ impl LoadGen {
     pub fn new(size: usize, rate: Option<u32>) -> io::Result<Self> {
         assert!(size > 0);
         let poll = Poll::new()?;
-        let timer = match rate {
-            Some(_) => {
-                let t = PaceTimer::new()?;
-                poll.registry().register(&mut SourceFd(&t.raw_fd()), TIMER, Interest::READABLE)?;
-                Some(t)
-            }
-            None => None,
-        };
+        let timer = PaceTimer::for_rate(&poll, rate)?;
         Ok(LoadGen {
             poll,
             events: Events::with_capacity(1024),

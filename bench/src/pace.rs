@@ -6,6 +6,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+/// The paced load's timer in a load generator's poll (no target has this many connections).
+pub const TIMER: mio::Token = mio::Token(usize::MAX);
+
 /// A one-shot monotonic timer whose expiry makes its descriptor readable.
 pub struct PaceTimer {
     fd: OwnedFd,
@@ -22,8 +25,15 @@ impl PaceTimer {
         Ok(PaceTimer { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
     }
 
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+    /// A timer registered in `poll` as [`TIMER`], if the load is paced (`rate` given).
+    pub fn for_rate(poll: &mio::Poll, rate: Option<u32>) -> io::Result<Option<PaceTimer>> {
+        if rate.is_none() {
+            return Ok(None);
+        }
+        let t = PaceTimer::new()?;
+        let fd = t.fd.as_raw_fd();
+        poll.registry().register(&mut mio::unix::SourceFd(&fd), TIMER, mio::Interest::READABLE)?;
+        Ok(Some(t))
     }
 
     /// Fires once at `at` (at once if that is past), replacing any earlier setting.

@@ -11,9 +11,8 @@
 
 use super::handler::HELLO;
 use crate::hist::Hist;
-use crate::pace::PaceTimer;
+use crate::pace::{PaceTimer, TIMER};
 use mio::net::TcpStream;
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -76,9 +75,6 @@ pub struct HttpLoad {
     timer: Option<PaceTimer>,
 }
 
-/// The paced load's timer in the poll (no target has this many connections).
-const TIMER: Token = Token(usize::MAX);
-
 fn token(t: usize, i: usize) -> Token {
     Token((t << 32) | i)
 }
@@ -100,14 +96,7 @@ impl HttpLoad {
     /// in) or, with `rate` (requests/s per target), a paced one.
     pub fn new(kind: Kind, rate: Option<u32>, conns: usize) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let timer = match rate {
-            Some(_) => {
-                let t = PaceTimer::new()?;
-                poll.registry().register(&mut SourceFd(&t.raw_fd()), TIMER, Interest::READABLE)?;
-                Some(t)
-            }
-            None => None,
-        };
+        let timer = PaceTimer::for_rate(&poll, rate)?;
         Ok(HttpLoad {
             poll,
             events: Events::with_capacity(1024),
