@@ -343,7 +343,7 @@ fn churn_window(addr: SocketAddr, dur: Duration) -> std::io::Result<u64> {
 }
 
 /// `--churn`: every server at once on CPU 0; windows of connection churn in a shuffled order per
-/// cycle; server CPU per connection, and its per-cycle ratio to tokio_ct (median, 95% CI).
+/// cycle; server CPU per connection, and its per-cycle ratios to tokio_ct and each floor that ran (median, 95% CI).
 fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
     println!("\n=== connection churn: connect, 64 B echoed, close ({} s, {} ms windows) ===", opts.seconds, opts.window.as_millis());
     let mut servers: Vec<Server> = Vec::new();
@@ -394,9 +394,16 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
         }
         cycles += 1;
     }
-    let reference = servers.iter().position(|s| s.name == "tokio_ct");
-    println!("{cycles} cycles; CPU = server process CPU time per connection; ratio = median over cycles of per-cycle ratio [95% CI of the median]");
-    println!("{:<16} {:>9} {:>12} {:>24}", "server", "conns/s", "CPU/conn(us)", "vs tokio_ct");
+    // A ratio column for each reference server that ran (tokio_ct and the floors).
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    let refs: Vec<(&str, usize)> =
+        opts.refs.iter().filter_map(|r| names.iter().position(|n| n == r).map(|i| (*r, i))).collect();
+    println!("{cycles} cycles; CPU = server process CPU time per connection; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
+    let mut header = format!("{:<16} {:>9} {:>12}", "server", "conns/s", "CPU/conn(us)");
+    for (r, _) in &refs {
+        header.push_str(&format!(" {:>22}", format!("vs {r}")));
+    }
+    println!("{header}");
     for i in 0..n {
         if let Some(e) = &failed[i] {
             println!("{:<16} FAILED: {e}", servers[i].name);
@@ -404,17 +411,12 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
         }
         let rate = conns[i] as f64 / busy[i].as_secs_f64().max(1e-9);
         let cpu = cpu_ns[i] as f64 / conns[i].max(1) as f64 / 1000.0;
-        let ratio = match reference {
-            Some(r) => {
-                let xs: Vec<f64> = per_cycle[i].iter().zip(&per_cycle[r]).map(|(a, b)| a / b).collect();
-                match stats::median_ci(&xs) {
-                    Some((m, lo, hi)) => format!("{m:.3} [{lo:.3},{hi:.3}]"),
-                    None => "-".into(),
-                }
-            }
-            None => "-".into(),
-        };
-        println!("{:<16} {:>9.0} {:>12.2} {:>24}", servers[i].name, rate, cpu, ratio);
+        let mut line = format!("{:<16} {:>9.0} {:>12.2}", servers[i].name, rate, cpu);
+        for &(_, r) in &refs {
+            let xs: Vec<f64> = per_cycle[i].iter().zip(&per_cycle[r]).map(|(a, b)| a / b).collect();
+            line.push_str(&format!(" {:>22}", fmt_ratio(stats::median_ci(&xs))));
+        }
+        println!("{line}");
     }
     drop(servers);
     failed.iter().all(|f| f.is_none())
@@ -477,7 +479,7 @@ fn report(opts: &Opts, cycles: usize, names: &[String], accs: &[Acc], startup_fa
     for (n, e) in startup_failures {
         println!("{n:<16} FAILED to start: {e}");
         // io_uring peers may be refused by the host (seccomp, an old kernel): reported, not fatal.
-        if !["monoio", "uring_loop", "uring_loop_plain"].contains(&n.as_str()) {
+        if !["monoio", "uring_loop", "uring_loop_plain", "uring_tasks"].contains(&n.as_str()) {
             ok = false;
         }
     }

@@ -35,9 +35,9 @@ mod udp;
 
 use event_bench::Listen;
 use io_uring::{cqueue, opcode, squeue, types};
-use ring::{new_ring, BufRing, Sq, BGID};
+use ring::{bind_tcp, new_ring, on_sock, BufRing, Sock, Sq, BGID};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 /// A connection buffer bigger than this is freed once it is no longer in use.
 const KEEP: usize = 64 * 1024;
 
@@ -55,31 +55,6 @@ fn ud(kind: u64, key: usize) -> u64 {
 
 /// TCP_NODELAY's option value; static, so it outlives the `SetSockOpt` that points at it.
 static ONE: libc::c_int = 1;
-
-/// A connection's socket: a direct descriptor (slot in the fixed file table) or, with
-/// `--plain`, a regular fd.
-#[derive(Clone, Copy)]
-enum Sock {
-    Fixed(u32),
-    Fd(i32),
-}
-
-/// Builds an SQE with the socket as `types::Fixed` or `types::Fd` (the crate's fd argument is
-/// generic over both).
-macro_rules! on_sock {
-    ($sock:expr, |$t:ident| $body:expr) => {
-        match $sock {
-            Sock::Fixed(i) => {
-                let $t = types::Fixed(i);
-                $body
-            }
-            Sock::Fd(fd) => {
-                let $t = types::Fd(fd);
-                $body
-            }
-        }
-    };
-}
 
 struct Conn {
     sock: Sock,
@@ -269,28 +244,6 @@ fn main() {
             }
         }
     }
-}
-
-/// A blocking TCP listener on `addr` (io_uring's accept polls by itself). mio binds it, with
-/// SO_REUSEADDR and a 1024 backlog, like the other servers. A previous io_uring server's
-/// listener can outlive its process for a few milliseconds (the kernel tears the ring, and with
-/// it the multishot accept's file reference, down asynchronously), so a quick restart on the
-/// same port retries for a while.
-fn bind_tcp(addr: std::net::SocketAddr) -> OwnedFd {
-    let mut tries = 0;
-    let listener = loop {
-        match mio::net::TcpListener::bind(addr) {
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            r => break r.expect("bind"),
-        }
-    };
-    // SAFETY: the fd comes from `into_raw_fd`, so this is its only owner.
-    let listener = unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
-    listener.set_nonblocking(false).expect("set_nonblocking");
-    listener.into()
 }
 
 /// Closes and forgets a closing connection once none of its operations is in flight (so no

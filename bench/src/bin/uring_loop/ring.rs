@@ -1,8 +1,9 @@
-//! What both of `uring_loop`'s loops share: the ring of provided receive buffers and the
-//! submission side.
+//! What `uring_loop`'s loops and `uring_tasks` share: the ring, its provided receive buffers,
+//! the submission side, a socket as a direct descriptor or an fd, and the TCP listener.
 use io_uring::{squeue, types, IoUring, SubmissionQueue, Submitter};
 use std::alloc::{self, Layout};
 use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 const SQ_ENTRIES: u32 = 1024;
@@ -169,4 +170,53 @@ impl Sq<'_> {
             self.sq.sync();
         }
     }
+}
+
+/// A connection's socket: a direct descriptor (slot in the fixed file table) or, with
+/// `--plain`, a regular fd.
+#[derive(Clone, Copy)]
+pub enum Sock {
+    Fixed(u32),
+    Fd(i32),
+}
+
+/// Builds an SQE with the socket as `types::Fixed` or `types::Fd` (the crate's fd argument is
+/// generic over both).
+macro_rules! on_sock {
+    ($sock:expr, |$t:ident| $body:expr) => {
+        match $sock {
+            $crate::ring::Sock::Fixed(i) => {
+                let $t = ::io_uring::types::Fixed(i);
+                $body
+            }
+            $crate::ring::Sock::Fd(fd) => {
+                let $t = ::io_uring::types::Fd(fd);
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use on_sock;
+
+/// A blocking TCP listener on `addr` (io_uring's accept polls by itself). mio binds it, with
+/// SO_REUSEADDR and a 1024 backlog, like the other servers. A previous io_uring server's
+/// listener can outlive its process for a few milliseconds (the kernel tears the ring, and with
+/// it the multishot accept's file reference, down asynchronously), so a quick restart on the
+/// same port retries for a while.
+pub fn bind_tcp(addr: std::net::SocketAddr) -> OwnedFd {
+    let mut tries = 0;
+    let listener = loop {
+        match mio::net::TcpListener::bind(addr) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => break r.expect("bind"),
+        }
+    };
+    // SAFETY: the fd comes from `into_raw_fd`, so this is its only owner.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    listener.set_nonblocking(false).expect("set_nonblocking");
+    listener.into()
 }
