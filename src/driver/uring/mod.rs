@@ -128,8 +128,6 @@ pub(crate) struct Uring {
     ops: RefCell<Slab<Op>>,
     generation: Cell<u32>,
     bufs: BufRing,
-    /// Completions copied out of the queue before they are handled (kept for its allocation).
-    cqes: RefCell<Vec<(u64, i32, u32)>>,
     epoll_fd: RawFd,
     epoll_armed: Cell<bool>,
     epoll_ready: Cell<bool>,
@@ -256,7 +254,6 @@ impl Uring {
             ops: RefCell::new(Slab::with_capacity(256)),
             generation: Cell::new(0),
             bufs,
-            cqes: RefCell::new(Vec::with_capacity(256)),
             epoll_fd,
             epoll_armed: Cell::new(false),
             epoll_ready: Cell::new(false),
