@@ -298,7 +298,7 @@ impl<T: StreamSocket> Listener<T> {
             .source
             .borrow()
             .as_ref()
-            .is_some_and(|src| crate::executor::local::is_running(src.core().shared.id));
+            .is_some_and(|src| event_loop::is_current(src.core()));
         if !here {
             self.register()?;
         }
