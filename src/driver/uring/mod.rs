@@ -162,6 +162,9 @@ pub(crate) struct Uring {
     /// The loop runs (`block_on`): a queued `Close` goes with its next wait. Otherwise nothing
     /// would submit it soon, so it is submitted at once.
     running: Cell<bool>,
+    /// States of closed connections that nothing else held, kept for the next connections
+    /// (conn.rs: `ConnState` allocations are reused, at most `SPARE_STATES`).
+    spare_states: RefCell<Vec<Rc<ConnState>>>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -270,6 +273,7 @@ impl Uring {
             connect_on_ring: kernel_at_least(6, 1),
             sockopt_on_ring: Cell::new(kernel_at_least(6, 7)),
             running: Cell::new(false),
+            spare_states: RefCell::new(Vec::new()),
         })
     }
 
