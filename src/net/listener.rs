@@ -115,6 +115,10 @@ struct Limit {
 
 impl Limit {
     fn wake_all(&self) {
+        if self.waiters.borrow().is_empty() {
+            // Nobody waits for a place (every permit's drop asks).
+            return;
+        }
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         for w in waiters {
             w.wake();
