@@ -77,9 +77,9 @@ impl Uring {
                         let mut inbox = conn.inbox.borrow_mut();
                         if inbox.capacity() == 0 {
                             // The first bytes of an empty inbox (every message of a `read_buf`
-                            // loop, which trades the inbox away): one exact allocation, without
-                            // `extend`'s growth path.
-                            *inbox = bytes.to_vec();
+                            // loop, which trades the inbox away): a closed connection's buffer,
+                            // or one exact allocation, without `extend`'s growth path.
+                            *inbox = self.first_bytes(bytes);
                         } else {
                             inbox.extend_from_slice(bytes);
                         }

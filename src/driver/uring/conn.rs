@@ -157,6 +157,10 @@ impl ConnState {
 /// The most states of closed connections a ring keeps for reuse (a few hundred bytes each,
 /// without buffers).
 const SPARE_STATES: usize = 32;
+/// The most buffers of closed connections a ring keeps for the next inboxes, and the largest
+/// kept (a message's size for most servers: at most 32 KiB per loop is kept).
+const SPARE_BUFS: usize = 8;
+const SPARE_BUF_MAX: usize = 4096;
 
 impl Uring {
     /// A fresh state for a connection on `fd`: a closed connection's, if one is spare (no
@@ -181,9 +185,39 @@ impl Uring {
         }
         let mut spare = self.spare_states.borrow_mut();
         if spare.len() < SPARE_STATES {
-            drop(std::mem::take(&mut *state.inbox.borrow_mut()));
-            drop(std::mem::take(&mut *state.send_buf.borrow_mut()));
+            self.spare_buf(std::mem::take(&mut *state.inbox.borrow_mut()));
+            self.spare_buf(std::mem::take(&mut *state.send_buf.borrow_mut()));
             spare.push(state.clone());
+        }
+    }
+
+    /// Keeps a closed connection's buffer, emptied, for the next inbox that receives, if it is
+    /// small and there is room; else it is freed.
+    fn spare_buf(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > SPARE_BUF_MAX {
+            return;
+        }
+        let mut spare = self.spare_bufs.borrow_mut();
+        if spare.len() < SPARE_BUFS {
+            buf.clear();
+            spare.push(buf);
+        }
+    }
+
+    /// The first bytes of an empty inbox (no capacity): in a spare buffer they fit in, else in
+    /// one exact allocation.
+    pub(super) fn first_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let spare = self.spare_bufs.borrow_mut().pop();
+        match spare {
+            Some(mut buf) if buf.capacity() >= bytes.len() => {
+                buf.extend_from_slice(bytes);
+                buf
+            }
+            Some(buf) => {
+                self.spare_bufs.borrow_mut().push(buf);
+                bytes.to_vec()
+            }
+            None => bytes.to_vec(),
         }
     }
 }
@@ -225,6 +259,17 @@ mod tests {
         );
         assert_eq!(again.flags.get(), Flags::default());
         assert_eq!(again.send_buf.borrow().capacity(), 0, "no buffer kept");
+        // Its small buffers wait for the next inbox that receives, empty.
+        let reused = uring.first_bytes(b"hi");
+        assert_eq!(
+            (reused.as_slice(), reused.capacity() >= 6),
+            (&b"hi"[..], true)
+        );
+        assert_eq!(
+            uring.first_bytes(&[7; 100]).len(),
+            100,
+            "too small a spare: allocated"
+        );
         // An operation in flight holds the state: it is not spared.
         let held = again.clone();
         uring.spare_state(&again);

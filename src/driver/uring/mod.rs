@@ -165,6 +165,9 @@ pub(crate) struct Uring {
     /// States of closed connections that nothing else held, kept for the next connections
     /// (conn.rs: `ConnState` allocations are reused, at most `SPARE_STATES`).
     spare_states: RefCell<Vec<Rc<ConnState>>>,
+    /// Small empty buffers of closed connections, for the next inboxes that receive
+    /// (conn.rs: at most `SPARE_BUFS` of at most `SPARE_BUF_MAX` bytes each).
+    spare_bufs: RefCell<Vec<Vec<u8>>>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -274,6 +277,7 @@ impl Uring {
             sockopt_on_ring: Cell::new(kernel_at_least(6, 7)),
             running: Cell::new(false),
             spare_states: RefCell::new(Vec::new()),
+            spare_bufs: RefCell::new(Vec::new()),
         })
     }
 
