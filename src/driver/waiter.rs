@@ -126,7 +126,13 @@ impl Waiter {
     #[inline]
     pub(crate) fn clear(&self) {
         self.state.set(IDLE);
-        let wakers = (self.waker.take(), self.others.take());
+        // Only a waiter another task shared ever kept wakers aside (`keep_aside`).
+        let others = if self.shared.get() {
+            self.others.take()
+        } else {
+            Vec::new()
+        };
+        let wakers = (self.waker.take(), others);
         drop(wakers);
     }
 }

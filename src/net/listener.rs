@@ -115,6 +115,10 @@ struct Limit {
 
 impl Limit {
     fn wake_all(&self) {
+        if self.waiters.borrow().is_empty() {
+            // Nobody waits for a place (every permit's drop asks).
+            return;
+        }
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         for w in waiters {
             w.wake();
@@ -298,7 +302,7 @@ impl<T: StreamSocket> Listener<T> {
             .source
             .borrow()
             .as_ref()
-            .is_some_and(|src| crate::executor::local::is_running(src.core().shared.id));
+            .is_some_and(|src| event_loop::is_current(src.core()));
         if !here {
             self.register()?;
         }

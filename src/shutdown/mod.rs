@@ -150,6 +150,7 @@ impl Shutdown {
     /// });
     /// ```
     #[track_caller]
+    #[inline]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + 'static,

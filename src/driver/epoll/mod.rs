@@ -89,7 +89,13 @@ pub(crate) struct Reactor {
     generation: Cell<u32>,
     /// The last poll returned as many events as fit: more may be waiting.
     full: Cell<bool>,
+    /// Slots of dropped registrations that nothing else held, kept for the next ones (at most
+    /// `SPARE_SLOTS`: a connection's slot is reused instead of allocated).
+    spare: RefCell<Vec<Rc<IoSlot>>>,
 }
+
+/// The most slots of dropped registrations a reactor keeps for reuse (a few dozen bytes each).
+const SPARE_SLOTS: usize = 32;
 
 impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
@@ -102,6 +108,7 @@ impl Reactor {
             slots: RefCell::new(Slab::new()),
             generation: Cell::new(0),
             full: Cell::new(false),
+            spare: RefCell::new(Vec::new()),
         })
     }
 
@@ -197,14 +204,37 @@ impl Reactor {
     pub(super) fn insert(&self) -> (usize, Rc<IoSlot>) {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        let slot = Rc::new(IoSlot {
-            generation,
-            readiness: Cell::new(0),
-            reader: Waiter::default(),
-            writer: Waiter::default(),
-        });
+        let mut spare = self.spare.borrow_mut().pop();
+        let slot = match spare.as_mut().and_then(Rc::get_mut) {
+            Some(s) => {
+                // What a new slot is: the old generation's events are ignored.
+                s.generation = generation;
+                *s.readiness.get_mut() = 0;
+                s.reader = Waiter::default();
+                s.writer = Waiter::default();
+                spare.take().expect("a spare slot")
+            }
+            None => Rc::new(IoSlot {
+                generation,
+                readiness: Cell::new(0),
+                reader: Waiter::default(),
+                writer: Waiter::default(),
+            }),
+        };
         let index = self.slots.borrow_mut().insert(slot.clone());
         (index, slot)
+    }
+
+    /// A registration is dropped (its slot out of the slab, its wakers dropped): if nothing
+    /// else holds the slot, it is kept for the next registration (`insert`).
+    pub(super) fn spare(&self, slot: &Rc<IoSlot>) {
+        if Rc::strong_count(slot) != 1 || Rc::weak_count(slot) != 0 {
+            return;
+        }
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < SPARE_SLOTS {
+            spare.push(slot.clone());
+        }
     }
 }
 
@@ -239,5 +269,35 @@ pub(crate) fn name() -> &'static str {
         "kqueue"
     } else {
         "poll"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_registrations_slot_is_reused_fresh_unless_something_still_holds_it() {
+        let reactor = Reactor::new().unwrap();
+        let (index, slot) = reactor.insert();
+        slot.readiness.set(READABLE | ERROR);
+        let old_generation = slot.generation;
+        // What `Registration`'s drop does: out of the slab, then offered for reuse.
+        drop(reactor.slots.borrow_mut().remove(index));
+        reactor.spare(&slot);
+        let first = Rc::as_ptr(&slot);
+        drop(slot);
+        let (_, again) = reactor.insert();
+        assert_eq!(Rc::as_ptr(&again), first, "the spare slot is reused");
+        assert_ne!(
+            again.generation, old_generation,
+            "a stale token's events are ignored"
+        );
+        assert_eq!(again.readiness.get(), 0);
+        // A slot still held (the reactor waking its tasks) is not kept.
+        let held = again.clone();
+        reactor.spare(&again);
+        assert!(reactor.spare.borrow().is_empty());
+        drop(held);
     }
 }

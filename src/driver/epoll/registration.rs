@@ -125,5 +125,6 @@ impl Drop for Registration {
         drop(slot);
         let wakers = (self.slot.reader.take(), self.slot.writer.take());
         drop(wakers);
+        self.core.driver.reactor().spare(&self.slot);
     }
 }

@@ -74,7 +74,15 @@ impl Uring {
             self.bufs
                 .take(bid, len, cqueue::buffer_more(flags), |bytes| {
                     if !conn.has(CLOSED) {
-                        conn.inbox.borrow_mut().extend_from_slice(bytes);
+                        let mut inbox = conn.inbox.borrow_mut();
+                        if inbox.capacity() == 0 {
+                            // The first bytes of an empty inbox (every message of a `read_buf`
+                            // loop, which trades the inbox away): a closed connection's buffer,
+                            // or one exact allocation, without `extend`'s growth path.
+                            *inbox = self.first_bytes(bytes);
+                        } else {
+                            inbox.extend_from_slice(bytes);
+                        }
                     } else if !bytes.is_empty() {
                         conn.set(DISCARDED, true);
                     }

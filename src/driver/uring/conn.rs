@@ -95,6 +95,25 @@ impl ConnState {
         }
     }
 
+    /// Makes a spare state (its buffers gone, its wakers cleared by the close) what
+    /// `ConnState::new(fd)` makes.
+    fn reset(&mut self, fd: RawFd) {
+        debug_assert!(
+            self.inbox.get_mut().capacity() == 0 && self.send_buf.get_mut().capacity() == 0
+        );
+        *self.fd.get_mut() = fd;
+        *self.error.get_mut() = 0;
+        *self.pos.get_mut() = 0;
+        *self.recv.get_mut() = 0;
+        *self.send.get_mut() = 0;
+        *self.send_off.get_mut() = 0;
+        *self.send_error.get_mut() = 0;
+        *self.send_progress.get_mut() = 0;
+        *self.flags.get_mut() = Flags::default();
+        self.reader = Waiter::default();
+        self.writer = Waiter::default();
+    }
+
     /// Bytes in the inbox not yet read.
     #[inline]
     pub(super) fn unread(&self) -> usize {
@@ -135,6 +154,74 @@ impl ConnState {
     }
 }
 
+/// The most states of closed connections a ring keeps for reuse (a few hundred bytes each,
+/// without buffers).
+const SPARE_STATES: usize = 32;
+/// The most buffers of closed connections a ring keeps for the next inboxes, and the largest
+/// kept (a message's size for most servers: at most 32 KiB per loop is kept).
+const SPARE_BUFS: usize = 8;
+const SPARE_BUF_MAX: usize = 4096;
+
+impl Uring {
+    /// A fresh state for a connection on `fd`: a closed connection's, if one is spare (no
+    /// allocation), else a new one.
+    pub(super) fn conn_state(&self, fd: RawFd) -> Rc<ConnState> {
+        let spare = self.spare_states.borrow_mut().pop();
+        if let Some(mut state) = spare
+            && let Some(s) = Rc::get_mut(&mut state)
+        {
+            s.reset(fd);
+            return state;
+        }
+        Rc::new(ConnState::new(fd))
+    }
+
+    /// The socket of `state` is closing and nothing else holds the state (no operation in
+    /// flight, no lingering send): its buffers go now, as they would with the state, and the
+    /// state is kept for the next connection (`conn_state`) once the socket lets go of it.
+    pub(super) fn spare_state(&self, state: &Rc<ConnState>) {
+        if Rc::strong_count(state) != 1 || Rc::weak_count(state) != 0 {
+            return;
+        }
+        let mut spare = self.spare_states.borrow_mut();
+        if spare.len() < SPARE_STATES {
+            self.spare_buf(std::mem::take(&mut *state.inbox.borrow_mut()));
+            self.spare_buf(std::mem::take(&mut *state.send_buf.borrow_mut()));
+            spare.push(state.clone());
+        }
+    }
+
+    /// Keeps a closed connection's buffer, emptied, for the next inbox that receives, if it is
+    /// small and there is room; else it is freed.
+    fn spare_buf(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > SPARE_BUF_MAX {
+            return;
+        }
+        let mut spare = self.spare_bufs.borrow_mut();
+        if spare.len() < SPARE_BUFS {
+            buf.clear();
+            spare.push(buf);
+        }
+    }
+
+    /// The first bytes of an empty inbox (no capacity): in a spare buffer they fit in, else in
+    /// one exact allocation.
+    pub(super) fn first_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let spare = self.spare_bufs.borrow_mut().pop();
+        match spare {
+            Some(mut buf) if buf.capacity() >= bytes.len() => {
+                buf.extend_from_slice(bytes);
+                buf
+            }
+            Some(buf) => {
+                self.spare_bufs.borrow_mut().push(buf);
+                bytes.to_vec()
+            }
+            None => bytes.to_vec(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +235,46 @@ mod tests {
         assert!(s.set(LINGER, false), "was set");
         assert!(!s.has(LINGER) && s.has(BEHIND));
         assert!(!s.set(LINGER, false), "clearing twice says it was clear");
+    }
+
+    #[test]
+    fn a_closed_connections_state_is_reused_fresh_unless_something_still_holds_it() {
+        let reactor = crate::driver::epoll::Reactor::new().unwrap();
+        let Ok(uring) = Uring::new(reactor.raw_fd(), Duration::from_secs(1)) else {
+            return;
+        };
+        let state = uring.conn_state(-1);
+        state.inbox.borrow_mut().extend_from_slice(b"unread");
+        state.send_buf.borrow_mut().extend_from_slice(b"sent");
+        state.set(EOF, true);
+        state.error.set(libc::ECONNRESET);
+        uring.spare_state(&state);
+        let first = Rc::as_ptr(&state);
+        drop(state);
+        let again = uring.conn_state(7);
+        assert_eq!(Rc::as_ptr(&again), first, "the spare state is reused");
+        assert_eq!(
+            (again.fd.get(), again.error.get(), again.unread()),
+            (7, 0, 0)
+        );
+        assert_eq!(again.flags.get(), Flags::default());
+        assert_eq!(again.send_buf.borrow().capacity(), 0, "no buffer kept");
+        // Its small buffers wait for the next inbox that receives, empty.
+        let reused = uring.first_bytes(b"hi");
+        assert_eq!(
+            (reused.as_slice(), reused.capacity() >= 6),
+            (&b"hi"[..], true)
+        );
+        assert_eq!(
+            uring.first_bytes(&[7; 100]).len(),
+            100,
+            "too small a spare: allocated"
+        );
+        // An operation in flight holds the state: it is not spared.
+        let held = again.clone();
+        uring.spare_state(&again);
+        assert!(uring.spare_states.borrow().is_empty());
+        drop(held);
     }
 
     #[test]

@@ -128,8 +128,6 @@ pub(crate) struct Uring {
     ops: RefCell<Slab<Op>>,
     generation: Cell<u32>,
     bufs: BufRing,
-    /// Completions copied out of the queue before they are handled (kept for its allocation).
-    cqes: RefCell<Vec<(u64, i32, u32)>>,
     epoll_fd: RawFd,
     epoll_armed: Cell<bool>,
     epoll_ready: Cell<bool>,
@@ -164,6 +162,12 @@ pub(crate) struct Uring {
     /// The loop runs (`block_on`): a queued `Close` goes with its next wait. Otherwise nothing
     /// would submit it soon, so it is submitted at once.
     running: Cell<bool>,
+    /// States of closed connections that nothing else held, kept for the next connections
+    /// (conn.rs: `ConnState` allocations are reused, at most `SPARE_STATES`).
+    spare_states: RefCell<Vec<Rc<ConnState>>>,
+    /// Small empty buffers of closed connections, for the next inboxes that receive
+    /// (conn.rs: at most `SPARE_BUFS` of at most `SPARE_BUF_MAX` bytes each).
+    spare_bufs: RefCell<Vec<Vec<u8>>>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -256,7 +260,6 @@ impl Uring {
             ops: RefCell::new(Slab::with_capacity(256)),
             generation: Cell::new(0),
             bufs,
-            cqes: RefCell::new(Vec::with_capacity(256)),
             epoll_fd,
             epoll_armed: Cell::new(false),
             epoll_ready: Cell::new(false),
@@ -273,6 +276,8 @@ impl Uring {
             connect_on_ring: kernel_at_least(6, 1),
             sockopt_on_ring: Cell::new(kernel_at_least(6, 7)),
             running: Cell::new(false),
+            spare_states: RefCell::new(Vec::new()),
+            spare_bufs: RefCell::new(Vec::new()),
         })
     }
 

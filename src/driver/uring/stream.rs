@@ -13,7 +13,8 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub(crate) fn new(core: Rc<Core>, uring: Rc<Uring>, fd: RawFd) -> Stream {
-        Stream::with_state(core, uring, Rc::new(ConnState::new(fd)))
+        let state = uring.conn_state(fd);
+        Stream::with_state(core, uring, state)
     }
 
     /// The socket side of a connection whose state exists already (a connect on the ring).
@@ -307,6 +308,7 @@ impl Stream {
         s.reader.clear();
         s.writer.clear();
         self.uring.close_fd(fd);
+        self.uring.spare_state(&self.state);
     }
 }
 

@@ -84,7 +84,17 @@ impl Uring {
                     let args = types::SubmitArgs::new().timespec(&ts);
                     ring.submitter().submit_with_args(1, &args)
                 }
-                None => ring.submit_and_wait(1),
+                // What `submit_and_wait(1)` does on this ring (no SQPOLL, no IOPOLL: always one
+                // enter with GETEVENTS), without its checks, with the count taken above.
+                // SAFETY: no argument is passed; `pending` entries are initialised in the queue.
+                None => unsafe {
+                    ring.submitter().enter::<libc::sigset_t>(
+                        pending as u32,
+                        1,
+                        io_uring::EnterFlags::GETEVENTS.bits(),
+                        None,
+                    )
+                },
             }
         };
         match result {
@@ -116,35 +126,42 @@ impl Uring {
     /// Handles every completion in the queue. Completions are posted only inside our own
     /// `io_uring_enter`s, so one pass takes them all unless handling one entered the ring (a
     /// full submission queue in `push`, a submission before a close): then it looks again.
+    ///
+    /// A batch is the completions in the queue when it is looked at; they are taken one at a
+    /// time, straight from the queue (no copy), without holding the ring across a handler, and
+    /// the batch ends after that many even if an enter meanwhile posted more (accept.rs: those
+    /// belong to the next batch).
     pub(super) fn reap(&self) {
-        let mut cqes = std::mem::take(&mut *self.cqes.borrow_mut());
         loop {
             self.entered.set(false);
-            cqes.clear();
-            let overflow = {
+            let (count, overflow) = {
                 let mut ring = self.ring.borrow_mut();
-                let mut cq = ring.completion();
+                let cq = ring.completion();
                 // Completions the kernel could not even keep in its overflow list (out of
                 // memory) are counted, not flagged: any change also distrusts this batch.
                 let dropped = cq.overflow();
-                cqes.extend(cq.by_ref().map(|c| (c.user_data(), c.result(), c.flags())));
+                let count = cq.len();
                 drop(cq);
                 let lost = dropped != self.cq_dropped.replace(dropped);
-                ring.submission().cq_overflow() || lost
+                (count, ring.submission().cq_overflow() || lost)
             };
-            if cqes.is_empty() {
+            if count == 0 {
                 break;
             }
             self.reap_batch.set(self.reap_batch.get() + 1);
             self.reap_overflow.set(overflow);
-            for &(ud, res, flags) in &cqes {
-                self.complete(ud, res, flags);
+            for _ in 0..count {
+                // A handler that reaps itself (a socket closed from a waker) may have taken
+                // the rest already.
+                let Some(c) = self.ring.borrow_mut().completion().next() else {
+                    break;
+                };
+                self.complete(c.user_data(), c.result(), c.flags());
             }
             self.bufs.publish();
             if !self.entered.get() {
                 break;
             }
         }
-        *self.cqes.borrow_mut() = cqes;
     }
 }
