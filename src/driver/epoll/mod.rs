@@ -73,6 +73,15 @@ pub(super) struct IoSlot {
 }
 
 impl IoSlot {
+    fn new(generation: u32) -> IoSlot {
+        IoSlot {
+            generation,
+            readiness: Cell::new(0),
+            reader: Waiter::default(),
+            writer: Waiter::default(),
+        }
+    }
+
     fn waiter(&self, direction: Direction) -> &Waiter {
         match direction {
             Direction::Read => &self.reader,
@@ -207,19 +216,11 @@ impl Reactor {
         let mut spare = self.spare.borrow_mut().pop();
         let slot = match spare.as_mut().and_then(Rc::get_mut) {
             Some(s) => {
-                // What a new slot is: the old generation's events are ignored.
-                s.generation = generation;
-                *s.readiness.get_mut() = 0;
-                s.reader = Waiter::default();
-                s.writer = Waiter::default();
+                // A whole new slot (the old generation's events are ignored).
+                *s = IoSlot::new(generation);
                 spare.take().expect("a spare slot")
             }
-            None => Rc::new(IoSlot {
-                generation,
-                readiness: Cell::new(0),
-                reader: Waiter::default(),
-                writer: Waiter::default(),
-            }),
+            None => Rc::new(IoSlot::new(generation)),
         };
         let index = self.slots.borrow_mut().insert(slot.clone());
         (index, slot)

@@ -95,25 +95,6 @@ impl ConnState {
         }
     }
 
-    /// Makes a spare state (its buffers gone, its wakers cleared by the close) what
-    /// `ConnState::new(fd)` makes.
-    fn reset(&mut self, fd: RawFd) {
-        debug_assert!(
-            self.inbox.get_mut().capacity() == 0 && self.send_buf.get_mut().capacity() == 0
-        );
-        *self.fd.get_mut() = fd;
-        *self.error.get_mut() = 0;
-        *self.pos.get_mut() = 0;
-        *self.recv.get_mut() = 0;
-        *self.send.get_mut() = 0;
-        *self.send_off.get_mut() = 0;
-        *self.send_error.get_mut() = 0;
-        *self.send_progress.get_mut() = 0;
-        *self.flags.get_mut() = Flags::default();
-        self.reader = Waiter::default();
-        self.writer = Waiter::default();
-    }
-
     /// Bytes in the inbox not yet read.
     #[inline]
     pub(super) fn unread(&self) -> usize {
@@ -170,7 +151,9 @@ impl Uring {
         if let Some(mut state) = spare
             && let Some(s) = Rc::get_mut(&mut state)
         {
-            s.reset(fd);
+            // A whole new value, so no field of the closed connection can outlive it (the
+            // old one's buffers were given up at close: nothing to free).
+            *s = ConnState::new(fd);
             return state;
         }
         Rc::new(ConnState::new(fd))
