@@ -279,6 +279,23 @@ impl Uring {
     }
 }
 
+impl Uring {
+    /// A reap inside a completion's handler (code run by a waker closed a socket): the
+    /// connection that took the accept buffer's address in the batch under way may not be the
+    /// batch's last of its accept, whose completion the inner reap takes under a batch of its
+    /// own. Every such connection gives the address up (it asks `getpeername`).
+    pub(super) fn give_up_batch_addresses(&self) {
+        let batch = self.reap_batch.get();
+        for (_, state) in self.accepts.borrow().iter() {
+            if state.addressed_in.replace(0) == batch
+                && let Some(Ok((_, peer))) = state.queue.borrow_mut().back_mut()
+            {
+                *peer = None;
+            }
+        }
+    }
+}
+
 impl AcceptState {
     /// The peer address the kernel wrote at its latest accept (`None` for one not of TCP), and
     /// the whole buffer for the next one.
@@ -405,6 +422,44 @@ mod tests {
             let _ = std::fs::remove_file(name(i));
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reap_inside_a_handler_takes_the_batchs_address_back() {
+        let Some((_reactor, uring)) = ring() else {
+            return;
+        };
+        let state = Rc::new(AcceptState {
+            fd: -1,
+            ..AcceptState::default()
+        });
+        uring.arm_accept(&state);
+        // SAFETY: no accept is in flight (the ring was never entered).
+        unsafe {
+            let buf = &mut (*state.addr.get()).0;
+            buf[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
+            buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
+            *state.addr_len.get() = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        }
+        uring.reap_batch.set(7);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
+        let peer = |state: &AcceptState| state.queue.borrow().back().unwrap().as_ref().unwrap().1;
+        assert!(
+            peer(&state).is_some(),
+            "alone in its batch so far: it takes the address"
+        );
+        // The handler's code reaps again (the outer reap is under way).
+        uring.reaping.set(true);
+        uring.reap();
+        assert!(uring.reaping.get(), "the outer reap is still under way");
+        assert_eq!(
+            peer(&state),
+            None,
+            "its batch's last may come in the inner reap"
+        );
+        assert_eq!(state.addressed_in.get(), 0);
     }
 
     #[test]

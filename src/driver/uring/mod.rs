@@ -146,6 +146,8 @@ pub(crate) struct Uring {
     /// last connection's in the batch, if none overflowed and nothing entered since).
     reap_batch: Cell<u64>,
     reap_overflow: Cell<bool>,
+    /// A reap is under way (a reap inside a handler gives the batch's address up: accept.rs).
+    reaping: Cell<bool>,
     /// The completion queue's count of completions the kernel dropped, as last seen.
     cq_dropped: Cell<u32>,
     /// Datagram sockets' operations and buffer group (after `ring`: dropped once it is closed).
@@ -270,6 +272,7 @@ impl Uring {
             accepts: RefCell::new(Slab::new()),
             reap_batch: Cell::new(0),
             reap_overflow: Cell::new(false),
+            reaping: Cell::new(false),
             cq_dropped: Cell::new(0),
             dgram: DgramOps::default(),
             connect_addrs: RefCell::new(Vec::new()),

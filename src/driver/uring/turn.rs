@@ -132,6 +132,16 @@ impl Uring {
     /// the batch ends after that many even if an enter meanwhile posted more (accept.rs: those
     /// belong to the next batch).
     pub(super) fn reap(&self) {
+        let nested = self.reaping.replace(true);
+        if nested {
+            self.give_up_batch_addresses();
+        }
+        self.reap_all();
+        self.reaping.set(nested);
+    }
+
+    /// `reap`'s passes, one batch each, until a pass entered nothing.
+    fn reap_all(&self) {
         loop {
             self.entered.set(false);
             let (count, overflow) = {
