@@ -1,6 +1,7 @@
 //! Shared code for the `event` benchmark harness: argument helpers, the
 //! single-threaded mio ping-pong load generator, a log-linear latency
-//! histogram, /proc readers, server child processes and small statistics helpers; the
+//! histogram, /proc readers, server child processes, small statistics helpers and the run queue
+//! of the task-per-connection floors; the
 //! `--http` benchmark (servers' handler, HTTP load generator, wrk cross-check) in [`http`].
 
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -13,6 +14,7 @@ pub mod pace;
 pub mod procfs;
 pub mod server;
 pub mod stats;
+pub mod tasks;
 pub mod udp_load;
 
 /// Returns the value following `--name` (or `--name=value`) on the command

@@ -396,8 +396,7 @@ fn run_churn(opts: &Opts, rng: &mut Rng) -> bool {
     }
     // A ratio column for each reference server that ran (tokio_ct and the floors).
     let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
-    let refs: Vec<(&str, usize)> =
-        opts.refs.iter().filter_map(|r| names.iter().position(|n| n == r).map(|i| (*r, i))).collect();
+    let refs: Vec<(&str, usize)> = opts.refs.iter().filter_map(|r| names.iter().position(|n| n == r).map(|i| (*r, i))).collect();
     println!("{cycles} cycles; CPU = server process CPU time per connection; ratios = median over cycles of per-cycle ratio [95% CI of the median]");
     let mut header = format!("{:<16} {:>9} {:>12}", "server", "conns/s", "CPU/conn(us)");
     for (r, _) in &refs {

@@ -85,12 +85,12 @@ Options:
                      CONNS/R s, latency from each message's scheduled start) instead of a closed loop
   --configs LIST     e.g. 1x64,50x64,500x64,50x16384 (the default)
   --servers LIST     subset/order of: ours_epoll,ours_uring,tokio_ct,tokio_mt,smol_local,monoio,
-                     mio_loop,uring_loop,uring_loop_plain,uring_tasks,tokio_ct2; `ours` = ours_epoll,ours_uring
+                     mio_loop,mio_tasks,uring_loop,uring_loop_plain,uring_tasks,tokio_ct2; `ours` = ours_epoll,ours_uring
                      (default: ours,tokio_ct,tokio_mt,smol_local,monoio,mio_loop,uring_loop; tokio_ct2 stands
                      in for ours when ours' binary is missing). ours_epoll / ours_uring = the echo
                      example with EVENT_BACKEND=epoll / io_uring; uring_loop_plain = uring_loop
-                     --plain (no direct descriptors, no registered ring fd); uring_tasks = uring_loop
-                     with a task per connection (TCP only)
+                     --plain (no direct descriptors, no registered ring fd); uring_tasks / mio_tasks =
+                     uring_loop / mio_loop with a task per connection (TCP only)
   --ours PATH        the library's echo example (default <repo>/target/release/examples/echo, the repo
                      this bench/ directory was built in)
   --base PATH        another build of the echo example (a change's \"before\"), run beside ours as
@@ -272,10 +272,21 @@ pub fn parse_opts() -> Opts {
                 }
                 if !is_ours(n)
                     && !BASE_VARIANTS.iter().any(|(b, _)| *b == n)
-                    && !["tokio_ct", "tokio_mt", "smol_local", "monoio", "mio_loop", "uring_loop", "uring_loop_plain", "uring_tasks", "tokio_ct2"]
-                        .contains(&n)
+                    && ![
+                        "tokio_ct",
+                        "tokio_mt",
+                        "smol_local",
+                        "monoio",
+                        "mio_loop",
+                        "uring_loop",
+                        "uring_loop_plain",
+                        "uring_tasks",
+                        "mio_tasks",
+                        "tokio_ct2",
+                    ]
+                    .contains(&n)
                 {
-                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, uring_loop, uring_loop_plain, uring_tasks, tokio_ct2)");
+                    eprintln!("harness: unknown server {n:?} (ours, ours_epoll, ours_uring, base, base_epoll, base_uring, tokio_ct, tokio_mt, smol_local, monoio, mio_loop, uring_loop, uring_loop_plain, uring_tasks, mio_tasks, tokio_ct2)");
                     std::process::exit(2);
                 }
                 let served = match transport {
@@ -404,7 +415,7 @@ pub fn parse_opts() -> Opts {
     }
     let (server_cpus, loadgen_cpus, refs) = match multicore {
         Some(n) => (if n == 1 { "0".to_string() } else { format!("0-{}", n - 1) }, (n..ncpu).collect::<Vec<usize>>(), vec!["tokio_mt"]),
-        None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop", "uring_loop", "uring_tasks"]),
+        None => ("0".to_string(), vec![1], vec!["tokio_ct", "mio_loop", "mio_tasks", "uring_loop", "uring_tasks"]),
     };
     Opts {
         transport,

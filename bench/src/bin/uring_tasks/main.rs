@@ -6,8 +6,8 @@
 //!
 //! What a task adds, done as cheaply as we know how:
 //! - the task: `async_task::spawn_local` (the crate `event` uses), one allocation holding the
-//!   connection's future; the run queue is a thread-local `VecDeque` of `Runnable`s, run to
-//!   empty each turn;
+//!   connection's future; the run queue (`event_bench::tasks`) is a thread-local `VecDeque` of
+//!   `Runnable`s, run to empty each turn;
 //! - the connection's state the loop and the task share (`Io`, one `Rc` allocation): the inbox
 //!   of received bytes, the bytes of the send in flight, the reader's and writer's wakers;
 //! - the future: `read` (the inbox is swapped into the task's buffer, so no message copies
@@ -22,11 +22,11 @@
 #[path = "../uring_loop/ring.rs"]
 mod ring;
 
+use event_bench::tasks::{run_tasks, spawn, wake};
 use io_uring::{cqueue, opcode, squeue};
 use ring::{bind_tcp, new_ring, on_sock, BufRing, Sock, Sq, BGID};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -45,11 +45,6 @@ fn ud(kind: u64, key: usize) -> u64 {
 
 /// TCP_NODELAY's option value; static, so it outlives the `SetSockOpt` that points at it.
 static ONE: libc::c_int = 1;
-
-thread_local! {
-    /// Tasks woken and not yet run.
-    static RUN_QUEUE: RefCell<VecDeque<async_task::Runnable>> = const { RefCell::new(VecDeque::new()) };
-}
 
 /// What the loop and a connection's task share.
 struct Io {
@@ -121,25 +116,6 @@ async fn echo(io: Rc<Io>, requests: Rc<RefCell<Requests>>) {
         buf.clear();
     }
     requests.borrow_mut().ended.push(io.key);
-}
-
-fn spawn(future: impl Future<Output = ()> + 'static) {
-    let schedule = |runnable| RUN_QUEUE.with(|q| q.borrow_mut().push_back(runnable));
-    let (runnable, task) = async_task::spawn_local(future, schedule);
-    task.detach();
-    runnable.schedule();
-}
-
-fn run_tasks() {
-    while let Some(runnable) = RUN_QUEUE.with(|q| q.borrow_mut().pop_front()) {
-        runnable.run();
-    }
-}
-
-fn wake(slot: &Cell<Option<Waker>>) {
-    if let Some(w) = slot.take() {
-        w.wake();
-    }
 }
 
 impl Sq<'_> {
