@@ -148,7 +148,14 @@ impl Uring {
         } else {
             0
         };
-        self.ops.borrow_mut().remove(index);
+        if conn.has(CLOSED) {
+            // Nobody sends on it again: the slot leaves the table (and lets the state go).
+            self.ops.borrow_mut().remove(index);
+            conn.send_slot.set(0);
+        } else {
+            // Kept for the connection's next send.
+            self.idle_sends.set(self.idle_sends.get() + 1);
+        }
         conn.set_send_op(None);
         conn.set(BEHIND, false);
         if conn.has(LINGER) && errno == libc::ECANCELED {
@@ -260,6 +267,42 @@ mod tests {
         uring.complete(ud, 6, 0);
         assert_eq!(conn.send_op(), None);
         assert_eq!(conn.send_error.get(), 0);
+    }
+
+    #[test]
+    fn a_connections_send_slot_is_kept_between_sends_and_freed_after_close() {
+        let Some((_reactor, uring, _a, conn)) = setup() else {
+            return;
+        };
+        let send = |bytes: &[u8]| {
+            *conn.send_buf.borrow_mut() = bytes.to_vec();
+            uring.send_buffer(&conn);
+            conn.send_op().unwrap()
+        };
+        let first = send(b"one");
+        assert_eq!(uring.len(), 1, "a send in flight");
+        uring.complete(first, 3, 0);
+        assert_eq!(
+            (uring.len(), uring.ops.borrow().len()),
+            (0, 1),
+            "no operation in flight; the slot is kept"
+        );
+        let second = send(b"two");
+        assert_eq!(second, first, "the next send takes the same slot");
+        // Closed with a send in flight: its last completion frees the slot and the state.
+        conn.set(CLOSED, true);
+        uring.complete(second, 3, 0);
+        assert_eq!((uring.len(), uring.ops.borrow().len()), (0, 0));
+        assert_eq!(conn.send_slot.get(), 0);
+        assert_eq!(Rc::strong_count(&conn), 1, "the table let the state go");
+        // Closed with no send in flight: the close frees it.
+        conn.set(CLOSED, false);
+        send(b"three");
+        uring.complete(conn.send_op().unwrap(), 5, 0);
+        assert_eq!(uring.ops.borrow().len(), 1);
+        uring.free_send_slot(&conn);
+        assert_eq!((uring.len(), uring.ops.borrow().len()), (0, 0));
+        assert_eq!(Rc::strong_count(&conn), 1);
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub(crate) struct ConnState {
     /// The armed multishot receive and the send in flight (`user_data`, 0: none).
     pub(super) recv: Cell<u64>,
     pub(super) send: Cell<u64>,
+    /// The connection's entry in the operation table for its sends (`user_data`, 0: none):
+    /// made at the first send and kept between sends (no table insert and removal per
+    /// message), removed once the socket is closed and no send is in flight.
+    pub(super) send_slot: Cell<u64>,
     /// The bytes of the send in flight (`send_buf[send_off..]` still to go). One send at a
     /// time per connection, so the buffer lives here, reused from message to message; the
     /// kernel reads it only while `send` is set, and the operation keeps this state alive.
@@ -85,6 +89,7 @@ impl ConnState {
             pos: Cell::new(0),
             recv: Cell::new(0),
             send: Cell::new(0),
+            send_slot: Cell::new(0),
             send_buf: RefCell::new(Vec::new()),
             send_off: Cell::new(0),
             send_error: Cell::new(0),

@@ -170,6 +170,8 @@ pub(crate) struct Uring {
     /// Small empty buffers of closed connections, for the next inboxes that receive
     /// (conn.rs: at most `SPARE_BUFS` of at most `SPARE_BUF_MAX` bytes each).
     spare_bufs: RefCell<Vec<Vec<u8>>>,
+    /// Connections' send slots in the table with no send in flight (not counted by `len`).
+    idle_sends: Cell<usize>,
 }
 
 /// A dropped socket's write-behind send that is still going.
@@ -281,6 +283,7 @@ impl Uring {
             running: Cell::new(false),
             spare_states: RefCell::new(Vec::new()),
             spare_bufs: RefCell::new(Vec::new()),
+            idle_sends: Cell::new(0),
         })
     }
 
@@ -289,9 +292,22 @@ impl Uring {
         self.connect_on_ring
     }
 
-    /// Operations in flight (for `Stats`).
+    /// Operations in flight (for `Stats`): the table's entries but the connections' kept send
+    /// slots with no send in flight.
     pub(crate) fn len(&self) -> usize {
-        self.ops.borrow().len() + self.accepts.borrow().len() + self.dgram.len()
+        self.ops.borrow().len() - self.idle_sends.get()
+            + self.accepts.borrow().len()
+            + self.dgram.len()
+    }
+
+    /// A closed connection's kept send slot, with no send in flight, leaves the table (it
+    /// held the connection's state).
+    pub(super) fn free_send_slot(&self, conn: &ConnState) {
+        let ud = conn.send_slot.replace(0);
+        if ud != 0 {
+            self.ops.borrow_mut().remove(ud as u32 as usize);
+            self.idle_sends.set(self.idle_sends.get() - 1);
+        }
     }
 
     /// Queues `entry` (inlined: the entry is written straight into the queue's slot).
@@ -405,7 +421,17 @@ impl Uring {
     /// holding it changes until the operation's last completion (one send at a time, and the
     /// operation keeps the state alive).
     fn send_buffer(&self, conn: &Rc<ConnState>) {
-        let ud = self.insert(conn, OpKind::Send);
+        let ud = match conn.send_slot.get() {
+            0 => {
+                let ud = self.insert(conn, OpKind::Send);
+                conn.send_slot.set(ud);
+                ud
+            }
+            ud => {
+                self.idle_sends.set(self.idle_sends.get() - 1);
+                ud
+            }
+        };
         conn.set_send_op(Some(ud));
         conn.send_off.set(0);
         conn.set(SEND_CANCELLED, false);

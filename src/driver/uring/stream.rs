@@ -260,6 +260,10 @@ impl Stream {
         s.set(CLOSED, true);
         let recv = s.recv_op();
         let send = s.send_op();
+        if send.is_none() {
+            // A send in flight takes its slot out of the table when it ends.
+            self.uring.free_send_slot(s);
+        }
         if recv.is_some() || send.is_some() {
             self.uring.submit_now();
             if let Some(ud) = recv
