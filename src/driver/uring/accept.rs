@@ -424,27 +424,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn a_reap_inside_a_handler_takes_the_batchs_address_back() {
-        let Some((_reactor, uring)) = ring() else {
-            return;
-        };
+    /// A listener's state with its multishot accept armed (never submitted).
+    fn armed_state(uring: &Uring) -> Rc<AcceptState> {
         let state = Rc::new(AcceptState {
             fd: -1,
             ..AcceptState::default()
         });
         uring.arm_accept(&state);
+        state
+    }
+
+    /// The completion of a connection accepted in reap batch `batch`, after the kernel wrote a
+    /// peer 127.0.0.1:4242 of `family` and length `len` into the accept's buffer.
+    fn accept_from(uring: &Uring, state: &AcceptState, batch: u64, family: i32, len: usize) {
         // SAFETY: no accept is in flight (the ring was never entered).
         unsafe {
             let buf = &mut (*state.addr.get()).0;
-            buf[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            buf[..2].copy_from_slice(&(family as u16).to_ne_bytes());
             buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
             buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
-            *state.addr_len.get() = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            *state.addr_len.get() = len as libc::socklen_t;
         }
-        uring.reap_batch.set(7);
+        uring.reap_batch.set(batch);
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
+    }
+
+    #[test]
+    fn a_reap_inside_a_handler_takes_the_batchs_address_back() {
+        let Some((_reactor, uring)) = ring() else {
+            return;
+        };
+        let state = armed_state(&uring);
+        accept_from(
+            &uring,
+            &state,
+            7,
+            libc::AF_INET,
+            size_of::<libc::sockaddr_in>(),
+        );
         let peer = |state: &AcceptState| state.queue.borrow().back().unwrap().as_ref().unwrap().1;
         assert!(
             peer(&state).is_some(),
@@ -467,26 +485,8 @@ mod tests {
         let Some((_reactor, uring)) = ring() else {
             return;
         };
-        let state = Rc::new(AcceptState {
-            fd: -1,
-            ..AcceptState::default()
-        });
-        uring.arm_accept(&state);
-        // What the kernel writes for a connection from 127.0.0.1:4242: a `sockaddr_in`.
-        // SAFETY: no accept is in flight (the ring was never entered).
-        let write = |family: i32, len: usize| unsafe {
-            let buf = &mut (*state.addr.get()).0;
-            buf[..2].copy_from_slice(&(family as u16).to_ne_bytes());
-            buf[2..4].copy_from_slice(&4242u16.to_be_bytes());
-            buf[4..8].copy_from_slice(&[127, 0, 0, 1]);
-            *state.addr_len.get() = len as libc::socklen_t;
-        };
-        let accept = |batch: u64, family: i32, len: usize| {
-            write(family, len);
-            uring.reap_batch.set(batch);
-            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-            uring.complete_accept(state.ud.get(), OwnedFd::from(a).into_raw_fd(), 1 << 1);
-        };
+        let state = armed_state(&uring);
+        let accept = |batch, family, len| accept_from(&uring, &state, batch, family, len);
         let sin = size_of::<libc::sockaddr_in>();
         let inet = libc::AF_INET;
         uring.entered.set(true);
