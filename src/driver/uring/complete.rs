@@ -7,6 +7,9 @@ impl Uring {
         if ud == CANCEL_UD || ud == CLOSE_UD {
             return;
         }
+        if ud == FILES_UD {
+            return self.files_update_failed(res);
+        }
         if ud == SOCKOPT_UD {
             // The command failed (a kernel or a socket without it): later connections use
             // `setsockopt`; this one goes without (best effort).

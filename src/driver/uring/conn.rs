@@ -9,6 +9,9 @@ pub(crate) struct ConnState {
     /// The socket's descriptor; after the socket is dropped with write-behind bytes still in
     /// flight, a duplicate the driver owns until that send ends (see `Conn::close`).
     pub(super) fd: Cell<RawFd>,
+    /// The socket's slot in the ring's table of registered files while it is open (`NO_SLOT`:
+    /// none), which its receives and sends name instead of `fd` (fixed_files.rs).
+    pub(super) file: Cell<u32>,
     /// errno of a receive that failed (0: none), delivered after the bytes before it.
     pub(super) error: Cell<i32>,
     /// Bytes received and not yet read by the task (`inbox[pos..]`).
@@ -84,6 +87,7 @@ impl ConnState {
     pub(super) fn new(fd: RawFd) -> ConnState {
         ConnState {
             fd: Cell::new(fd),
+            file: Cell::new(NO_SLOT),
             error: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
             pos: Cell::new(0),
@@ -97,6 +101,16 @@ impl ConnState {
             flags: Cell::new(Flags::default()),
             reader: Waiter::default(),
             writer: Waiter::default(),
+        }
+    }
+
+    /// How the connection's receives and sends name its socket: by its slot in the table of
+    /// registered files while it has one, else by its descriptor.
+    #[inline]
+    pub(super) fn target(&self) -> (RawFd, squeue::Flags) {
+        match self.file.get() {
+            NO_SLOT => (self.fd.get(), squeue::Flags::empty()),
+            slot => (slot as RawFd, squeue::Flags::FIXED_FILE),
         }
     }
 

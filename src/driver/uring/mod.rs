@@ -41,6 +41,7 @@ mod connect;
 mod datagram;
 mod dgram_ops;
 mod dgram_queue;
+mod fixed_files;
 mod linger;
 mod stream;
 mod turn;
@@ -52,6 +53,7 @@ use conn::*;
 pub(crate) use connect::Connecting;
 pub(crate) use datagram::Datagram;
 use dgram_ops::{DGRAM_TAG, DgramOps};
+use fixed_files::{FixedFiles, NO_SLOT};
 pub(crate) use linger::LINGER_STALL;
 pub(crate) use stream::{Stream, copy_to_uninit};
 
@@ -68,6 +70,8 @@ const CANCEL_UD: u64 = u64::MAX;
 const CLOSE_UD: u64 = u64::MAX - 2;
 /// An accepted connection's `SetSockOpt` (`TCP_NODELAY`, best effort): only a failure completes.
 const SOCKOPT_UD: u64 = u64::MAX - 3;
+/// A connection's `FilesUpdate` into the table of registered files: only a failure completes.
+const FILES_UD: u64 = u64::MAX - 4;
 /// The most one receive completion carries (smaller completions bound how far a multishot
 /// receive overshoots `INBOX_HIGH` before its cancellation lands).
 const RECV_MAX: u32 = 16 * 1024;
@@ -128,6 +132,8 @@ pub(crate) struct Uring {
     ops: RefCell<Slab<Op>>,
     generation: Cell<u32>,
     bufs: BufRing,
+    /// The table of registered files the connections' sockets go in (fixed_files.rs).
+    files: FixedFiles,
     epoll_fd: RawFd,
     epoll_armed: Cell<bool>,
     epoll_ready: Cell<bool>,
@@ -259,11 +265,13 @@ impl Uring {
                 bufs
             }
         };
+        let files = FixedFiles::register(&ring, &probe);
         Ok(Uring {
             ring: RefCell::new(ring),
             ops: RefCell::new(Slab::with_capacity(256)),
             generation: Cell::new(0),
             bufs,
+            files,
             epoll_fd,
             epoll_armed: Cell::new(false),
             epoll_ready: Cell::new(false),
@@ -359,9 +367,11 @@ impl Uring {
         let capped = self.recv_cap.get();
         let ud = self.insert(conn, OpKind::Recv { capped });
         conn.set_recv_op(Some(ud));
-        let entry = opcode::RecvMulti::new(types::Fd(conn.fd.get()), BUF_GROUP)
+        let (fd, fixed) = conn.target();
+        let entry = opcode::RecvMulti::new(types::Fd(fd), BUF_GROUP)
             .len(RECV_MAX)
             .build()
+            .flags(fixed)
             .user_data(ud);
         let entry = if capped {
             // The receive ends by itself once it has brought the room left in the inbox, so a
@@ -380,20 +390,23 @@ impl Uring {
     fn arm_recv_once(&self, conn: &Rc<ConnState>, len: usize) {
         let ud = self.insert(conn, OpKind::Recv { capped: false });
         conn.set_recv_op(Some(ud));
-        let entry = opcode::Recv::new(types::Fd(conn.fd.get()), std::ptr::null_mut(), len as u32)
+        let (fd, fixed) = conn.target();
+        let entry = opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), len as u32)
             .buf_group(BUF_GROUP)
             .build()
-            .flags(squeue::Flags::BUFFER_SELECT)
+            .flags(squeue::Flags::BUFFER_SELECT | fixed)
             .user_data(ud);
         self.push(entry);
     }
 
-    fn push_send(&self, fd: RawFd, ud: u64, buf: &[u8]) {
+    fn push_send(&self, conn: &ConnState, ud: u64, buf: &[u8]) {
         // One operation sends at most 1 GiB; the completion continues with the rest.
         let len = buf.len().min(1 << 30) as u32;
+        let (fd, fixed) = conn.target();
         let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
+            .flags(fixed)
             .user_data(ud);
         self.push(entry);
     }
@@ -448,9 +461,7 @@ impl Uring {
         };
         // SAFETY: the connection's send buffer, which stays unchanged and alive (the operation
         // holds its state) until the operation's last completion.
-        self.push_send(conn.fd.get(), ud, unsafe {
-            std::slice::from_raw_parts(ptr, len)
-        });
+        self.push_send(conn, ud, unsafe { std::slice::from_raw_parts(ptr, len) });
     }
 
     fn cancel(&self, ud: u64) {

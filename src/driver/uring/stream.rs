@@ -19,6 +19,7 @@ impl Stream {
 
     /// The socket side of a connection whose state exists already (a connect on the ring).
     pub(super) fn with_state(core: Rc<Core>, uring: Rc<Uring>, state: Rc<ConnState>) -> Stream {
+        uring.install_file(&state);
         Stream { core, uring, state }
     }
 
@@ -311,6 +312,7 @@ impl Stream {
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
         s.reader.clear();
         s.writer.clear();
+        self.uring.release_file(s);
         self.uring.close_fd(fd);
         self.uring.spare_state(&self.state);
     }

@@ -106,6 +106,10 @@ impl Uring {
                 ) => {}
             Err(e) => return Err(e),
         }
+        if self.ring.borrow_mut().submission().is_empty() {
+            // Every slot given back has had its `Close` submitted (fixed_files.rs).
+            self.files.recycle();
+        }
         self.reap();
         let mut woken = false;
         if self.epoll_ready.replace(false) {
