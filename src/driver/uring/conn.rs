@@ -63,6 +63,9 @@ pub(super) const PAUSED: Flags = Flags(256);
 pub(super) const DISCARDED: Flags = Flags(512);
 /// The listener's `TCP_NODELAY` was queued as a ring command and may not have run yet.
 pub(super) const SOCKOPT_QUEUED: Flags = Flags(1024);
+/// The connection asked for a slot in the table of registered files (at its second send;
+/// fixed_files.rs), and got one if `file` is set.
+pub(super) const FILE_ASKED: Flags = Flags(2048);
 
 /// A set of the connection's flags (the constants above).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]

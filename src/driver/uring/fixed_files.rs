@@ -1,9 +1,11 @@
-//! The ring's table of registered files. A TCP connection's socket is put in it when its
-//! driver side is made, and its receives and sends then name it by slot
+//! The ring's table of registered files. A TCP connection's socket is put in it at the
+//! connection's second send, and its sends and receives then name it by slot
 //! (`IOSQE_FIXED_FILE`): the kernel takes no reference on the file for each operation
-//! (`fget` and `fput` were 1.2% of the echo's CPU at 500 connections, bench/LOG.md). The socket
-//! keeps its ordinary descriptor too: options, `shutdown`, `SO_LINGER`, a lingering send's
-//! duplicate and the close go through it as before.
+//! (`fget` and `fput` were 1.2% of the echo's CPU at 500 connections, bench/LOG.md). Not
+//! earlier: putting a socket in the table and taking it out costs about one operation each,
+//! which a connection that exchanges one message (measured: 0.8% of a churned connection's
+//! CPU) does not earn back. The socket keeps its ordinary descriptor too: options,
+//! `shutdown`, `SO_LINGER`, a lingering send's duplicate and the close go through it as before.
 //!
 //! Slots are handed out lowest first and given back when the socket is dropped, by a `Close`
 //! of the slot queued before the descriptor's. A slot given back is reused only once the queue
@@ -36,8 +38,10 @@ pub(super) struct FixedFiles {
     next: Cell<u32>,
     /// Slots given back whose `Close` has been submitted.
     free: RefCell<Vec<u32>>,
-    /// Slots given back since the queue was last submitted in full.
+    /// Slots given back since the queue was last submitted in full, and whether there are any
+    /// (checked at every turn without borrowing the vector).
     released: RefCell<Vec<u32>>,
+    any_released: Cell<bool>,
     /// A `FilesUpdate` failed (out of kernel memory): new connections use their descriptors.
     refused: Cell<bool>,
 }
@@ -75,12 +79,18 @@ impl FixedFiles {
         }
     }
 
+    /// Whether slots given back wait for the queue to be submitted.
+    #[inline]
+    pub(super) fn any_released(&self) -> bool {
+        self.any_released.get()
+    }
+
     /// Everything queued has been submitted: the slots given back meanwhile may be reused.
     pub(super) fn recycle(&self) {
-        let mut released = self.released.borrow_mut();
-        if !released.is_empty() {
-            self.free.borrow_mut().append(&mut released);
-        }
+        self.any_released.set(false);
+        self.free
+            .borrow_mut()
+            .append(&mut self.released.borrow_mut());
     }
 
     /// Slots handed out and not given back (for tests).
@@ -105,7 +115,7 @@ fn open_file_limit() -> u32 {
 
 impl Uring {
     /// Puts the connection's socket in the table, if a slot is free: a `FilesUpdate` queued
-    /// ahead of every entry of the connection (its success posts no completion).
+    /// ahead of the entries that will name the slot (its success posts no completion).
     pub(super) fn install_file(&self, conn: &ConnState) {
         let Some(slot) = self.files.take() else {
             return;
@@ -123,19 +133,25 @@ impl Uring {
         conn.file.set(slot);
     }
 
-    /// The socket is being dropped: its slot is emptied by a `Close` queued after every entry
-    /// that names it (entries queued later name the descriptor), and given back.
+    /// The socket is being dropped: its slot, if it has one, is emptied by a `Close` queued
+    /// after every entry that names it (entries queued later name the descriptor), and given
+    /// back.
+    #[inline]
     pub(super) fn release_file(&self, conn: &ConnState) {
-        let slot = conn.file.replace(NO_SLOT);
-        if slot == NO_SLOT {
-            return;
+        if conn.file.get() != NO_SLOT {
+            self.release_slot(conn);
         }
+    }
+
+    fn release_slot(&self, conn: &ConnState) {
+        let slot = conn.file.replace(NO_SLOT);
         let entry = opcode::Close::new(types::Fixed(slot))
             .build()
             .flags(squeue::Flags::SKIP_SUCCESS)
             .user_data(CLOSE_UD);
         self.push(entry);
         self.files.released.borrow_mut().push(slot);
+        self.files.any_released.set(true);
     }
 
     /// A `FilesUpdate` failed: that connection's operations fail with `EBADF`, and later
@@ -205,12 +221,20 @@ mod tests {
                 clients.push(client);
             }
             let uring = files();
-            assert_eq!(uring.files.in_use(), SLOTS as usize, "the table is full");
-            // Every connection, with a slot or without, still carries its own bytes.
-            for (i, client) in clients.iter().enumerate() {
-                let message = [i as u8 + 100; 3000];
-                assert_eq!(round_trip(client, &message).await, message);
+            assert_eq!(
+                uring.files.in_use(),
+                0,
+                "one send each: nobody asked for a slot"
+            );
+            // The second sends take the slots; every connection, with a slot or without, still
+            // carries its own bytes, through its slot from then on.
+            for round in 0..3 {
+                for (i, client) in clients.iter().enumerate() {
+                    let message = [i as u8 + 10 * round; 3000];
+                    assert_eq!(round_trip(client, &message).await, message);
+                }
             }
+            assert_eq!(uring.files.in_use(), SLOTS as usize, "the table is full");
             // A closed connection's slot goes back once its close is submitted, and the next
             // connection's bytes go to the next connection.
             drop(clients.remove(0));

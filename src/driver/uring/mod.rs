@@ -442,6 +442,11 @@ impl Uring {
             }
             ud => {
                 self.idle_sends.set(self.idle_sends.get() - 1);
+                if conn.file.get() == NO_SLOT && !conn.set(FILE_ASKED, true) {
+                    // A second send: the connection lives past one exchange, and its sends from
+                    // now on name its slot (fixed_files.rs).
+                    self.install_file(conn);
+                }
                 ud
             }
         };

@@ -19,7 +19,6 @@ impl Stream {
 
     /// The socket side of a connection whose state exists already (a connect on the ring).
     pub(super) fn with_state(core: Rc<Core>, uring: Rc<Uring>, state: Rc<ConnState>) -> Stream {
-        uring.install_file(&state);
         Stream { core, uring, state }
     }
 

@@ -106,7 +106,7 @@ impl Uring {
                 ) => {}
             Err(e) => return Err(e),
         }
-        if self.ring.borrow_mut().submission().is_empty() {
+        if self.files.any_released() && self.ring.borrow_mut().submission().is_empty() {
             // Every slot given back has had its `Close` submitted (fixed_files.rs).
             self.files.recycle();
         }
