@@ -127,8 +127,9 @@ impl Uring {
             .build()
             .flags(squeue::Flags::SKIP_SUCCESS)
             .user_data(FILES_UD);
-        // SAFETY (of the pointer in the entry): `fds` lives as long as the ring and never
-        // moves, and this cell is not written again before the entry is submitted (`recycle`).
+        // The entry points at the cell: `fds` never moves and outlives the ring (a later
+        // field of `Uring`), and the cell is not written again before the entry is submitted
+        // (`recycle`).
         self.push(entry);
         conn.file.set(slot);
     }

@@ -322,7 +322,8 @@ impl Uring {
     #[inline]
     fn push(&self, entry: squeue::Entry) {
         // SAFETY: every buffer an entry points to is owned by `self.ops` (or the buffer ring)
-        // until the operation's last completion has been reaped, or is a static.
+        // until the operation's last completion has been reaped, or is a static, or is a cell
+        // of the file table (`self.files`, dropped after the ring, unchanged until submitted).
         if unsafe { self.ring.borrow_mut().submission().push(&entry) }.is_err() {
             self.push_full(&entry);
         }
@@ -442,7 +443,7 @@ impl Uring {
             }
             ud => {
                 self.idle_sends.set(self.idle_sends.get() - 1);
-                if conn.file.get() == NO_SLOT && !conn.set(FILE_ASKED, true) {
+                if conn.file.get() == NO_SLOT && !conn.set(FILE_ASKED, true) && !conn.has(CLOSED) {
                     // A second send: the connection lives past one exchange, and its sends from
                     // now on name its slot (fixed_files.rs).
                     self.install_file(conn);
