@@ -356,4 +356,58 @@ mod tests {
         }))
         .expect("the test ends within 30 s");
     }
+
+    #[test]
+    fn churn_through_a_small_table_keeps_every_connections_bytes_and_gives_every_slot_back() {
+        let Some(lp) = io_uring_loop() else {
+            return;
+        };
+        lp.block_on(crate::timeout(std::time::Duration::from_secs(60), async {
+            let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+            let addr = server.local_address();
+            crate::spawn(async move {
+                while let Ok(conn) = server.accept().await {
+                    crate::spawn(async move {
+                        while let Ok(bytes) = conn.read(64 * 1024).await {
+                            if conn.write(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            let mut tasks = Vec::new();
+            for task in 0..16u8 {
+                tasks.push(crate::spawn(async move {
+                    for round in 0..8u8 {
+                        let client = Socket::connect(addr).await.unwrap();
+                        let exchanges = 1 + (task + round) % 4;
+                        for i in 0..exchanges {
+                            let len = [70_000, 100, 3000, 1][((task + i) % 4) as usize];
+                            let message = pattern(len, task.wrapping_mul(37) ^ round ^ (i << 5));
+                            client.write(&message).await.unwrap();
+                            let mut echoed = Vec::new();
+                            while echoed.len() < len {
+                                echoed.extend(client.read(64 * 1024).await.unwrap());
+                            }
+                            assert!(
+                                echoed == message,
+                                "task {task} round {round} exchange {i}: wrong bytes"
+                            );
+                        }
+                        if round % 2 == 0 {
+                            crate::yield_now().await;
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.expect("a client task failed");
+            }
+            // The echo tasks see their ends of stream and drop their sockets.
+            crate::sleep(std::time::Duration::from_millis(100)).await;
+            assert_eq!(files().files.in_use(), 0, "every slot came back");
+        }))
+        .expect("the test ends within 60 s");
+    }
 }
