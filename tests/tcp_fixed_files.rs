@@ -263,3 +263,85 @@ fn dropping_the_loop_closes_the_sockets_in_the_table() {
     drop(clients);
     assert_eq!(open_fds(), before, "descriptors leaked by the loop's drop");
 }
+
+/// A socket in the table dropped outside the loop (its receive armed on the slot): its
+/// descriptor is closed at once and the peer sees end of stream without the loop turning.
+#[test]
+fn a_socket_in_the_table_dropped_outside_the_loop_is_closed_at_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lp) = uring_loop() else {
+        return;
+    };
+    let server = common::listen_local();
+    for i in 0..20 {
+        let (conn, mut client) = accept(&lp, &server);
+        block_on(&lp, async {
+            for m in 0..3u8 {
+                conn.write(&[m; 300]).await.unwrap();
+            }
+            // A read that times out leaves the receive armed, on the slot.
+            let r = conn.read(10).timeout(Duration::from_millis(20)).await;
+            assert!(r.is_err(), "nothing was sent");
+        });
+        let before = open_fds();
+        drop(conn);
+        assert_eq!(open_fds(), before - 1, "connection {i}: still open");
+        let got = read_to_end(&mut client).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(got.len(), 900, "connection {i}");
+    }
+}
+
+/// A socket in the table whose write timed out (the peer does not read) and that is then
+/// dropped: the peer, reading at last, gets a prefix of the bytes and then end of stream or a
+/// reset, never another connection's bytes; nothing leaks.
+#[test]
+fn a_socket_in_the_table_dropped_after_a_write_timeout_closes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    let Some(lp) = EventLoop::builder()
+        .backend(Backend::IoUring)
+        .linger_timeout(Duration::from_millis(200))
+        .build()
+        .ok()
+        .filter(|lp| lp.backend() == "io_uring")
+    else {
+        return;
+    };
+    let server = common::listen_local();
+    for i in 0..5u64 {
+        let (conn, mut client) = accept(&lp, &server);
+        let big = common::pattern(16 * 1024 * 1024, i);
+        block_on(&lp, async {
+            conn.write(b"one").await.unwrap();
+            let r = conn.write(&big).timeout(Duration::from_millis(100)).await;
+            assert!(r.is_err(), "16 MiB to a peer that does not read");
+            drop(conn);
+            // Other connections take slots meanwhile.
+            for _ in 0..5 {
+                let (a, b) = common::pair().await;
+                for m in 0..3u8 {
+                    a.write(&[m; 1000]).await.unwrap();
+                    assert_eq!(common::read_exact(&b, 1000).await.unwrap(), [m; 1000]);
+                }
+            }
+            event::sleep(Duration::from_millis(400)).await;
+        });
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let r = client.read_to_end(&mut got);
+        assert!(
+            r.is_ok() || matches!(&r, Err(e) if common::clients::is_reset(e)),
+            "connection {i}: {r:?}"
+        );
+        assert!(got.len() >= 3 && got[..3] == *b"one", "connection {i}");
+        assert!(
+            got[3..] == big[..got.len() - 3],
+            "connection {i}: wrong bytes"
+        );
+    }
+    drop(server);
+    drop(lp);
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
