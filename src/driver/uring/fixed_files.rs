@@ -250,4 +250,165 @@ mod tests {
         }))
         .expect("the test ends within 20 s");
     }
+
+    /// A pattern of `len` bytes from `seed` (every connection's differ).
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    }
+
+    /// Reads `client` to its end (a reset or a 10 s stall is an error).
+    fn read_to_end(mut client: std::net::TcpStream) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        let mut all = Vec::new();
+        client.read_to_end(&mut all)?;
+        Ok(all)
+    }
+
+    #[test]
+    fn a_lingering_sockets_slot_is_reused_while_its_send_goes_on_and_each_peer_gets_its_bytes() {
+        let Some(lp) = io_uring_loop() else {
+            return;
+        };
+        let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+        let addr = std::net::SocketAddr::from(server.local_address());
+        let connect = || {
+            let c = std::net::TcpStream::connect(addr).unwrap();
+            socket2::SockRef::from(&c)
+                .set_recv_buffer_size(4096)
+                .unwrap();
+            c
+        };
+        let mut peers = Vec::new();
+        let mut expected = Vec::new();
+        lp.block_on(crate::timeout(std::time::Duration::from_secs(30), async {
+            let uring = files();
+            // A: in the table (its second send), dropped with its last chunk still going to a
+            // peer that reads slowly.
+            let peer = std::net::TcpStream::connect(addr).unwrap();
+            let a = server.accept().await.unwrap();
+            socket2::SockRef::from(&a)
+                .set_send_buffer_size(16 * 1024)
+                .unwrap();
+            let big = pattern(1024 * 1024, 1);
+            let slow = std::thread::spawn(move || {
+                use std::io::Read;
+                let mut peer = peer;
+                peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                    .unwrap();
+                let mut all = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match peer.read(&mut buf) {
+                        Ok(0) => return Ok(all),
+                        Ok(n) => all.extend_from_slice(&buf[..n]),
+                        Err(e) => return Err(e),
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            });
+            a.write(b"first").await.unwrap();
+            a.write(&big).await.unwrap();
+            assert_eq!(uring.files.in_use(), 1, "A took a slot");
+            drop(a);
+            let a_expected = [&b"first"[..], &big].concat();
+            crate::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(uring.files.in_use(), 0, "A's slot came back");
+            // Four more take every slot, A's among them, while A's send goes on.
+            let mut conns = Vec::new();
+            for i in 0..SLOTS as u8 {
+                let peer = connect();
+                let c = server.accept().await.unwrap();
+                let one = pattern(100, 10 + i);
+                let two = pattern(3000, 20 + i);
+                c.write(&one).await.unwrap();
+                c.write(&two).await.unwrap();
+                peers.push(peer);
+                expected.push([one, two].concat());
+                conns.push(c);
+            }
+            assert_eq!(uring.files.in_use(), SLOTS as usize, "the table is full");
+            // Their sockets close after their bytes (the loop keeps turning for A's).
+            drop(conns);
+            crate::sleep(std::time::Duration::from_millis(20)).await;
+            let readers: Vec<_> = std::mem::take(&mut peers)
+                .into_iter()
+                .map(|p| std::thread::spawn(move || read_to_end(p)))
+                .collect();
+            while !slow.is_finished() || !readers.iter().all(|r| r.is_finished()) {
+                crate::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let got = slow
+                .join()
+                .unwrap()
+                .expect("A's peer: end of stream, not a reset");
+            assert_eq!(got.len(), a_expected.len(), "A's peer: length");
+            assert!(got == a_expected, "A's peer: bytes of another connection");
+            for (i, (r, want)) in readers.into_iter().zip(&expected).enumerate() {
+                let got = r
+                    .join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("peer {i}: {e}"));
+                assert_eq!(got.len(), want.len(), "peer {i}: length");
+                assert!(got == *want, "peer {i}: bytes of another connection");
+            }
+        }))
+        .expect("the test ends within 30 s");
+    }
+
+    #[test]
+    fn churn_through_a_small_table_keeps_every_connections_bytes_and_gives_every_slot_back() {
+        let Some(lp) = io_uring_loop() else {
+            return;
+        };
+        lp.block_on(crate::timeout(std::time::Duration::from_secs(60), async {
+            let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+            let addr = server.local_address();
+            crate::spawn(async move {
+                while let Ok(conn) = server.accept().await {
+                    crate::spawn(async move {
+                        while let Ok(bytes) = conn.read(64 * 1024).await {
+                            if conn.write(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            let mut tasks = Vec::new();
+            for task in 0..16u8 {
+                tasks.push(crate::spawn(async move {
+                    for round in 0..8u8 {
+                        let client = Socket::connect(addr).await.unwrap();
+                        let exchanges = 1 + (task + round) % 4;
+                        for i in 0..exchanges {
+                            let len = [70_000, 100, 3000, 1][((task + i) % 4) as usize];
+                            let message = pattern(len, task.wrapping_mul(37) ^ round ^ (i << 5));
+                            client.write(&message).await.unwrap();
+                            let mut echoed = Vec::new();
+                            while echoed.len() < len {
+                                echoed.extend(client.read(64 * 1024).await.unwrap());
+                            }
+                            assert!(
+                                echoed == message,
+                                "task {task} round {round} exchange {i}: wrong bytes"
+                            );
+                        }
+                        if round % 2 == 0 {
+                            crate::yield_now().await;
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.expect("a client task failed");
+            }
+            // The echo tasks see their ends of stream and drop their sockets.
+            crate::sleep(std::time::Duration::from_millis(100)).await;
+            assert_eq!(files().files.in_use(), 0, "every slot came back");
+        }))
+        .expect("the test ends within 60 s");
+    }
 }
