@@ -48,10 +48,15 @@ pub(super) struct FixedFiles {
 
 impl FixedFiles {
     /// Registers a sparse table on `ring`: as many slots as the process may open files, at most
-    /// `SLOTS`; none if the kernel refuses it.
+    /// `SLOTS`; none if the kernel refuses it, or is older than 6.13. Before 6.13 a file taken
+    /// out of the table was let go only once every fixed-file request issued before its removal
+    /// had ended, other connections' long-lived multishot receives included, so a dropped
+    /// socket could stay open (its peer never seeing the end of the stream); since, each
+    /// request holds only its own file.
     pub(super) fn register(ring: &IoUring, probe: &io_uring::Probe) -> FixedFiles {
         let slots = SLOTS.min(open_file_limit());
         if slots == 0
+            || !kernel_at_least(6, 13)
             || !probe.is_supported(opcode::FilesUpdate::CODE)
             || ring.submitter().register_files_sparse(slots).is_err()
         {

@@ -306,7 +306,9 @@ impl Stream {
             // reset, and so does this driver (the bytes left the kernel for the driver, so the
             // kernel alone would send an orderly FIN). Like the kernel's, the reset also
             // discards what is still queued to send.
-            reset_on_close(s.fd.get());
+            // On `fd`, open until the `Close` below: `s.fd` is -1 if a lingering send ended
+            // during the cancellations above (its duplicate closed).
+            reset_on_close(fd);
         }
         // Drop the wakers now: the state may outlive the socket until the cancellations land.
         s.reader.clear();
