@@ -1,7 +1,8 @@
 //! io_uring's table of registered files (a connection's socket goes in it at its second send):
 //! each connection carries exactly its own bytes while slots are taken and reused, and a
 //! dropped socket still closes (the peer sees end of stream or a reset, no descriptor leaks).
-//! Skipped where the io_uring driver is not available.
+//! The same behaviours hold on epoll, which has no table: the tests run on the driver
+//! `EVENT_BACKEND` names, like the rest of the suite.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use event::{Backend, EventLoop, Socket};
+use event::{Backend, Builder, EventLoop, Socket};
 
 /// The tests count the whole process's descriptors: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -19,12 +20,22 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-fn uring_loop() -> Option<EventLoop> {
-    let lp = EventLoop::builder()
-        .backend(Backend::IoUring)
-        .build()
-        .ok()?;
-    (lp.backend() == "io_uring").then_some(lp)
+/// A loop on the driver `EVENT_BACKEND` names, made by `builder`.
+fn test_loop(builder: Builder) -> EventLoop {
+    let backend = Backend::from_env().expect("EVENT_BACKEND names a driver");
+    builder.backend(backend).build().expect("the loop")
+}
+
+/// `n` connected pairs on the running loop, one after another, each echoing three messages of
+/// `size` bytes through its table slots before it is dropped.
+async fn pairs_come_and_go(n: usize, size: usize) {
+    for _ in 0..n {
+        let (a, b) = common::pair().await;
+        for m in 0..3u8 {
+            a.write(&vec![m; size]).await.unwrap();
+            assert_eq!(common::read_exact(&b, size).await.unwrap(), vec![m; size]);
+        }
+    }
 }
 
 /// Runs `f` on `lp`, failing instead of hanging after 60 s.
@@ -55,9 +66,7 @@ fn accept(lp: &EventLoop, server: &event::ServerSocket) -> (Socket, TcpStream) {
 fn every_connection_gets_exactly_its_own_bytes_while_slots_are_reused() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = open_fds();
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     block_on(&lp, async {
         let addr = common::spawn_echo_server();
         let mut handles = Vec::new();
@@ -99,9 +108,7 @@ fn every_connection_gets_exactly_its_own_bytes_while_slots_are_reused() {
 #[test]
 fn a_socket_dropped_right_after_its_second_send_delivers_both_then_end_of_stream() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     // Warm-up: the listener's registration, the loop's tables.
     let (conn, _client) = accept(&lp, &server);
@@ -130,9 +137,7 @@ fn a_socket_dropped_right_after_its_second_send_delivers_both_then_end_of_stream
 #[test]
 fn a_socket_in_the_table_dropped_mid_write_lingers_then_ends_the_stream() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     let before = open_fds();
     for i in 0..5u64 {
@@ -150,13 +155,7 @@ fn a_socket_in_the_table_dropped_mid_write_lingers_then_ends_the_stream() {
             drop(conn);
             // Other connections come and go, taking and giving back slots, while the
             // lingering send goes on.
-            for _ in 0..20 {
-                let (a, b) = common::pair().await;
-                for m in 0..3u8 {
-                    a.write(&[m; 2000]).await.unwrap();
-                    assert_eq!(common::read_exact(&b, 2000).await.unwrap(), [m; 2000]);
-                }
-            }
+            pairs_come_and_go(20, 2000).await;
             for _ in 0..200 {
                 event::sleep(Duration::from_millis(10)).await;
             }
@@ -172,9 +171,7 @@ fn a_socket_in_the_table_dropped_mid_write_lingers_then_ends_the_stream() {
 #[test]
 fn a_socket_in_the_table_dropped_with_unread_bytes_resets_the_peer() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     for i in 0..20 {
         let (conn, mut client) = accept(&lp, &server);
@@ -208,9 +205,7 @@ fn a_socket_in_the_table_dropped_with_unread_bytes_resets_the_peer() {
 #[test]
 fn shutdown_write_of_a_socket_in_the_table_ends_the_peers_stream() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     for i in 0..20 {
         let (conn, mut client) = accept(&lp, &server);
@@ -236,9 +231,7 @@ fn shutdown_write_of_a_socket_in_the_table_ends_the_peers_stream() {
 fn dropping_the_loop_closes_the_sockets_in_the_table() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = open_fds();
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     let addr = std::net::SocketAddr::from(server.local_address());
     let mut clients: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -269,9 +262,7 @@ fn dropping_the_loop_closes_the_sockets_in_the_table() {
 #[test]
 fn a_socket_in_the_table_dropped_outside_the_loop_is_closed_at_once() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     for i in 0..20 {
         let (conn, mut client) = accept(&lp, &server);
@@ -298,15 +289,7 @@ fn a_socket_in_the_table_dropped_outside_the_loop_is_closed_at_once() {
 fn a_socket_in_the_table_dropped_after_a_write_timeout_closes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = open_fds();
-    let Some(lp) = EventLoop::builder()
-        .backend(Backend::IoUring)
-        .linger_timeout(Duration::from_millis(200))
-        .build()
-        .ok()
-        .filter(|lp| lp.backend() == "io_uring")
-    else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder().linger_timeout(Duration::from_millis(200)));
     let server = common::listen_local();
     for i in 0..5u64 {
         let (conn, mut client) = accept(&lp, &server);
@@ -317,13 +300,7 @@ fn a_socket_in_the_table_dropped_after_a_write_timeout_closes() {
             assert!(r.is_err(), "16 MiB to a peer that does not read");
             drop(conn);
             // Other connections take slots meanwhile.
-            for _ in 0..5 {
-                let (a, b) = common::pair().await;
-                for m in 0..3u8 {
-                    a.write(&[m; 1000]).await.unwrap();
-                    assert_eq!(common::read_exact(&b, 1000).await.unwrap(), [m; 1000]);
-                }
-            }
+            pairs_come_and_go(5, 1000).await;
             event::sleep(Duration::from_millis(400)).await;
         });
         client
@@ -351,9 +328,7 @@ fn a_socket_in_the_table_dropped_after_a_write_timeout_closes() {
 #[test]
 fn a_socket_in_the_table_receives_a_flood_in_order() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lp) = uring_loop() else {
-        return;
-    };
+    let lp = test_loop(EventLoop::builder());
     let server = common::listen_local();
     let (conn, client) = accept(&lp, &server);
     let flood = common::pattern(4 * 1024 * 1024, 5);

@@ -189,6 +189,24 @@ mod tests {
         core.driver.uring().expect("io_uring").clone()
     }
 
+    /// An echo server on the running loop, every connection a task; its address.
+    fn spawn_echo_server() -> SocketAddress {
+        let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
+        let addr = server.local_address();
+        crate::spawn(async move {
+            while let Ok(conn) = server.accept().await {
+                crate::spawn(async move {
+                    while let Ok(bytes) = conn.read(64 * 1024).await {
+                        if conn.write(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
     /// Writes `bytes` on `client` and reads its echo back.
     async fn round_trip(client: &Socket, bytes: &[u8]) -> Vec<u8> {
         client.write(bytes).await.unwrap();
@@ -205,19 +223,7 @@ mod tests {
             return;
         };
         lp.block_on(crate::timeout(std::time::Duration::from_secs(20), async {
-            let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
-            let addr = server.local_address();
-            crate::spawn(async move {
-                while let Ok(conn) = server.accept().await {
-                    crate::spawn(async move {
-                        while let Ok(bytes) = conn.read(64 * 1024).await {
-                            if conn.write(&bytes).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            });
+            let addr = spawn_echo_server();
             // Two sockets per connection (both ends are this loop's): more than the table.
             let mut clients = Vec::new();
             for i in 0..SLOTS as u8 {
@@ -369,19 +375,7 @@ mod tests {
             return;
         };
         lp.block_on(crate::timeout(std::time::Duration::from_secs(60), async {
-            let server = Socket::listen_on(SocketAddress::localhost(0)).unwrap();
-            let addr = server.local_address();
-            crate::spawn(async move {
-                while let Ok(conn) = server.accept().await {
-                    crate::spawn(async move {
-                        while let Ok(bytes) = conn.read(64 * 1024).await {
-                            if conn.write(&bytes).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            });
+            let addr = spawn_echo_server();
             let mut tasks = Vec::new();
             for task in 0..16u8 {
                 tasks.push(crate::spawn(async move {
@@ -391,11 +385,7 @@ mod tests {
                         for i in 0..exchanges {
                             let len = [70_000, 100, 3000, 1][((task + i) % 4) as usize];
                             let message = pattern(len, task.wrapping_mul(37) ^ round ^ (i << 5));
-                            client.write(&message).await.unwrap();
-                            let mut echoed = Vec::new();
-                            while echoed.len() < len {
-                                echoed.extend(client.read(64 * 1024).await.unwrap());
-                            }
+                            let echoed = round_trip(&client, &message).await;
                             assert!(
                                 echoed == message,
                                 "task {task} round {round} exchange {i}: wrong bytes"
